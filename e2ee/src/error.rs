@@ -1,0 +1,115 @@
+//! The errors of frame encryption and decryption, and the crate-wide [`Error`].
+//!
+//! Decryption errors say which *kind* of drop a frame was (bad tag, replay, unknown format, KID
+//! collision), because the app counts drops per sender by kind; they never say anything about
+//! the key or the plaintext.
+
+use crate::codec::CodecError;
+use crate::header::{Counter, HeaderError, Kid};
+use crate::key_schedule::LinkError;
+use crate::receiver::SourceId;
+use crate::replay::Replay;
+use crate::sframe::OpenError;
+use crate::suite::UnsupportedSuite;
+
+/// Why a local frame could not be encrypted. The frame must then be dropped, never sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EncryptError {
+    /// The frame does not fit its codec's clear-prefix rule.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// The sender key has encrypted 2^64 frames; a new KID is needed.
+    #[error("frame counter exhausted for KID {0}")]
+    CounterExhausted(Kid),
+}
+
+/// Why a received frame was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecryptError {
+    /// The frame does not fit its codec's clear-prefix rule.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// No valid SFrame header and tag after the clear prefix.
+    #[error("not an SFrame ciphertext: {0}")]
+    Format(OpenError),
+    /// The tag did not verify: another key, or tampering.
+    #[error("authentication failed")]
+    Authentication,
+    /// The counter was seen before, or is too old, for this KID.
+    #[error("replayed frame (KID {kid}, counter {ctr:?}): {why}")]
+    Replay {
+        /// The frame's KID.
+        kid: Kid,
+        /// The frame's counter.
+        ctr: Counter,
+        /// Seen before, or too old.
+        why: Replay,
+    },
+    /// The KID was retired (evicted from the key cache) and may not come back.
+    #[error("KID {0} was retired")]
+    RetiredKid(Kid),
+    /// A frame that authenticated under a KID another sender owns: two senders sharing a key,
+    /// which honest clients never do. Reported, never accepted.
+    #[error("KID {kid} already belongs to {owner:?}")]
+    KidCollision {
+        /// The shared KID.
+        kid: Kid,
+        /// Who used it first; `None` for one of our own local senders.
+        owner: Option<SourceId>,
+    },
+}
+
+/// The kind of a dropped frame, for per-sender drop counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Did not fit the codec rule or the SFrame format.
+    UnknownFormat,
+    /// Failed authentication.
+    BadTag,
+    /// Replayed, too old, or under a retired KID.
+    Replay,
+    /// Authenticated under a KID another sender owns.
+    KidCollision,
+}
+
+impl DecryptError {
+    /// How the app counts this drop.
+    pub fn reason(&self) -> DropReason {
+        match self {
+            DecryptError::Codec(_) | DecryptError::Format(_) => DropReason::UnknownFormat,
+            DecryptError::Authentication => DropReason::BadTag,
+            DecryptError::Replay { .. } | DecryptError::RetiredKid(_) => DropReason::Replay,
+            DecryptError::KidCollision { .. } => DropReason::KidCollision,
+        }
+    }
+}
+
+impl From<OpenError> for DecryptError {
+    fn from(error: OpenError) -> Self {
+        match error {
+            OpenError::Authentication(_) => DecryptError::Authentication,
+            other => DecryptError::Format(other),
+        }
+    }
+}
+
+/// Every error of this crate, for callers that handle them alike.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// See [`HeaderError`].
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// See [`UnsupportedSuite`].
+    #[error(transparent)]
+    Suite(#[from] UnsupportedSuite),
+    /// See [`EncryptError`].
+    #[error(transparent)]
+    Encrypt(#[from] EncryptError),
+    /// See [`DecryptError`].
+    #[error(transparent)]
+    Decrypt(#[from] DecryptError),
+    /// See [`LinkError`].
+    #[error(transparent)]
+    Link(#[from] LinkError),
+}
