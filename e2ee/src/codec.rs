@@ -110,7 +110,11 @@ impl Codec {
             Codec::H264 => return h264_prefix_len(frame),
         };
         if frame.len() < prefix {
-            return Err(CodecError::ShorterThanPrefix { codec: self, len: frame.len(), prefix });
+            return Err(CodecError::ShorterThanPrefix {
+                codec: self,
+                len: frame.len(),
+                prefix,
+            });
         }
         Ok(prefix)
     }
@@ -125,7 +129,11 @@ fn h264_prefix_len(frame: &[u8]) -> Result<usize, CodecError> {
     }
     annex_b_nal_starts(frame)
         .map(|start_code_at| nal_header_offset(frame, start_code_at))
-        .find(|&header| frame.get(header).is_some_and(|&h| (1..=5).contains(&(h & 0x1f))))
+        .find(|&header| {
+            frame
+                .get(header)
+                .is_some_and(|&h| (1..=5).contains(&(h & 0x1f)))
+        })
         .map(|header| header + 1)
         .ok_or(CodecError::NoSlice)
 }
@@ -137,7 +145,11 @@ fn annex_b_nal_starts(frame: &[u8]) -> impl Iterator<Item = usize> + '_ {
     core::iter::from_fn(move || {
         let found = frame.get(pos..)?.windows(3).position(|w| w == [0, 0, 1])? + pos;
         pos = found + 3;
-        Some(if found > 0 && frame[found - 1] == 0 { found - 1 } else { found })
+        Some(if found > 0 && frame[found - 1] == 0 {
+            found - 1
+        } else {
+            found
+        })
     })
 }
 
@@ -187,7 +199,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn has_start_code_emulation(bytes: &[u8]) -> bool {
-        bytes.windows(3).any(|w| w[0] == 0 && w[1] == 0 && w[2] <= 2) || bytes.ends_with(&[0, 0])
+        bytes
+            .windows(3)
+            .any(|w| w[0] == 0 && w[1] == 0 && w[2] <= 2)
+            || bytes.ends_with(&[0, 0])
     }
 
     proptest! {
@@ -234,7 +249,9 @@ mod tests {
 
     #[test]
     fn vp8_prefix_depends_on_the_key_frame_bit() {
-        let key = [0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01, 0xff];
+        let key = [
+            0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01, 0xff,
+        ];
         let delta = [0x51, 0x2a, 0x00, 0xff];
         assert_eq!(Codec::Vp8.clear_prefix_len(&key), Ok(10));
         assert_eq!(Codec::Vp8.clear_prefix_len(&delta), Ok(3));
@@ -255,8 +272,17 @@ mod tests {
         assert_eq!(Codec::H264.clear_prefix_len(&frame), Ok(20));
         let delta = [0, 0, 0, 1, 0x41, 0x9a, 0x02];
         assert_eq!(Codec::H264.clear_prefix_len(&delta), Ok(5));
-        assert_eq!(Codec::H264.clear_prefix_len(&[0x41, 0, 0, 1, 0x41]), Err(CodecError::NoStartCode));
-        assert_eq!(Codec::H264.clear_prefix_len(&frame[..16]), Err(CodecError::NoSlice));
-        assert_eq!(Codec::H264.clear_prefix_len(&[0, 0, 1]), Err(CodecError::NoSlice));
+        assert_eq!(
+            Codec::H264.clear_prefix_len(&[0x41, 0, 0, 1, 0x41]),
+            Err(CodecError::NoStartCode)
+        );
+        assert_eq!(
+            Codec::H264.clear_prefix_len(&frame[..16]),
+            Err(CodecError::NoSlice)
+        );
+        assert_eq!(
+            Codec::H264.clear_prefix_len(&[0, 0, 1]),
+            Err(CodecError::NoSlice)
+        );
     }
 }

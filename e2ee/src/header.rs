@@ -92,12 +92,18 @@ impl Header {
 
     /// Parses a header from the front of `input`; returns it and the number of bytes it took.
     pub fn parse(input: &[u8]) -> Result<(Header, usize), HeaderError> {
-        let config = *input.first().ok_or(HeaderError::Truncated { needed: 1, available: 0 })?;
+        let config = *input.first().ok_or(HeaderError::Truncated {
+            needed: 1,
+            available: 0,
+        })?;
         let kid_len = field_len(config >> 4);
         let ctr_len = field_len(config & 0x0f);
         let needed = 1 + kid_len + ctr_len;
         if input.len() < needed {
-            return Err(HeaderError::Truncated { needed, available: input.len() });
+            return Err(HeaderError::Truncated {
+                needed,
+                available: input.len(),
+            });
         }
         let kid = field_value(config >> 4, &input[1..1 + kid_len]);
         let ctr = field_value(config & 0x0f, &input[1 + kid_len..needed]);
@@ -183,6 +189,9 @@ mod tests {
 
     #[test]
     fn largest_header_is_seventeen_bytes() {
-        assert_eq!(Header::new(Kid(u64::MAX), Counter(u64::MAX)).encoded_len(), MAX_HEADER_LEN);
+        assert_eq!(
+            Header::new(Kid(u64::MAX), Counter(u64::MAX)).encoded_len(),
+            MAX_HEADER_LEN
+        );
     }
 }

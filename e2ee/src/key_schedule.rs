@@ -94,10 +94,16 @@ impl InviteLink {
 
     /// A new meeting from the caller's CSPRNG output: a readable 10-character room id and a
     /// 128-bit secret.
-    pub fn generate(random: &[u8; NEW_ROOM_LEN + NEW_SECRET_LEN], passphrase_required: bool) -> Self {
+    pub fn generate(
+        random: &[u8; NEW_ROOM_LEN + NEW_SECRET_LEN],
+        passphrase_required: bool,
+    ) -> Self {
         let (room_bytes, secret) = random.split_at(NEW_ROOM_LEN);
         // 32 symbols: the low five bits of each byte choose one without bias.
-        let room: String = room_bytes.iter().map(|b| ROOM_ALPHABET[usize::from(b & 31)] as char).collect();
+        let room: String = room_bytes
+            .iter()
+            .map(|b| ROOM_ALPHABET[usize::from(b & 31)] as char)
+            .collect();
         Self::new(&room, secret, passphrase_required).expect("generated room and secret are valid")
     }
 
@@ -118,8 +124,13 @@ impl InviteLink {
     pub fn from_parts(room: &str, fragment: &str) -> Result<Self, LinkError> {
         let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
         let mut parts = fragment.split('&');
-        let encoded = parts.next().filter(|s| !s.is_empty()).ok_or(LinkError::NoSecret)?;
-        let secret = Zeroizing::new(Base64UrlUnpadded::decode_vec(encoded).map_err(|_| LinkError::SecretEncoding)?);
+        let encoded = parts
+            .next()
+            .filter(|s| !s.is_empty())
+            .ok_or(LinkError::NoSecret)?;
+        let secret = Zeroizing::new(
+            Base64UrlUnpadded::decode_vec(encoded).map_err(|_| LinkError::SecretEncoding)?,
+        );
         let mut link = Self::new(room, &secret, false)?;
         for part in parts.filter(|p| !p.is_empty()) {
             let (key, value) = part.split_once('=').unwrap_or((part, ""));
@@ -234,13 +245,19 @@ impl RoomKeys {
             (true, Some(passphrase)) => {
                 let mut pw_key = Zeroizing::new([0u8; 32]);
                 let salt = [b"veilig/1 passphrase ".as_slice(), link.room.as_bytes()].concat();
-                pbkdf2::pbkdf2_hmac::<Sha256>(passphrase.as_bytes(), &salt, PASSPHRASE_ITERATIONS, &mut *pw_key);
+                pbkdf2::pbkdf2_hmac::<Sha256>(
+                    passphrase.as_bytes(),
+                    &salt,
+                    PASSPHRASE_ITERATIONS,
+                    &mut *pw_key,
+                );
                 ikm.extend_from_slice(&*pw_key);
             }
         }
         let hkdf = Hkdf::<Sha256>::new(Some(link.room.as_bytes()), &ikm);
         let expand = |label: &[u8], out: &mut [u8]| {
-            hkdf.expand(label, out).expect("output lengths are valid for HKDF-SHA256");
+            hkdf.expand(label, out)
+                .expect("output lengths are valid for HKDF-SHA256");
         };
         let mut media = Zeroizing::new([0u8; 32]);
         let mut metadata = Zeroizing::new([0u8; 32]);
@@ -287,12 +304,28 @@ mod tests {
 
     #[test]
     fn bad_links_say_why() {
-        assert_eq!(InviteLink::parse("https://h/room").unwrap_err(), LinkError::NoSecret);
-        assert_eq!(InviteLink::parse("https://h/room#").unwrap_err(), LinkError::NoSecret);
-        assert_eq!(InviteLink::parse("https://h/room#AAEC").unwrap_err(), LinkError::SecretLength(3));
-        assert_eq!(InviteLink::parse("https://h/room#AA=EC").unwrap_err(), LinkError::SecretEncoding);
+        assert_eq!(
+            InviteLink::parse("https://h/room").unwrap_err(),
+            LinkError::NoSecret
+        );
+        assert_eq!(
+            InviteLink::parse("https://h/room#").unwrap_err(),
+            LinkError::NoSecret
+        );
+        assert_eq!(
+            InviteLink::parse("https://h/room#AAEC").unwrap_err(),
+            LinkError::SecretLength(3)
+        );
+        assert_eq!(
+            InviteLink::parse("https://h/room#AA=EC").unwrap_err(),
+            LinkError::SecretEncoding
+        );
         for room in ["", "a/b", "sp ace", "é", &"x".repeat(65)] {
-            assert_eq!(InviteLink::from_parts(room, SECRET).unwrap_err(), LinkError::InvalidRoom, "{room:?}");
+            assert_eq!(
+                InviteLink::from_parts(room, SECRET).unwrap_err(),
+                LinkError::InvalidRoom,
+                "{room:?}"
+            );
         }
     }
 
@@ -301,7 +334,10 @@ mod tests {
         let link = InviteLink::from_parts("room", SECRET).unwrap();
         let keys = RoomKeys::derive(&link, None).unwrap();
         let printed = format!("{link:?} {keys:?}");
-        assert!(!printed.contains(SECRET) && printed.contains("redacted"), "{printed}");
+        assert!(
+            !printed.contains(SECRET) && printed.contains("redacted"),
+            "{printed}"
+        );
     }
 
     #[test]
@@ -309,7 +345,12 @@ mod tests {
         let random: [u8; 26] = core::array::from_fn(|i| (i * 37 + 11) as u8);
         let link = InviteLink::generate(&random, false);
         assert_eq!(link.room().len(), 10);
-        let again = InviteLink::parse(&format!("https://h{}#{}", link.path(), link.fragment().as_str())).unwrap();
+        let again = InviteLink::parse(&format!(
+            "https://h{}#{}",
+            link.path(),
+            link.fragment().as_str()
+        ))
+        .unwrap();
         assert_eq!(again, link);
     }
 
@@ -328,9 +369,18 @@ mod tests {
     fn passphrase_is_required_exactly_when_the_link_says_so() {
         let plain = InviteLink::from_parts("room", SECRET).unwrap();
         let guarded = InviteLink::from_parts("room", &format!("{SECRET}&pw=1")).unwrap();
-        assert_eq!(RoomKeys::derive(&guarded, None).unwrap_err(), LinkError::PassphraseRequired);
-        assert_eq!(RoomKeys::derive(&guarded, Some("")).unwrap_err(), LinkError::PassphraseRequired);
-        assert_eq!(RoomKeys::derive(&plain, Some("x")).unwrap_err(), LinkError::PassphraseNotExpected);
+        assert_eq!(
+            RoomKeys::derive(&guarded, None).unwrap_err(),
+            LinkError::PassphraseRequired
+        );
+        assert_eq!(
+            RoomKeys::derive(&guarded, Some("")).unwrap_err(),
+            LinkError::PassphraseRequired
+        );
+        assert_eq!(
+            RoomKeys::derive(&plain, Some("x")).unwrap_err(),
+            LinkError::PassphraseNotExpected
+        );
         let right = RoomKeys::derive(&guarded, Some("paard batterij")).unwrap();
         let wrong = RoomKeys::derive(&guarded, Some("paard batterij!")).unwrap();
         let none = RoomKeys::derive(&plain, None).unwrap();
@@ -341,8 +391,14 @@ mod tests {
 
     #[test]
     fn safety_code_prints_four_groups() {
-        assert_eq!(SafetyCode(1_234_000_000_560_078).to_string(), "1234 0000 0056 0078");
-        assert_eq!(SafetyCode(9_999_888_877_776_666).groups(), [9999, 8888, 7777, 6666]);
+        assert_eq!(
+            SafetyCode(1_234_000_000_560_078).to_string(),
+            "1234 0000 0056 0078"
+        );
+        assert_eq!(
+            SafetyCode(9_999_888_877_776_666).groups(),
+            [9999, 8888, 7777, 6666]
+        );
         assert_eq!(SafetyCode(42).to_string(), "0000 0000 0000 0042");
     }
 }

@@ -42,7 +42,10 @@ pub struct DecryptorLimits {
 impl Default for DecryptorLimits {
     /// 256 keys: 25 participants × 3 tracks, several times over for rejoins.
     fn default() -> Self {
-        DecryptorLimits { max_keys: 256, max_retired: 4096 }
+        DecryptorLimits {
+            max_keys: 256,
+            max_retired: 4096,
+        }
     }
 }
 
@@ -117,13 +120,25 @@ impl FrameDecryptor {
             return Err(KidInUse(kid));
         }
         let key = SframeKey::derive(self.suite, &self.base, kid);
-        self.keys.insert(kid, KeyEntry { owner: None, key, window: ReplayWindow::default(), last_used: 0 });
+        self.keys.insert(
+            kid,
+            KeyEntry {
+                owner: None,
+                key,
+                window: ReplayWindow::default(),
+                last_used: 0,
+            },
+        );
         Ok(())
     }
 
     /// Retires a local KID whose track ended: nobody may use it again.
     pub fn release_local(&mut self, kid: Kid) {
-        if self.keys.get(&kid).is_some_and(|entry| entry.owner.is_none()) {
+        if self
+            .keys
+            .get(&kid)
+            .is_some_and(|entry| entry.owner.is_none())
+        {
             self.keys.remove(&kid);
             self.retire(kid);
         }
@@ -132,8 +147,12 @@ impl FrameDecryptor {
     /// Forgets a source that left: its counters go, its KIDs are retired.
     pub fn forget_source(&mut self, source: SourceId) {
         self.stats.remove(&source);
-        let owned: Vec<Kid> =
-            self.keys.iter().filter(|(_, entry)| entry.owner == Some(source)).map(|(&kid, _)| kid).collect();
+        let owned: Vec<Kid> = self
+            .keys
+            .iter()
+            .filter(|(_, entry)| entry.owner == Some(source))
+            .map(|(&kid, _)| kid)
+            .collect();
         for kid in owned {
             self.keys.remove(&kid);
             self.retire(kid);
@@ -228,9 +247,15 @@ impl FrameDecryptor {
         if let Some(entry) = self.keys.get_mut(&kid) {
             sframe::open(&entry.key, parsed, metadata, ciphertext, out, &mut self.aad)?;
             if entry.owner != Some(source) {
-                return Err(DecryptError::KidCollision { kid, owner: entry.owner });
+                return Err(DecryptError::KidCollision {
+                    kid,
+                    owner: entry.owner,
+                });
             }
-            entry.window.check(ctr.0).map_err(|why| DecryptError::Replay { kid, ctr, why })?;
+            entry
+                .window
+                .check(ctr.0)
+                .map_err(|why| DecryptError::Replay { kid, ctr, why })?;
             entry.window.record(ctr.0);
             entry.last_used = self.tick;
         } else {
@@ -239,7 +264,15 @@ impl FrameDecryptor {
             let mut window = ReplayWindow::default();
             window.record(ctr.0);
             self.make_room();
-            self.keys.insert(kid, KeyEntry { owner: Some(source), key, window, last_used: self.tick });
+            self.keys.insert(
+                kid,
+                KeyEntry {
+                    owner: Some(source),
+                    key,
+                    window,
+                    last_used: self.tick,
+                },
+            );
         }
         Ok(parsed.header)
     }

@@ -32,7 +32,9 @@ pub enum Replay {
 impl ReplayWindow {
     /// Whether a frame with counter `ctr` may be accepted. Changes nothing.
     pub fn check(&self, ctr: u64) -> Result<(), Replay> {
-        let Some(highest) = self.highest else { return Ok(()) };
+        let Some(highest) = self.highest else {
+            return Ok(());
+        };
         if ctr > highest {
             return Ok(());
         }
@@ -53,7 +55,11 @@ impl ReplayWindow {
             Some(highest) if ctr <= highest => self.seen |= 1u128 << (highest - ctr),
             Some(highest) => {
                 let shift = ctr - highest;
-                self.seen = if shift >= WINDOW { 0 } else { self.seen << shift };
+                self.seen = if shift >= WINDOW {
+                    0
+                } else {
+                    self.seen << shift
+                };
                 self.seen |= 1;
                 self.highest = Some(ctr);
             }

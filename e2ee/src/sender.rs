@@ -57,7 +57,12 @@ impl FrameEncryptor {
     /// Replaces `out` with the encrypted form of `frame` and returns the header it carries.
     /// A zero-length frame stays zero-length and uses no counter. On error `out` is empty and
     /// the frame must be dropped.
-    pub fn encrypt(&mut self, codec: Codec, frame: &[u8], out: &mut Vec<u8>) -> Result<Option<Header>, EncryptError> {
+    pub fn encrypt(
+        &mut self,
+        codec: Codec,
+        frame: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Header>, EncryptError> {
         out.clear();
         if frame.is_empty() {
             return Ok(None);
@@ -68,7 +73,14 @@ impl FrameEncryptor {
         out.extend_from_slice(prefix);
         if codec.escapes_start_codes() {
             self.tail.clear();
-            sframe::seal(&self.key, header, prefix, payload, &mut self.tail, &mut self.aad);
+            sframe::seal(
+                &self.key,
+                header,
+                prefix,
+                payload,
+                &mut self.tail,
+                &mut self.aad,
+            );
             escape_start_codes(&self.tail, out);
         } else {
             sframe::seal(&self.key, header, prefix, payload, out, &mut self.aad);
@@ -79,7 +91,12 @@ impl FrameEncryptor {
     /// Seals a message that is not a media frame (chat, display names): `header ‖ ciphertext ‖
     /// tag`, with `context` authenticated but not included, so a message cannot be replayed in
     /// another context. Uses the same counter as frames.
-    pub fn seal_message(&mut self, context: &[u8], message: &[u8], out: &mut Vec<u8>) -> Result<Header, EncryptError> {
+    pub fn seal_message(
+        &mut self,
+        context: &[u8],
+        message: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Header, EncryptError> {
         out.clear();
         let header = self.take_header()?;
         sframe::seal(&self.key, header, context, message, out, &mut self.aad);
@@ -87,7 +104,9 @@ impl FrameEncryptor {
     }
 
     fn take_header(&mut self) -> Result<Header, EncryptError> {
-        let ctr = self.next_ctr.ok_or(EncryptError::CounterExhausted(self.kid))?;
+        let ctr = self
+            .next_ctr
+            .ok_or(EncryptError::CounterExhausted(self.kid))?;
         self.next_ctr = ctr.checked_add(1);
         Ok(Header::new(self.kid, Counter(ctr)))
     }

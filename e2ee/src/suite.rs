@@ -12,8 +12,8 @@
 //! nonce(CTR)    = sframe_salt XOR CTR (big-endian, right-aligned in 12 bytes)
 //! ```
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::aead::inout::InOutBuf;
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce, Tag};
 use core::fmt;
 use hkdf::Hkdf;
@@ -160,14 +160,17 @@ impl SframeKey {
         let key = &material.key[..suite.key_len()];
         // Lengths come from the suite itself, so construction cannot fail.
         let aead = match suite {
-            CipherSuite::Aes128GcmSha256 => {
-                Aead::Aes128(Box::new(Aes128Gcm::new_from_slice(key).expect("16-byte key")))
-            }
-            CipherSuite::Aes256GcmSha512 => {
-                Aead::Aes256(Box::new(Aes256Gcm::new_from_slice(key).expect("32-byte key")))
-            }
+            CipherSuite::Aes128GcmSha256 => Aead::Aes128(Box::new(
+                Aes128Gcm::new_from_slice(key).expect("16-byte key"),
+            )),
+            CipherSuite::Aes256GcmSha512 => Aead::Aes256(Box::new(
+                Aes256Gcm::new_from_slice(key).expect("32-byte key"),
+            )),
         };
-        SframeKey { aead, salt: material.salt }
+        SframeKey {
+            aead,
+            salt: material.salt,
+        }
     }
 
     /// The nonce for counter `ctr`: the salt with the counter XORed into its last eight bytes.
@@ -183,7 +186,13 @@ impl SframeKey {
     ///
     /// # Panics
     /// If the two slices differ in length: a caller bug.
-    pub fn seal(&self, ctr: Counter, aad: &[u8], plaintext: &[u8], ciphertext: &mut [u8]) -> [u8; TAG_LEN] {
+    pub fn seal(
+        &self,
+        ctr: Counter,
+        aad: &[u8],
+        plaintext: &[u8],
+        ciphertext: &mut [u8],
+    ) -> [u8; TAG_LEN] {
         let nonce = Nonce::from(self.nonce(ctr));
         let buf = InOutBuf::new(plaintext, ciphertext).expect("equal buffer lengths");
         // AES-GCM only fails on inputs beyond 2^36 bytes, which no frame approaches.

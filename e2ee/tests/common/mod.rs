@@ -2,6 +2,8 @@
 //! driven from the data file, never pasted in.
 #![allow(dead_code)]
 
+pub mod frames;
+
 use serde::Deserialize;
 use veilig_e2ee::header::Header;
 use veilig_e2ee::receiver::FrameDecryptor;
@@ -54,9 +56,20 @@ pub fn check_header_vectors() -> usize {
     for case in &cases {
         let header = Header::new(Kid(case.kid), Counter(case.ctr));
         let (bytes, len) = header.to_bytes();
-        assert_eq!(hex::encode(&bytes[..len]), case.encoded, "encoding kid {} ctr {}", case.kid, case.ctr);
+        assert_eq!(
+            hex::encode(&bytes[..len]),
+            case.encoded,
+            "encoding kid {} ctr {}",
+            case.kid,
+            case.ctr
+        );
         let encoded = unhex(&case.encoded);
-        assert_eq!(Header::parse(&encoded), Ok((header, encoded.len())), "parsing {}", case.encoded);
+        assert_eq!(
+            Header::parse(&encoded),
+            Ok((header, encoded.len())),
+            "parsing {}",
+            case.encoded
+        );
     }
     cases.len()
 }
@@ -68,7 +81,11 @@ pub fn check_sframe_vectors() -> usize {
     let mut checked = 0;
     for case in vectors().sframe {
         let Ok(suite) = CipherSuite::from_id(case.cipher_suite) else {
-            assert!(case.cipher_suite < 4, "suite {:#06x} must be implemented", case.cipher_suite);
+            assert!(
+                case.cipher_suite < 4,
+                "suite {:#06x} must be implemented",
+                case.cipher_suite
+            );
             continue;
         };
         let what = format!("suite {:#06x}", case.cipher_suite);
@@ -76,8 +93,16 @@ pub fn check_sframe_vectors() -> usize {
         let kid = Kid(case.kid);
         let ctr = Counter(case.ctr);
         let material = derive_key_material(suite, &base, kid);
-        assert_eq!(hex::encode(&material.key[..suite.key_len()]), case.sframe_key, "{what}: sframe_key");
-        assert_eq!(hex::encode(material.salt), case.sframe_salt, "{what}: sframe_salt");
+        assert_eq!(
+            hex::encode(&material.key[..suite.key_len()]),
+            case.sframe_key,
+            "{what}: sframe_key"
+        );
+        assert_eq!(
+            hex::encode(material.salt),
+            case.sframe_salt,
+            "{what}: sframe_salt"
+        );
 
         let key = SframeKey::derive(suite, &base, kid);
         assert_eq!(hex::encode(key.nonce(ctr)), case.nonce, "{what}: nonce");
@@ -85,7 +110,14 @@ pub fn check_sframe_vectors() -> usize {
         let header = Header::new(kid, ctr);
         let metadata = unhex(&case.metadata);
         let (mut out, mut aad) = (Vec::new(), Vec::new());
-        sframe::seal(&key, header, &metadata, &unhex(&case.pt), &mut out, &mut aad);
+        sframe::seal(
+            &key,
+            header,
+            &metadata,
+            &unhex(&case.pt),
+            &mut out,
+            &mut aad,
+        );
         assert_eq!(hex::encode(&aad), case.aad, "{what}: aad");
         assert_eq!(hex::encode(&out), case.ct, "{what}: ciphertext");
 
@@ -98,11 +130,23 @@ pub fn check_sframe_vectors() -> usize {
         // The public API: a sender at the vector's counter, a receiver that has never seen it.
         let mut sender = FrameEncryptor::new(suite, &base, kid);
         sender.advance_counter_to(case.ctr);
-        sender.seal_message(&metadata, &unhex(&case.pt), &mut out).expect("seals");
-        assert_eq!(hex::encode(&out), case.ct, "{what}: FrameEncryptor ciphertext");
+        sender
+            .seal_message(&metadata, &unhex(&case.pt), &mut out)
+            .expect("seals");
+        assert_eq!(
+            hex::encode(&out),
+            case.ct,
+            "{what}: FrameEncryptor ciphertext"
+        );
         let mut receiver = FrameDecryptor::new(suite, &base);
-        receiver.open_message(SourceId(1), &metadata, &ct, &mut pt).expect("FrameDecryptor opens");
-        assert_eq!(hex::encode(&pt), case.pt, "{what}: FrameDecryptor plaintext");
+        receiver
+            .open_message(SourceId(1), &metadata, &ct, &mut pt)
+            .expect("FrameDecryptor opens");
+        assert_eq!(
+            hex::encode(&pt),
+            case.pt,
+            "{what}: FrameDecryptor plaintext"
+        );
         checked += 1;
     }
     checked
