@@ -179,18 +179,48 @@ pub fn escape_start_codes(input: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// An escaped H.264 tail that [`escape_start_codes`] cannot have produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EscapeError {
+    /// `00 00` followed by `00`, `01` or `02`: a start code inside the encrypted tail.
+    #[error("start code inside an escaped H.264 tail")]
+    StartCode,
+    /// An inserted `03` that escapes nothing (followed by a byte above `03`), or a trailing
+    /// `00 00` without its `03`: not the one canonical encoding.
+    #[error("non-canonical escaping in an H.264 tail")]
+    NonCanonical,
+}
+
 /// Appends `input` to `out` with every `03` that follows two zero bytes removed: the inverse of
-/// [`escape_start_codes`].
-pub fn unescape_start_codes(input: &[u8], out: &mut Vec<u8>) {
+/// [`escape_start_codes`]. Accepts only what that function produces, so every plaintext has
+/// exactly one wire form: inserting or removing an escape byte cannot make a second,
+/// differently-looking copy of a frame that still decrypts.
+pub fn unescape_start_codes(input: &[u8], out: &mut Vec<u8>) -> Result<(), EscapeError> {
     let mut zeros = 0usize;
+    let mut escaped = false;
     for &byte in input {
-        if zeros >= 2 && byte == 0x03 {
-            zeros = 0;
-            continue;
+        if escaped && byte > 0x03 {
+            return Err(EscapeError::NonCanonical);
+        }
+        escaped = false;
+        if zeros >= 2 {
+            match byte {
+                0x03 => {
+                    zeros = 0;
+                    escaped = true;
+                    continue;
+                }
+                0x00..=0x02 => return Err(EscapeError::StartCode),
+                _ => {}
+            }
         }
         out.push(byte);
         zeros = if byte == 0 { zeros + 1 } else { 0 };
     }
+    if zeros >= 2 {
+        return Err(EscapeError::NonCanonical);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -214,9 +244,33 @@ mod tests {
             escape_start_codes(&input, &mut escaped);
             prop_assert!(!has_start_code_emulation(&escaped), "{escaped:02x?}");
             let mut back = Vec::new();
-            unescape_start_codes(&escaped, &mut back);
+            prop_assert_eq!(unescape_start_codes(&escaped, &mut back), Ok(()));
             prop_assert_eq!(back, input);
         }
+
+        /// Every accepted wire form re-escapes to itself: one encoding per plaintext.
+        #[test]
+        fn unescaping_accepts_only_canonical_input(
+            input in proptest::collection::vec(prop_oneof![Just(0u8), Just(3u8), any::<u8>()], 0..100)
+        ) {
+            let mut plain = Vec::new();
+            if unescape_start_codes(&input, &mut plain).is_ok() {
+                let mut again = Vec::new();
+                escape_start_codes(&plain, &mut again);
+                prop_assert_eq!(again, input);
+            }
+        }
+    }
+
+    #[test]
+    fn unescaping_refuses_start_codes_and_stray_escapes() {
+        let mut out = Vec::new();
+        assert_eq!(unescape_start_codes(&[7, 0, 0, 1], &mut out), Err(EscapeError::StartCode));
+        assert_eq!(unescape_start_codes(&[0, 0, 3, 9], &mut out), Err(EscapeError::NonCanonical));
+        assert_eq!(unescape_start_codes(&[5, 0, 0], &mut out), Err(EscapeError::NonCanonical));
+        out.clear();
+        assert_eq!(unescape_start_codes(&[0, 0, 3, 3, 0, 0, 3], &mut out), Ok(()));
+        assert_eq!(out, [0, 0, 3, 0, 0]);
     }
 
     #[test]

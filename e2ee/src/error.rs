@@ -4,7 +4,7 @@
 //! collision), because the app counts drops per sender by kind; they never say anything about
 //! the key or the plaintext.
 
-use crate::codec::CodecError;
+use crate::codec::{CodecError, EscapeError};
 use crate::header::{Counter, HeaderError, Kid};
 use crate::key_schedule::LinkError;
 use crate::receiver::SourceId;
@@ -29,6 +29,9 @@ pub enum DecryptError {
     /// The frame does not fit its codec's clear-prefix rule.
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// An H.264 tail that is not canonically escaped.
+    #[error(transparent)]
+    Escaping(#[from] EscapeError),
     /// No valid SFrame header and tag after the clear prefix.
     #[error("not an SFrame ciphertext: {0}")]
     Format(OpenError),
@@ -76,7 +79,7 @@ impl DecryptError {
     /// How the app counts this drop.
     pub fn reason(&self) -> DropReason {
         match self {
-            DecryptError::Codec(_) | DecryptError::Format(_) => DropReason::UnknownFormat,
+            DecryptError::Codec(_) | DecryptError::Escaping(_) | DecryptError::Format(_) => DropReason::UnknownFormat,
             DecryptError::Authentication => DropReason::BadTag,
             DecryptError::Replay { .. } | DecryptError::RetiredKid(_) => DropReason::Replay,
             DecryptError::KidCollision { .. } => DropReason::KidCollision,

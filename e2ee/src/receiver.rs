@@ -2,7 +2,8 @@
 //! frames tagged with the [`SourceId`] (remote track) they arrived on.
 //!
 //! What it guarantees, in the order it checks:
-//! 1. The frame fits its codec's clear-prefix rule and the SFrame format, else `UnknownFormat`.
+//! 1. The frame fits its codec's clear-prefix rule, its escaping (H.264) and the SFrame format,
+//!    else `UnknownFormat`.
 //! 2. The KID was not retired (evicted from the cache, or a local track that ended).
 //! 3. The frame authenticates under the KID's key, derived on first sight. Only a frame that
 //!    authenticates can create a cache entry, so a relay inventing KIDs costs a derivation per
@@ -224,8 +225,10 @@ impl FrameDecryptor {
         }
         let mut unescaped = std::mem::take(&mut self.tail);
         unescaped.clear();
-        unescape_start_codes(tail, &mut unescaped);
-        let result = self.open_sframe(source, prefix, &unescaped, out);
+        let result = match unescape_start_codes(tail, &mut unescaped) {
+            Ok(()) => self.open_sframe(source, prefix, &unescaped, out),
+            Err(error) => Err(DecryptError::Escaping(error)),
+        };
         self.tail = unescaped;
         result.map(Some)
     }
