@@ -643,7 +643,9 @@ fn count(stats: &mut SourceStats, result: &Result<Option<Header>, DecryptError>)
     match result {
         Ok(Some(_)) => stats.decrypted += 1,
         Ok(None) => {}
-        Err(DecryptError::Codec(_) | DecryptError::Format(_)) => stats.unknown_format += 1,
+        Err(DecryptError::Codec(_) | DecryptError::Escaping(_) | DecryptError::Format(_)) => {
+            stats.unknown_format += 1
+        }
         Err(DecryptError::Authentication) => stats.bad_tag += 1,
         Err(DecryptError::Replay { .. } | DecryptError::RetiredKid(_)) => stats.replay += 1,
         Err(DecryptError::KidCollision { .. }) => stats.kid_collision += 1,
@@ -760,7 +762,10 @@ impl Model {
             }
             Ok(None)
             | Err(
-                DecryptError::Codec(_) | DecryptError::Format(_) | DecryptError::Authentication,
+                DecryptError::Codec(_)
+                | DecryptError::Escaping(_)
+                | DecryptError::Format(_)
+                | DecryptError::Authentication,
             ) => {}
         }
     }

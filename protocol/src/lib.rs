@@ -1,0 +1,496 @@
+//! The signaling protocol between a Veilig browser and the relay: JSON text messages over one
+//! WebSocket per participant (`/ws`).
+//!
+//! What the relay learns from it is deliberately little: a room id, opaque participant ids it
+//! makes up itself, SDP (codecs, ICE candidates, fingerprints) and opaque blobs. Display names,
+//! chat and everything else personal travel inside [`ClientMessage::Blob`], encrypted by the
+//! browsers with the room's metadata key; the relay forwards the base64 text and stores nothing.
+//!
+//! The flow, in order:
+//! ```text
+//! browser                                   relay
+//!   ── join {version, room} ──────────────►
+//!   ◄────────────── welcome {you, participants}
+//!   ◄────────────── offer {sdp, lines}       the relay always offers; the browser only answers,
+//!   ── answer {sdp} ──────────────────────►  so offers never collide ("glare")
+//!   ◄────────────── joined / left / offer    as people and tracks come and go
+//!   ── blob {to?, data} ──────────────────►  ◄── blob {from, data}
+//!   ── ping ──────────────────────────────►  ◄── pong    (keeps the idle timeout away)
+//!   ── leave ─────────────────────────────►  or just close the socket
+//! ```
+//! Every media line of an offer is described in `lines`: the browser's own upstream slots
+//! (`from: null`: microphone, camera, screen share — always present, so muting or starting a
+//! screen share needs no renegotiation) and one line per track forwarded from another participant.
+//!
+//! After a relay restart or a lost connection the browser simply joins again with the same room
+//! id and a new peer connection; it gets a new participant id and everyone sees it leave and join.
+//!
+//! Errors: the relay sends [`ServerMessage::Error`] and closes the socket with the code's
+//! [`ErrorCode::close_code`] (4000–4999, the application range). Bad input only ever closes
+//! that one connection.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this crate speaks; `join` carries it.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest message either side sends or accepts, in bytes of JSON text.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Largest SDP accepted from a browser.
+pub const MAX_SDP_BYTES: usize = 32 * 1024;
+/// Largest blob (base64 text) accepted from a browser: ample for a chat message or a name.
+pub const MAX_BLOB_BYTES: usize = 16 * 1024;
+/// Longest room id.
+pub const MAX_ROOM_LEN: usize = 64;
+/// Longest participant id.
+pub const MAX_PARTICIPANT_LEN: usize = 32;
+
+/// A room id: the invite link's path segment, `[A-Za-z0-9_-]{1,64}`. Not secret.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RoomId(String);
+
+/// An opaque participant id, made up by the relay for each join: `[A-Za-z0-9]{1,32}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ParticipantId(String);
+
+fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+impl RoomId {
+    /// A room id, if `id` is valid.
+    pub fn new(id: &str) -> Result<Self, ProtocolError> {
+        if id.is_empty() || id.len() > MAX_ROOM_LEN || !id.chars().all(is_id_char) {
+            return Err(ProtocolError::InvalidRoom);
+        }
+        Ok(RoomId(id.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl ParticipantId {
+    /// A participant id, if `id` is valid.
+    pub fn new(id: &str) -> Result<Self, ProtocolError> {
+        if id.is_empty()
+            || id.len() > MAX_PARTICIPANT_LEN
+            || !id.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(ProtocolError::InvalidParticipant);
+        }
+        Ok(ParticipantId(id.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ParticipantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for RoomId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a media line carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Audio from a microphone.
+    Microphone,
+    /// Video from a camera.
+    Camera,
+    /// Video of a shared screen or window.
+    Screen,
+}
+
+/// One media line (m-line) of an offer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaLine {
+    /// The m-line's `mid`, as in the SDP.
+    pub mid: String,
+    /// What it carries.
+    pub source: Source,
+    /// Whose track the relay forwards on it; `None` for the browser's own upstream slot.
+    pub from: Option<ParticipantId>,
+}
+
+/// A message from a browser to the relay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Enter a room (first message; once per connection).
+    Join {
+        /// Must be [`PROTOCOL_VERSION`].
+        version: u32,
+        /// The room.
+        room: RoomId,
+    },
+    /// The answer to the relay's latest offer.
+    Answer {
+        /// SDP answer.
+        sdp: String,
+    },
+    /// An opaque, end-to-end encrypted blob for everyone else in the room, or for one.
+    Blob {
+        /// Only this participant, or everyone else when absent.
+        #[serde(default)]
+        to: Option<ParticipantId>,
+        /// Base64 (standard or URL-safe alphabet) of the ciphertext.
+        data: String,
+    },
+    /// Keeps the connection from the idle timeout.
+    Ping,
+    /// Leave the room and close.
+    Leave,
+}
+
+/// A message from the relay to a browser.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// You are in: your id and who is already there.
+    Welcome {
+        /// [`PROTOCOL_VERSION`].
+        version: u32,
+        /// Your participant id in this room.
+        you: ParticipantId,
+        /// Everyone else, in order of arrival.
+        participants: Vec<ParticipantId>,
+    },
+    /// An SDP offer to answer with [`ClientMessage::Answer`].
+    Offer {
+        /// SDP offer.
+        sdp: String,
+        /// Every media line of the offer.
+        lines: Vec<MediaLine>,
+    },
+    /// Somebody joined.
+    Joined {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// Somebody left.
+    Left {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// A blob from another participant, unchanged.
+    Blob {
+        /// Who sent it.
+        from: ParticipantId,
+        /// As sent.
+        data: String,
+    },
+    /// Answer to [`ClientMessage::Ping`].
+    Pong,
+    /// Why the relay is about to close the connection.
+    Error {
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// Human-readable detail (English, for logs; the UI words it from `code`).
+        message: String,
+    },
+}
+
+/// Why the relay closes a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The message is not valid JSON of this protocol, or breaks its rules.
+    BadMessage,
+    /// The message exceeds [`MAX_MESSAGE_BYTES`] or a field's limit.
+    TooLarge,
+    /// `join` with another protocol version.
+    UnsupportedVersion,
+    /// A message that needs a joined room before `join`, or a second `join`.
+    WrongState,
+    /// The room has its maximum number of participants.
+    RoomFull,
+    /// The relay has its maximum number of rooms.
+    ServerFull,
+    /// Too many messages too fast.
+    RateLimited,
+    /// Nothing received for too long.
+    IdleTimeout,
+    /// The answer's SDP was refused.
+    BadSdp,
+    /// The media connection failed or never came up; join again.
+    ConnectionLost,
+    /// The relay is shutting down; join again shortly.
+    ShuttingDown,
+    /// The relay failed; join again.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The WebSocket close code that goes with this error.
+    pub fn close_code(self) -> u16 {
+        match self {
+            ErrorCode::BadMessage => 4400,
+            ErrorCode::TooLarge => 4413,
+            ErrorCode::UnsupportedVersion => 4426,
+            ErrorCode::WrongState => 4409,
+            ErrorCode::RoomFull => 4403,
+            ErrorCode::ServerFull => 4503,
+            ErrorCode::RateLimited => 4429,
+            ErrorCode::IdleTimeout => 4408,
+            ErrorCode::BadSdp => 4422,
+            ErrorCode::ConnectionLost => 4410,
+            ErrorCode::ShuttingDown => 4012,
+            ErrorCode::Internal => 4500,
+        }
+    }
+
+    /// Whether a browser should join again on its own after this error.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::ShuttingDown
+                | ErrorCode::Internal
+                | ErrorCode::IdleTimeout
+                | ErrorCode::ServerFull
+                | ErrorCode::ConnectionLost
+        )
+    }
+}
+
+/// Why a browser's message was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// Over [`MAX_MESSAGE_BYTES`].
+    #[error("message of {0} bytes exceeds the limit")]
+    MessageTooLarge(usize),
+    /// Not JSON, or not one of the messages.
+    #[error("not a protocol message")]
+    Malformed,
+    /// A room id outside `[A-Za-z0-9_-]{1,64}`.
+    #[error("invalid room id")]
+    InvalidRoom,
+    /// A participant id outside `[A-Za-z0-9]{1,32}`.
+    #[error("invalid participant id")]
+    InvalidParticipant,
+    /// SDP over [`MAX_SDP_BYTES`].
+    #[error("SDP exceeds the limit")]
+    SdpTooLarge,
+    /// Blob over [`MAX_BLOB_BYTES`].
+    #[error("blob exceeds the limit")]
+    BlobTooLarge,
+    /// Blob data that is not base64 text.
+    #[error("blob is not base64")]
+    BlobEncoding,
+}
+
+impl ProtocolError {
+    /// The error code a connection is closed with for this error.
+    pub fn code(self) -> ErrorCode {
+        match self {
+            ProtocolError::MessageTooLarge(_)
+            | ProtocolError::SdpTooLarge
+            | ProtocolError::BlobTooLarge => ErrorCode::TooLarge,
+            _ => ErrorCode::BadMessage,
+        }
+    }
+}
+
+impl ClientMessage {
+    /// Parses and validates one message from a browser: untrusted input, so every field is
+    /// checked against its limit and grammar here, once.
+    pub fn decode(text: &str) -> Result<Self, ProtocolError> {
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(ProtocolError::MessageTooLarge(text.len()));
+        }
+        let message: ClientMessage =
+            serde_json::from_str(text).map_err(|_| ProtocolError::Malformed)?;
+        message.validate()?;
+        Ok(message)
+    }
+
+    fn validate(&self) -> Result<(), ProtocolError> {
+        match self {
+            ClientMessage::Join { room, .. } => RoomId::new(room.as_str()).map(drop),
+            ClientMessage::Answer { sdp } if sdp.len() > MAX_SDP_BYTES => {
+                Err(ProtocolError::SdpTooLarge)
+            }
+            ClientMessage::Blob { to, data } => {
+                if let Some(to) = to {
+                    ParticipantId::new(to.as_str())?;
+                }
+                if data.len() > MAX_BLOB_BYTES {
+                    return Err(ProtocolError::BlobTooLarge);
+                }
+                let base64 = |b: u8| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=')
+                };
+                if data.is_empty() || !data.bytes().all(base64) {
+                    return Err(ProtocolError::BlobEncoding);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The message as JSON text.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("protocol messages always serialize")
+    }
+}
+
+impl ServerMessage {
+    /// The message as JSON text.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("protocol messages always serialize")
+    }
+
+    /// Parses a message from the relay (for clients and tests).
+    pub fn decode(text: &str) -> Result<Self, ProtocolError> {
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(ProtocolError::MessageTooLarge(text.len()));
+        }
+        serde_json::from_str(text).map_err(|_| ProtocolError::Malformed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_round_trip_in_documented_json() {
+        let join =
+            ClientMessage::decode(r#"{"type":"join","version":1,"room":"weekly-sync"}"#).unwrap();
+        assert_eq!(
+            join,
+            ClientMessage::Join {
+                version: 1,
+                room: RoomId::new("weekly-sync").unwrap()
+            }
+        );
+        let blob = ClientMessage::decode(r#"{"type":"blob","data":"AAEC+/=="}"#).unwrap();
+        assert_eq!(
+            blob,
+            ClientMessage::Blob {
+                to: None,
+                data: "AAEC+/==".into()
+            }
+        );
+        for message in [
+            join,
+            blob,
+            ClientMessage::Ping,
+            ClientMessage::Leave,
+            ClientMessage::Answer { sdp: "v=0".into() },
+        ] {
+            assert_eq!(ClientMessage::decode(&message.encode()), Ok(message));
+        }
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        let offer = ServerMessage::Offer {
+            sdp: "v=0".into(),
+            lines: vec![MediaLine {
+                mid: "0".into(),
+                source: Source::Camera,
+                from: Some(ParticipantId::new("abc").unwrap()),
+            }],
+        };
+        assert_eq!(
+            offer.encode(),
+            r#"{"type":"offer","sdp":"v=0","lines":[{"mid":"0","source":"camera","from":"abc"}]}"#
+        );
+        assert_eq!(ServerMessage::decode(&offer.encode()), Ok(offer));
+        let error = ServerMessage::Error {
+            code: ErrorCode::RoomFull,
+            message: "full".into(),
+        };
+        assert_eq!(
+            error.encode(),
+            r#"{"type":"error","code":"room_full","message":"full"}"#
+        );
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_its_reason() {
+        let cases: [(&str, ProtocolError); 8] = [
+            ("", ProtocolError::Malformed),
+            ("{", ProtocolError::Malformed),
+            (r#"{"type":"teleport"}"#, ProtocolError::Malformed),
+            (r#"{"type":"join","version":1}"#, ProtocolError::Malformed),
+            (
+                r#"{"type":"join","version":1,"room":"../etc"}"#,
+                ProtocolError::InvalidRoom,
+            ),
+            (
+                r#"{"type":"blob","to":"a b","data":"AA"}"#,
+                ProtocolError::InvalidParticipant,
+            ),
+            (
+                r#"{"type":"blob","data":"not base64!"}"#,
+                ProtocolError::BlobEncoding,
+            ),
+            (r#"{"type":"blob","data":""}"#, ProtocolError::BlobEncoding),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(ClientMessage::decode(text), Err(expected), "{text}");
+        }
+        let big_blob = format!(
+            r#"{{"type":"blob","data":"{}"}}"#,
+            "A".repeat(MAX_BLOB_BYTES + 1)
+        );
+        assert_eq!(
+            ClientMessage::decode(&big_blob),
+            Err(ProtocolError::BlobTooLarge)
+        );
+        let big_sdp = format!(
+            r#"{{"type":"answer","sdp":"{}"}}"#,
+            "a".repeat(MAX_SDP_BYTES + 1)
+        );
+        assert_eq!(
+            ClientMessage::decode(&big_sdp).map_err(ProtocolError::code),
+            Err(ErrorCode::TooLarge)
+        );
+        let huge = "x".repeat(MAX_MESSAGE_BYTES + 1);
+        assert_eq!(
+            ClientMessage::decode(&huge),
+            Err(ProtocolError::MessageTooLarge(MAX_MESSAGE_BYTES + 1))
+        );
+    }
+
+    #[test]
+    fn close_codes_are_distinct_and_in_the_application_range() {
+        let codes = [
+            ErrorCode::BadMessage,
+            ErrorCode::TooLarge,
+            ErrorCode::UnsupportedVersion,
+            ErrorCode::WrongState,
+            ErrorCode::RoomFull,
+            ErrorCode::ServerFull,
+            ErrorCode::RateLimited,
+            ErrorCode::IdleTimeout,
+            ErrorCode::BadSdp,
+            ErrorCode::ConnectionLost,
+            ErrorCode::ShuttingDown,
+            ErrorCode::Internal,
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for code in codes {
+            assert!((4000..5000).contains(&code.close_code()));
+            assert!(seen.insert(code.close_code()), "{code:?}");
+        }
+    }
+}

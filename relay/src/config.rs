@@ -1,0 +1,105 @@
+//! Every setting of the relay, from flags or environment variables (`--help` lists them all).
+//!
+//! Defaults suit a developer on one machine: HTTP on `127.0.0.1:8080`, media on one UDP port
+//! (10000) shared by every peer, advertised at the machine's first non-loopback IPv4 address so
+//! that browsers on the same machine or network can reach it.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Veilig relay: serves the app, relays signaling, forwards encrypted media. It never holds a
+/// key: media, chat and names stay end-to-end encrypted between browsers.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "veilig-relay", version, about, long_about = None)]
+pub struct Config {
+    /// HTTP address for the app, WebSocket signaling (/ws) and the health check (/healthz).
+    #[arg(long, env = "VEILIG_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// UDP address for all media (one port, multiplexed by ICE username).
+    #[arg(long, env = "VEILIG_UDP", default_value = "0.0.0.0:10000")]
+    pub udp: SocketAddr,
+
+    /// IP address put in ICE candidates: the address browsers send media to. Default: the UDP
+    /// address if it is specific, else this machine's first non-loopback IPv4 address.
+    #[arg(long, env = "VEILIG_PUBLIC_IP")]
+    pub public_ip: Option<IpAddr>,
+
+    /// Origins allowed to embed the app in an iframe (CSP frame-ancestors), e.g.
+    /// `https://portal.example`. Repeat or comma-separate. Default: none.
+    #[arg(long, env = "VEILIG_FRAME_ANCESTORS", value_delimiter = ',')]
+    pub frame_ancestors: Vec<String>,
+
+    /// Serve the app from this directory instead of the copy built into the binary.
+    #[arg(long, env = "VEILIG_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+
+    /// Most rooms at once.
+    #[arg(long, env = "VEILIG_MAX_ROOMS", default_value_t = 1000)]
+    pub max_rooms: usize,
+
+    /// Most participants in one room.
+    #[arg(long, env = "VEILIG_MAX_PARTICIPANTS", default_value_t = 25)]
+    pub max_participants: usize,
+
+    /// Signaling messages a connection may send per second, sustained.
+    #[arg(long, env = "VEILIG_MESSAGES_PER_SECOND", default_value_t = 20)]
+    pub messages_per_second: u32,
+
+    /// Signaling messages a connection may send in a burst.
+    #[arg(long, env = "VEILIG_MESSAGE_BURST", default_value_t = 60)]
+    pub message_burst: u32,
+
+    /// Close a signaling connection that sends nothing for this many seconds (browsers ping
+    /// every 15 s).
+    #[arg(long, env = "VEILIG_IDLE_TIMEOUT_SECS", default_value_t = 45)]
+    pub idle_timeout_secs: u64,
+
+    /// Close a connection that has not joined a room this many seconds after connecting.
+    #[arg(long, env = "VEILIG_JOIN_TIMEOUT_SECS", default_value_t = 10)]
+    pub join_timeout_secs: u64,
+
+    /// Test-only: append every forwarded media payload to this file as JSON lines.
+    #[cfg(feature = "payload-tap")]
+    #[arg(long, env = "VEILIG_PAYLOAD_TAP")]
+    pub payload_tap: Option<PathBuf>,
+}
+
+impl Config {
+    /// The settings with every default, as `veilig-relay` with no flags (and no environment).
+    pub fn defaults() -> Self {
+        Config::parse_from(["veilig-relay"])
+    }
+
+    /// The idle timeout.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// The join timeout.
+    pub fn join_timeout(&self) -> Duration {
+        Duration::from_secs(self.join_timeout_secs)
+    }
+
+    /// The IP put into ICE candidates.
+    pub fn candidate_ip(&self) -> IpAddr {
+        if let Some(ip) = self.public_ip {
+            return ip;
+        }
+        if !self.udp.ip().is_unspecified() {
+            return self.udp.ip();
+        }
+        if_addrs::get_if_addrs()
+            .ok()
+            .and_then(|interfaces| {
+                interfaces
+                    .into_iter()
+                    .map(|interface| interface.ip())
+                    .find(|ip| ip.is_ipv4() && !ip.is_loopback())
+            })
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+}

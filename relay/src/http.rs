@@ -1,0 +1,233 @@
+//! The relay's HTTP side: the app's files, `/ws` for signaling, `/healthz` for operators, and the
+//! security headers on every response.
+//!
+//! Any single-segment path that is a valid room id (`/weekly-sync`) serves the app's page; the
+//! secret after `#` never reaches us, browsers keep it. Headers, on every response including
+//! errors:
+//! - `Content-Security-Policy`: scripts, styles, workers, media and connections from this origin
+//!   only (`wasm-unsafe-eval` to instantiate WebAssembly; the loader script Trunk inlines is
+//!   allowed by its SHA-256 hash, computed from the page at start-up), `frame-ancestors` only
+//!   the configured origins (`'none'` by default).
+//! - `Referrer-Policy: no-referrer`, `X-Content-Type-Options: nosniff`,
+//!   `Cross-Origin-Opener-Policy: same-origin`, `Permissions-Policy` allowing camera, microphone
+//!   and display capture for this origin (and configured embedders) and nothing else.
+//! - No cookies are ever set.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State, WebSocketUpgrade};
+use axum::http::{header, HeaderName, HeaderValue, Request, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use veilig_protocol::{RoomId, MAX_MESSAGE_BYTES};
+
+use crate::assets::Assets;
+use crate::config::Config;
+use crate::rooms::Rooms;
+
+/// What the HTTP handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The rooms.
+    pub rooms: Rooms,
+    /// Settings.
+    pub config: Arc<Config>,
+    /// The app's files.
+    pub assets: Assets,
+    /// Headers added to every response.
+    pub headers: Arc<Vec<(HeaderName, HeaderValue)>>,
+}
+
+impl AppState {
+    /// State for `config`, with the security headers worked out from the app's page.
+    pub fn new(rooms: Rooms, config: Arc<Config>, assets: Assets) -> Self {
+        let headers = security_headers(&config, &assets.index());
+        AppState {
+            rooms,
+            config,
+            assets,
+            headers: Arc::new(headers),
+        }
+    }
+}
+
+/// The relay's routes.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/healthz", get(health))
+        .route("/ws", get(websocket))
+        .route("/{*path}", get(file))
+        .layer(middleware::from_fn_with_state(state.clone(), add_headers))
+        .with_state(state)
+}
+
+async fn add_headers(
+    State(state): State<AppState>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in state.headers.iter() {
+        headers.insert(name.clone(), value.clone());
+    }
+    headers.remove(header::SET_COOKIE);
+    response
+}
+
+async fn page(State(state): State<AppState>) -> Response {
+    html(state.assets.index().into_owned())
+}
+
+async fn file(State(state): State<AppState>, Path(path): Path<String>) -> Response {
+    if let Some(bytes) = state.assets.get(&path) {
+        let mime = mime_guess::from_path(&path).first_or_octet_stream();
+        let cache = if path.ends_with(".html") {
+            "no-store"
+        } else {
+            "public, max-age=3600"
+        };
+        return (
+            [
+                (header::CONTENT_TYPE, mime.as_ref()),
+                (header::CACHE_CONTROL, cache),
+            ],
+            bytes.into_owned(),
+        )
+            .into_response();
+    }
+    if RoomId::new(&path).is_ok() {
+        return html(state.assets.index().into_owned());
+    }
+    (StatusCode::NOT_FOUND, "not found").into_response()
+}
+
+fn html(body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Counts only: never ids, rooms or addresses.
+async fn health(State(state): State<AppState>) -> Response {
+    let body = serde_json::json!({ "status": "ok", "rooms": state.rooms.count() });
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    // The protocol's own limit is checked per message (with a clear error); the transport's is a
+    // backstop twice as large.
+    upgrade
+        .max_message_size(2 * MAX_MESSAGE_BYTES)
+        .max_frame_size(2 * MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            crate::signaling::serve(socket, state.rooms.clone(), &state.config).await
+        })
+}
+
+/// The headers of the module docs.
+fn security_headers(config: &Config, index: &[u8]) -> Vec<(HeaderName, HeaderValue)> {
+    let script_hashes: String = inline_scripts(&String::from_utf8_lossy(index))
+        .map(|script| {
+            format!(
+                " 'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script.as_bytes()))
+            )
+        })
+        .collect();
+    let ancestors = if config.frame_ancestors.is_empty() {
+        "'none'".to_owned()
+    } else {
+        config.frame_ancestors.join(" ")
+    };
+    let csp = format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'{script_hashes}; style-src 'self'; \
+         img-src 'self' data: blob:; media-src 'self' blob: mediastream:; font-src 'self'; connect-src 'self'; \
+         worker-src 'self' blob:; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
+    );
+    let embedders: String = config
+        .frame_ancestors
+        .iter()
+        .map(|origin| format!(" \"{origin}\""))
+        .collect();
+    let permissions = format!(
+        "camera=(self{embedders}), microphone=(self{embedders}), display-capture=(self{embedders}), fullscreen=(self{embedders}), \
+         geolocation=(), payment=(), usb=(), interest-cohort=()"
+    );
+    let mut headers = vec![
+        (header::CONTENT_SECURITY_POLICY, csp),
+        (header::REFERRER_POLICY, "no-referrer".to_owned()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        (HeaderName::from_static("permissions-policy"), permissions),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin".to_owned(),
+        ),
+    ];
+    if config.frame_ancestors.is_empty() {
+        headers.push((header::X_FRAME_OPTIONS, "DENY".to_owned()));
+    }
+    headers
+        .into_iter()
+        .filter_map(|(name, value)| {
+            HeaderValue::from_str(&value)
+                .ok()
+                .map(|value| (name, value))
+        })
+        .collect()
+}
+
+/// The bodies of `<script>` elements without `src`, as the browser hashes them.
+fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
+    html.split("<script").skip(1).filter_map(|rest| {
+        let (attributes, after) = rest.split_once('>')?;
+        if attributes.contains("src=") {
+            return None;
+        }
+        after.split_once("</script>").map(|(body, _)| body)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_scripts_are_found_and_external_ones_skipped() {
+        let html = r#"<script src="/a.js"></script><script type="module">import x;
+</script><p><script>1</script>"#;
+        assert_eq!(
+            inline_scripts(html).collect::<Vec<_>>(),
+            ["import x;\n", "1"]
+        );
+    }
+
+    #[test]
+    fn frame_ancestors_default_to_none() {
+        let headers = security_headers(&Config::defaults(), b"");
+        let csp = &headers
+            .iter()
+            .find(|(name, _)| name == header::CONTENT_SECURITY_POLICY)
+            .unwrap()
+            .1;
+        assert!(csp.to_str().unwrap().ends_with("frame-ancestors 'none'"));
+    }
+}

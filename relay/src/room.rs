@@ -1,0 +1,716 @@
+//! One room: a task that alone owns the room's participants, their WebRTC sessions (`str0m::Rtc`,
+//! one per participant) and the forwarding between them.
+//!
+//! Everything reaches the room as a [`RoomInput`] on one channel: joins, answers, blobs and
+//! leaves from signaling connections, datagrams from the UDP router. Nothing is shared with other
+//! rooms, so a room could run on any node (the plan for spreading rooms over relays via NATS).
+//!
+//! ## Media
+//! str0m runs in *frame mode*: it depacketizes each participant's RTP into frames, and the room
+//! writes every frame, unchanged, to every other participant's matching outgoing media line;
+//! str0m repacketizes, and handles NACK/RTX, TWCC and RTCP per hop. This works on SFrame
+//! ciphertext because for the two codecs the relay negotiates, VP8 and Opus, str0m's depacketizer
+//! reads nothing of the payload but the VP8 key-frame bit (byte 0, left in the clear by the E2EE
+//! layout) and copies the rest as opaque bytes. H.264 is not offered: str0m's packetizer splits
+//! H.264 frames at start codes it searches for in the payload.
+//!
+//! ## Negotiation
+//! The relay always makes the offer and browsers only answer, so offers never collide. A new
+//! participant's first offer has its three upstream slots (microphone, camera, screen; receive-only
+//! on our side) and one send-only line per track of everyone already there. Existing participants
+//! get an offer with the newcomer's three tracks; when someone leaves, their lines are stopped.
+//! One offer is outstanding per participant; changes queue until its answer arrives.
+//!
+//! ## Keyframes
+//! When a forwarded line opens, and whenever a receiver sends PLI/FIR or a frame arrives after
+//! unrecoverable loss, the origin is asked for a keyframe (at most every 300 ms per track), so a
+//! newcomer sees a picture at once.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use veilig_protocol::{
+    ErrorCode, MediaLine, ParticipantId, RoomId, ServerMessage, Source, PROTOCOL_VERSION,
+};
+
+use crate::rooms::Rooms;
+use crate::tap::Tap;
+use crate::udp::{Datagram, RouteChange};
+
+/// How long a participant may take to connect media after joining.
+const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
+/// Least time between keyframe requests for one track.
+const KEYFRAME_INTERVAL: Duration = Duration::from_millis(300);
+/// Longest the room sleeps without checking deadlines.
+const MAX_SLEEP: Duration = Duration::from_millis(500);
+
+/// What a room task receives.
+#[derive(Debug)]
+pub enum RoomInput {
+    /// A signaling connection wants in.
+    Join {
+        /// Where the room sends this participant's messages.
+        signal: mpsc::Sender<ServerMessage>,
+        /// The new participant's id, or why not.
+        reply: oneshot::Sender<Result<ParticipantId, ErrorCode>>,
+    },
+    /// The answer to the participant's outstanding offer.
+    Answer {
+        /// Who.
+        participant: ParticipantId,
+        /// SDP answer.
+        sdp: String,
+    },
+    /// An opaque blob to pass on.
+    Blob {
+        /// Sender.
+        from: ParticipantId,
+        /// One recipient, or everyone else.
+        to: Option<ParticipantId>,
+        /// As received.
+        data: String,
+    },
+    /// The participant left or its connection closed.
+    Leave {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// A datagram for one of the room's peers.
+    Datagram(Datagram),
+    /// The relay is shutting down.
+    Shutdown,
+}
+
+/// What every room needs from the relay.
+#[derive(Clone, Debug)]
+pub struct RoomContext {
+    /// The shared media socket.
+    pub socket: Arc<UdpSocket>,
+    /// Route registrations.
+    pub routes: mpsc::Sender<RouteChange>,
+    /// The address put into ICE candidates.
+    pub candidate: SocketAddr,
+    /// Most participants per room.
+    pub max_participants: usize,
+    /// Where forwarded payloads are recorded, in test builds that ask for it.
+    pub tap: Option<Tap>,
+}
+
+/// One upstream slot of a participant: a line it sends on.
+#[derive(Clone, Copy, Debug)]
+struct Upstream {
+    mid: Mid,
+    source: Source,
+    kind: MediaKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ForwardState {
+    /// Wants a line in the next offer.
+    ToOpen,
+    /// In the outstanding offer.
+    Negotiating(Mid),
+    /// Answered: frames flow.
+    Open(Mid),
+    /// Origin left: remove in the next offer.
+    ToStop(Mid),
+}
+
+/// One track forwarded to a participant.
+#[derive(Clone, Debug)]
+struct Forward {
+    origin: ParticipantId,
+    origin_mid: Mid,
+    source: Source,
+    kind: MediaKind,
+    state: ForwardState,
+}
+
+struct Peer {
+    id: ParticipantId,
+    rtc: Rtc,
+    ufrag: String,
+    signal: mpsc::Sender<ServerMessage>,
+    pending: Option<SdpPendingOffer>,
+    upstream: Vec<Upstream>,
+    forwards: Vec<Forward>,
+    joined_at: Instant,
+    connected: bool,
+    next_timeout: Instant,
+    /// Last keyframe request sent to this peer, per upstream line.
+    keyframe_asked: HashMap<Mid, Instant>,
+}
+
+/// Work one peer's output creates for the others.
+enum Propagate {
+    Media {
+        origin: ParticipantId,
+        data: Box<MediaData>,
+    },
+    Keyframe {
+        origin: ParticipantId,
+        origin_mid: Mid,
+        kind: KeyframeRequestKind,
+    },
+}
+
+/// A room's state. Owned by its task; see the module docs.
+pub struct Room {
+    id: RoomId,
+    ctx: RoomContext,
+    rooms: Rooms,
+    inbox: mpsc::Sender<RoomInput>,
+    peers: Vec<Peer>,
+}
+
+impl Room {
+    /// A room; `inbox` is the sending side of the channel [`Room::run`] will read.
+    pub fn new(id: RoomId, ctx: RoomContext, rooms: Rooms, inbox: mpsc::Sender<RoomInput>) -> Self {
+        Room {
+            id,
+            ctx,
+            rooms,
+            inbox,
+            peers: Vec::new(),
+        }
+    }
+
+    /// Runs the room until it is empty (and nobody is joining) or the relay shuts down.
+    pub async fn run(mut self, mut inputs: mpsc::Receiver<RoomInput>) {
+        tracing::info!(room = %self.id, "room opened");
+        loop {
+            let wake = self.next_wake();
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(RoomInput::Shutdown) | None => {
+                        self.close_all(ErrorCode::ShuttingDown, "the relay is restarting");
+                        break;
+                    }
+                    Some(input) => self.handle(input).await,
+                },
+                _ = tokio::time::sleep_until(wake.into()) => self.on_timeout(Instant::now()),
+            }
+            self.drive(Instant::now());
+            self.remove_dead().await;
+            if self.peers.is_empty() && self.rooms.close_if_idle(&self.id, &inputs) {
+                break;
+            }
+        }
+        tracing::info!(room = %self.id, "room closed");
+    }
+
+    async fn handle(&mut self, input: RoomInput) {
+        match input {
+            RoomInput::Join { signal, reply } => {
+                let result = self.join(signal).await;
+                let _ = reply.send(result);
+            }
+            RoomInput::Answer { participant, sdp } => self.answer(&participant, &sdp),
+            RoomInput::Blob { from, to, data } => self.blob(from, to, data),
+            RoomInput::Leave { participant } => self.leave(&participant).await,
+            RoomInput::Datagram(datagram) => self.datagram(datagram),
+            RoomInput::Shutdown => {}
+        }
+    }
+
+    async fn join(
+        &mut self,
+        signal: mpsc::Sender<ServerMessage>,
+    ) -> Result<ParticipantId, ErrorCode> {
+        if self.peers.len() >= self.ctx.max_participants {
+            return Err(ErrorCode::RoomFull);
+        }
+        let id = new_participant_id();
+        let now = Instant::now();
+        let creds = IceCreds::new();
+        let ufrag = creds.ufrag.clone();
+        let mut rtc = Rtc::builder()
+            .set_ice_lite(true)
+            .clear_codecs()
+            .enable_vp8(true)
+            .enable_opus(true, false)
+            .set_local_ice_credentials(creds)
+            .build(now);
+        let candidate = Candidate::host(self.ctx.candidate, "udp").map_err(|error| {
+            tracing::error!(%error, "cannot make an ICE candidate");
+            ErrorCode::Internal
+        })?;
+        rtc.add_local_candidate(candidate);
+        let mut api = rtc.sdp_api();
+        let upstream = [
+            (MediaKind::Audio, Source::Microphone),
+            (MediaKind::Video, Source::Camera),
+            (MediaKind::Video, Source::Screen),
+        ]
+        .map(|(kind, source)| Upstream {
+            mid: api.add_media(kind, Direction::RecvOnly, None, None, None),
+            source,
+            kind,
+        })
+        .to_vec();
+        let mut forwards = Vec::new();
+        for other in &self.peers {
+            for slot in &other.upstream {
+                let mid = api.add_media(
+                    slot.kind,
+                    Direction::SendOnly,
+                    Some(other.id.to_string()),
+                    Some(track_id(&other.id, slot.source)),
+                    None,
+                );
+                forwards.push(Forward {
+                    origin: other.id.clone(),
+                    origin_mid: slot.mid,
+                    source: slot.source,
+                    kind: slot.kind,
+                    state: ForwardState::Negotiating(mid),
+                });
+            }
+        }
+        let (offer, pending) = api.apply().ok_or(ErrorCode::Internal)?;
+        if self
+            .ctx
+            .routes
+            .send(RouteChange::Register {
+                ufrag: ufrag.clone(),
+                room: self.inbox.clone(),
+            })
+            .await
+            .is_err()
+        {
+            return Err(ErrorCode::ShuttingDown);
+        }
+        let participants = self.peers.iter().map(|peer| peer.id.clone()).collect();
+        let mut peer = Peer {
+            id: id.clone(),
+            rtc,
+            ufrag,
+            signal,
+            pending: Some(pending),
+            upstream,
+            forwards,
+            joined_at: now,
+            connected: false,
+            next_timeout: now,
+            keyframe_asked: HashMap::new(),
+        };
+        peer.send(ServerMessage::Welcome {
+            version: PROTOCOL_VERSION,
+            you: id.clone(),
+            participants,
+        });
+        let lines = peer.lines();
+        peer.send(ServerMessage::Offer {
+            sdp: offer.to_sdp_string(),
+            lines,
+        });
+        for other in &mut self.peers {
+            other.send(ServerMessage::Joined {
+                participant: id.clone(),
+            });
+            for slot in &peer.upstream {
+                other.forwards.push(Forward {
+                    origin: id.clone(),
+                    origin_mid: slot.mid,
+                    source: slot.source,
+                    kind: slot.kind,
+                    state: ForwardState::ToOpen,
+                });
+            }
+            other.negotiate();
+        }
+        tracing::info!(room = %self.id, participant = %id, participants = self.peers.len() + 1, "joined");
+        self.peers.push(peer);
+        Ok(id)
+    }
+
+    fn answer(&mut self, participant: &ParticipantId, sdp: &str) {
+        let Some(index) = self.peers.iter().position(|peer| &peer.id == participant) else {
+            return;
+        };
+        let peer = &mut self.peers[index];
+        let accepted = match (peer.pending.take(), SdpAnswer::from_sdp_string(sdp)) {
+            (Some(pending), Ok(answer)) => peer
+                .rtc
+                .sdp_api()
+                .accept_answer(pending, answer)
+                .map_err(|e| e.to_string()),
+            (None, _) => Err("no offer is outstanding".to_owned()),
+            (_, Err(error)) => Err(error.to_string()),
+        };
+        if let Err(error) = accepted {
+            tracing::info!(room = %self.id, %participant, %error, "answer refused");
+            peer.close(ErrorCode::BadSdp, "the answer was refused");
+            return;
+        }
+        let mut opened = Vec::new();
+        for forward in &mut peer.forwards {
+            if let ForwardState::Negotiating(mid) = forward.state {
+                forward.state = ForwardState::Open(mid);
+                if forward.kind == MediaKind::Video {
+                    opened.push((forward.origin.clone(), forward.origin_mid));
+                }
+            }
+        }
+        peer.negotiate();
+        let now = Instant::now();
+        for (origin, origin_mid) in opened {
+            self.request_keyframe(&origin, origin_mid, KeyframeRequestKind::Pli, now);
+        }
+    }
+
+    fn blob(&mut self, from: ParticipantId, to: Option<ParticipantId>, data: String) {
+        for peer in self
+            .peers
+            .iter_mut()
+            .filter(|peer| peer.id != from && to.as_ref().is_none_or(|to| *to == peer.id))
+        {
+            peer.send(ServerMessage::Blob {
+                from: from.clone(),
+                data: data.clone(),
+            });
+        }
+    }
+
+    async fn leave(&mut self, participant: &ParticipantId) {
+        let Some(index) = self.peers.iter().position(|peer| &peer.id == participant) else {
+            return;
+        };
+        let peer = self.peers.remove(index);
+        self.forget(peer).await;
+    }
+
+    /// Removes every trace of a peer that is gone, and tells the others.
+    async fn forget(&mut self, mut peer: Peer) {
+        peer.rtc.disconnect();
+        let _ = self
+            .ctx
+            .routes
+            .send(RouteChange::Unregister {
+                ufrag: peer.ufrag.clone(),
+            })
+            .await;
+        for other in &mut self.peers {
+            other.forwards.retain_mut(|forward| {
+                if forward.origin != peer.id {
+                    return true;
+                }
+                match forward.state {
+                    ForwardState::ToOpen => false,
+                    ForwardState::Negotiating(mid)
+                    | ForwardState::Open(mid)
+                    | ForwardState::ToStop(mid) => {
+                        forward.state = ForwardState::ToStop(mid);
+                        true
+                    }
+                }
+            });
+            other.send(ServerMessage::Left {
+                participant: peer.id.clone(),
+            });
+            other.negotiate();
+        }
+        tracing::info!(room = %self.id, participant = %peer.id, participants = self.peers.len(), "left");
+    }
+
+    fn datagram(&mut self, datagram: Datagram) {
+        let Ok(contents) = datagram.contents.as_slice().try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            datagram.at,
+            Receive {
+                proto: Protocol::Udp,
+                source: datagram.source,
+                destination: datagram.destination,
+                contents,
+            },
+        );
+        if let Some(peer) = self.peers.iter_mut().find(|peer| peer.rtc.accepts(&input)) {
+            if let Err(error) = peer.rtc.handle_input(input) {
+                tracing::debug!(participant = %peer.id, %error, "input refused");
+            }
+        }
+    }
+
+    fn on_timeout(&mut self, now: Instant) {
+        for peer in &mut self.peers {
+            if peer.next_timeout <= now {
+                let _ = peer.rtc.handle_input(Input::Timeout(now));
+            }
+            if !peer.connected && now.duration_since(peer.joined_at) > CONNECT_DEADLINE {
+                tracing::info!(participant = %peer.id, "media never connected");
+                peer.close(ErrorCode::ConnectionLost, "media did not connect");
+            }
+        }
+    }
+
+    fn next_wake(&self) -> Instant {
+        let latest = Instant::now() + MAX_SLEEP;
+        self.peers
+            .iter()
+            .map(|peer| peer.next_timeout)
+            .min()
+            .unwrap_or(latest)
+            .min(latest)
+    }
+
+    /// Polls every peer until it waits, and carries each peer's media and keyframe requests to
+    /// the others, until nobody has anything left to say.
+    fn drive(&mut self, now: Instant) {
+        loop {
+            let mut work = Vec::new();
+            for peer in &mut self.peers {
+                peer.poll(&self.ctx.socket, &mut work);
+            }
+            if work.is_empty() {
+                return;
+            }
+            for item in work {
+                match item {
+                    Propagate::Media { origin, data } => self.forward(&origin, &data, now),
+                    Propagate::Keyframe {
+                        origin,
+                        origin_mid,
+                        kind,
+                    } => self.request_keyframe(&origin, origin_mid, kind, now),
+                }
+            }
+        }
+    }
+
+    fn forward(&mut self, origin: &ParticipantId, data: &MediaData, now: Instant) {
+        if let Some(tap) = &self.ctx.tap {
+            tap.record(&self.id, origin, data);
+        }
+        if !data.contiguous {
+            self.request_keyframe(origin, data.mid, KeyframeRequestKind::Pli, now);
+        }
+        for peer in self.peers.iter_mut().filter(|peer| &peer.id != origin) {
+            let Some(mid) = peer
+                .forwards
+                .iter()
+                .find_map(|forward| match forward.state {
+                    ForwardState::Open(mid)
+                        if &forward.origin == origin && forward.origin_mid == data.mid =>
+                    {
+                        Some(mid)
+                    }
+                    _ => None,
+                })
+            else {
+                continue;
+            };
+            let Some(writer) = peer.rtc.writer(mid) else {
+                continue;
+            };
+            let Some(pt) = writer.match_params(data.params) else {
+                continue;
+            };
+            if let Err(error) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
+                tracing::debug!(participant = %peer.id, %error, "write refused");
+            }
+        }
+    }
+
+    fn request_keyframe(
+        &mut self,
+        origin: &ParticipantId,
+        mid: Mid,
+        kind: KeyframeRequestKind,
+        now: Instant,
+    ) {
+        let Some(peer) = self.peers.iter_mut().find(|peer| &peer.id == origin) else {
+            return;
+        };
+        if peer
+            .keyframe_asked
+            .get(&mid)
+            .is_some_and(|at| now.duration_since(*at) < KEYFRAME_INTERVAL)
+        {
+            return;
+        }
+        if let Some(mut writer) = peer.rtc.writer(mid) {
+            if writer.is_request_keyframe_possible(kind) {
+                let _ = writer.request_keyframe(None, kind);
+                peer.keyframe_asked.insert(mid, now);
+            }
+        }
+    }
+
+    /// Forgets peers whose session ended (ICE lost, refused answer, closed by us).
+    async fn remove_dead(&mut self) {
+        while let Some(index) = self
+            .peers
+            .iter()
+            .position(|peer| !peer.rtc.is_alive() || peer.signal.is_closed())
+        {
+            let peer = self.peers.remove(index);
+            peer.close(ErrorCode::ConnectionLost, "media connection lost");
+            self.forget(peer).await;
+        }
+    }
+
+    fn close_all(&mut self, code: ErrorCode, message: &str) {
+        for peer in &mut self.peers {
+            peer.close(code, message);
+        }
+    }
+}
+
+impl Peer {
+    /// Queues a message for the participant's connection. A connection too slow to take it is
+    /// closed: its browser rejoins.
+    fn send(&mut self, message: ServerMessage) {
+        if self.signal.try_send(message).is_err() {
+            self.rtc.disconnect();
+        }
+    }
+
+    /// Tells the participant why it is being dropped and ends its session.
+    fn close(&self, code: ErrorCode, message: &str) {
+        let _ = self.signal.try_send(ServerMessage::Error {
+            code,
+            message: message.to_owned(),
+        });
+    }
+
+    /// The media lines of the current negotiation, for the browser.
+    fn lines(&self) -> Vec<MediaLine> {
+        let own = self.upstream.iter().map(|slot| MediaLine {
+            mid: slot.mid.to_string(),
+            source: slot.source,
+            from: None,
+        });
+        let forwarded = self
+            .forwards
+            .iter()
+            .filter_map(|forward| match forward.state {
+                ForwardState::Negotiating(mid) | ForwardState::Open(mid) => Some(MediaLine {
+                    mid: mid.to_string(),
+                    source: forward.source,
+                    from: Some(forward.origin.clone()),
+                }),
+                ForwardState::ToOpen | ForwardState::ToStop(_) => None,
+            });
+        own.chain(forwarded).collect()
+    }
+
+    /// Sends an offer with the queued changes, unless one is outstanding or nothing changed.
+    fn negotiate(&mut self) {
+        if self.pending.is_some()
+            || !self
+                .forwards
+                .iter()
+                .any(|f| matches!(f.state, ForwardState::ToOpen | ForwardState::ToStop(_)))
+        {
+            return;
+        }
+        let mut api = self.rtc.sdp_api();
+        for forward in &mut self.forwards {
+            match forward.state {
+                ForwardState::ToOpen => {
+                    let mid = api.add_media(
+                        forward.kind,
+                        Direction::SendOnly,
+                        Some(forward.origin.to_string()),
+                        Some(track_id(&forward.origin, forward.source)),
+                        None,
+                    );
+                    forward.state = ForwardState::Negotiating(mid);
+                }
+                ForwardState::ToStop(mid) => api.stop_media(mid),
+                _ => {}
+            }
+        }
+        self.forwards
+            .retain(|forward| !matches!(forward.state, ForwardState::ToStop(_)));
+        let Some((offer, pending)) = api.apply() else {
+            return;
+        };
+        self.pending = Some(pending);
+        let lines = self.lines();
+        self.send(ServerMessage::Offer {
+            sdp: offer.to_sdp_string(),
+            lines,
+        });
+    }
+
+    /// Drains the session's output: datagrams go out, events become work for the room.
+    fn poll(&mut self, socket: &UdpSocket, work: &mut Vec<Propagate>) {
+        loop {
+            let output = match self.rtc.poll_output() {
+                Ok(output) => output,
+                Err(error) => {
+                    tracing::info!(participant = %self.id, %error, "session failed");
+                    self.rtc.disconnect();
+                    return;
+                }
+            };
+            match output {
+                Output::Timeout(at) => {
+                    self.next_timeout = at;
+                    return;
+                }
+                Output::Transmit(transmit) => {
+                    // UDP: a full socket buffer drops the datagram, like the network would.
+                    let _ = socket.try_send_to(&transmit.contents, transmit.destination);
+                }
+                Output::Event(event) => match event {
+                    Event::Connected => self.connected = true,
+                    Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                        self.rtc.disconnect()
+                    }
+                    Event::MediaData(data)
+                        if self.upstream.iter().any(|slot| slot.mid == data.mid) =>
+                    {
+                        work.push(Propagate::Media {
+                            origin: self.id.clone(),
+                            data: Box::new(data),
+                        });
+                    }
+                    Event::KeyframeRequest(request) => {
+                        let origin = self
+                            .forwards
+                            .iter()
+                            .find(|f| f.state == ForwardState::Open(request.mid));
+                        if let Some(forward) = origin {
+                            work.push(Propagate::Keyframe {
+                                origin: forward.origin.clone(),
+                                origin_mid: forward.origin_mid,
+                                kind: request.kind,
+                            });
+                        }
+                    }
+                    _ => {}
+                },
+            }
+        }
+    }
+}
+
+/// The msid track id of a forwarded track: who and what, never anything personal.
+fn track_id(origin: &ParticipantId, source: Source) -> String {
+    let source = match source {
+        Source::Microphone => "microphone",
+        Source::Camera => "camera",
+        Source::Screen => "screen",
+    };
+    format!("{origin}-{source}")
+}
+
+/// A fresh random participant id: 16 hex digits, meaningless outside this join.
+fn new_participant_id() -> ParticipantId {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the OS random number generator works");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    ParticipantId::new(&hex).expect("hex is a valid participant id")
+}

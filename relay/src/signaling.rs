@@ -1,0 +1,219 @@
+//! One browser's signaling connection: reads [`ClientMessage`]s from its WebSocket, hands them
+//! to its room, and writes the room's [`ServerMessage`]s back.
+//!
+//! Written over any `Stream + Sink` of axum WebSocket messages, so tests can drive it without a
+//! socket. Every rule is enforced here, per connection, and breaking one closes *this*
+//! connection with an error message and a close code ([`ErrorCode::close_code`]): messages over
+//! the size limit, binary or malformed messages, a flood beyond the rate limit, no `join` within
+//! the join timeout, silence beyond the idle timeout. The relay and every other connection carry
+//! on.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::mpsc;
+use veilig_protocol::{ClientMessage, ErrorCode, ParticipantId, ServerMessage, PROTOCOL_VERSION};
+
+use crate::config::Config;
+use crate::room::RoomInput;
+use crate::rooms::Rooms;
+
+/// Messages the room may queue for a slow connection before it is dropped.
+const OUTBOX: usize = 256;
+
+/// A token bucket: `burst` messages at once, refilled at `rate` per second.
+struct RateLimit {
+    tokens: f64,
+    burst: f64,
+    rate: f64,
+    last: Instant,
+}
+
+impl RateLimit {
+    fn new(rate: u32, burst: u32) -> Self {
+        RateLimit {
+            tokens: f64::from(burst),
+            burst: f64::from(burst),
+            rate: f64::from(rate),
+            last: Instant::now(),
+        }
+    }
+
+    fn allow(&mut self, now: Instant) -> bool {
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Why a connection ends.
+struct Closing {
+    code: ErrorCode,
+    message: String,
+}
+
+impl Closing {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Closing {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Serves one connection until it closes.
+pub async fn serve<S>(mut socket: S, rooms: Rooms, config: &Config)
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin,
+{
+    let mut limit = RateLimit::new(config.messages_per_second, config.message_burst);
+    let first =
+        match tokio::time::timeout(config.join_timeout(), next_message(&mut socket, &mut limit))
+            .await
+        {
+            Err(_) => Err(Closing::new(ErrorCode::IdleTimeout, "no join in time")),
+            Ok(result) => result,
+        };
+    let room = match first {
+        Ok(Some(ClientMessage::Join { version, .. })) if version != PROTOCOL_VERSION => {
+            Err(Closing::new(
+                ErrorCode::UnsupportedVersion,
+                format!("this relay speaks version {PROTOCOL_VERSION}"),
+            ))
+        }
+        Ok(Some(ClientMessage::Join { room, .. })) => Ok(room),
+        Ok(Some(_)) => Err(Closing::new(ErrorCode::WrongState, "join first")),
+        Ok(None) => return,
+        Err(closing) => Err(closing),
+    };
+    let room = match room {
+        Ok(room) => room,
+        Err(closing) => return close(&mut socket, closing).await,
+    };
+    let (signal, mut outbox) = mpsc::channel(OUTBOX);
+    let (participant, inbox) = match rooms.join(&room, signal).await {
+        Ok(joined) => joined,
+        Err(code) => return close(&mut socket, Closing::new(code, "cannot join")).await,
+    };
+    let ending = run(
+        &mut socket,
+        &mut outbox,
+        &inbox,
+        &participant,
+        &mut limit,
+        config.idle_timeout(),
+    )
+    .await;
+    let _ = inbox.send(RoomInput::Leave { participant }).await;
+    if let Some(closing) = ending {
+        close(&mut socket, closing).await;
+    }
+}
+
+/// Relays messages both ways until one side ends. `None`: the browser closed or left.
+async fn run<S>(
+    socket: &mut S,
+    outbox: &mut mpsc::Receiver<ServerMessage>,
+    inbox: &mpsc::Sender<RoomInput>,
+    participant: &ParticipantId,
+    limit: &mut RateLimit,
+    idle_timeout: Duration,
+) -> Option<Closing>
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin,
+{
+    let mut deadline = tokio::time::Instant::now() + idle_timeout;
+    loop {
+        tokio::select! {
+            message = next_message(socket, limit) => {
+                deadline = tokio::time::Instant::now() + idle_timeout;
+                let input = match message {
+                    Err(closing) => return Some(closing),
+                    Ok(None) | Ok(Some(ClientMessage::Leave)) => return None,
+                    Ok(Some(ClientMessage::Join { .. })) => return Some(Closing::new(ErrorCode::WrongState, "already joined")),
+                    Ok(Some(ClientMessage::Ping)) => {
+                        if send(socket, &ServerMessage::Pong).await.is_err() { return None; }
+                        continue;
+                    }
+                    Ok(Some(ClientMessage::Answer { sdp })) => RoomInput::Answer { participant: participant.clone(), sdp },
+                    Ok(Some(ClientMessage::Blob { to, data })) => RoomInput::Blob { from: participant.clone(), to, data },
+                };
+                if inbox.send(input).await.is_err() {
+                    return Some(Closing::new(ErrorCode::Internal, "the room is gone"));
+                }
+            }
+            message = outbox.recv() => match message {
+                Some(ServerMessage::Error { code, message }) => return Some(Closing { code, message }),
+                Some(message) => if send(socket, &message).await.is_err() { return None; },
+                None => return Some(Closing::new(ErrorCode::Internal, "the room is gone")),
+            },
+            _ = tokio::time::sleep_until(deadline) => return Some(Closing::new(ErrorCode::IdleTimeout, "idle for too long")),
+        }
+    }
+}
+
+/// The next protocol message; `Ok(None)` when the browser closed the connection.
+async fn next_message<S>(
+    socket: &mut S,
+    limit: &mut RateLimit,
+) -> Result<Option<ClientMessage>, Closing>
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    loop {
+        let message = match socket.next().await {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(None),
+            Some(Ok(message)) => message,
+        };
+        if !limit.allow(Instant::now()) {
+            return Err(Closing::new(ErrorCode::RateLimited, "too many messages"));
+        }
+        match message {
+            Message::Text(text) => {
+                return ClientMessage::decode(text.as_str())
+                    .map(Some)
+                    .map_err(|error| Closing::new(error.code(), error.to_string()));
+            }
+            Message::Binary(_) => {
+                return Err(Closing::new(
+                    ErrorCode::BadMessage,
+                    "binary messages are not part of the protocol",
+                ))
+            }
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => continue,
+        }
+    }
+}
+
+async fn send<S: Sink<Message> + Unpin>(
+    socket: &mut S,
+    message: &ServerMessage,
+) -> Result<(), S::Error> {
+    socket.send(Message::Text(message.encode().into())).await
+}
+
+/// Sends the error, then the close frame with its code.
+async fn close<S: Sink<Message> + Unpin>(socket: &mut S, closing: Closing) {
+    tracing::debug!(code = ?closing.code, message = %closing.message, "closing a signaling connection");
+    let _ = send(
+        socket,
+        &ServerMessage::Error {
+            code: closing.code,
+            message: closing.message.clone(),
+        },
+    )
+    .await;
+    let frame = CloseFrame {
+        code: closing.code.close_code(),
+        reason: closing.message.into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+    let _ = socket.close().await;
+}

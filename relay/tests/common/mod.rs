@@ -1,0 +1,456 @@
+//! Test helpers: a relay on loopback, and participants that are real WebRTC peers (str0m, no
+//! browser) speaking the real signaling protocol over a real WebSocket and media over UDP.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use str0m::format::Codec;
+use str0m::media::{Frequency, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use veilig_protocol::{
+    ClientMessage, MediaLine, ParticipantId, RoomId, ServerMessage, Source, PROTOCOL_VERSION,
+};
+use veilig_relay::{Config, Relay};
+
+/// Generous: these machines are small and often busy.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A relay on loopback with ephemeral ports and a stand-in app page.
+pub async fn relay(tweak: impl FnOnce(&mut Config)) -> Relay {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("veilig_relay=debug,warn")
+        .with_test_writer()
+        .try_init();
+    let dir = std::env::temp_dir().join(format!("veilig-relay-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("index.html"),
+        "<!doctype html><title>Veilig</title><script type=\"module\">boot()</script>",
+    )
+    .unwrap();
+    let mut config = Config::defaults();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.udp = "127.0.0.1:0".parse().unwrap();
+    config.public_ip = Some("127.0.0.1".parse().unwrap());
+    config.static_dir = Some(dir);
+    tweak(&mut config);
+    veilig_relay::start(config).await.expect("relay starts")
+}
+
+/// The signaling URL of a relay.
+pub fn ws_url(relay: &Relay) -> String {
+    format!("ws://{}/ws", relay.http_addr)
+}
+
+/// What a participant saw.
+#[derive(Debug)]
+pub enum Seen {
+    /// A signaling message (offers are answered automatically, and reported too).
+    Signal(ServerMessage),
+    /// A media frame forwarded from another participant.
+    Frame {
+        from: ParticipantId,
+        source: Source,
+        data: Vec<u8>,
+    },
+    /// ICE and DTLS are up.
+    Connected,
+    /// The relay closed the WebSocket with this code.
+    Closed(Option<u16>),
+}
+
+enum Command {
+    Send { source: Source, data: Vec<u8> },
+    Signal(ClientMessage),
+    Close,
+}
+
+/// A participant: a str0m peer plus its WebSocket, driven by a task of its own.
+pub struct Participant {
+    pub id: ParticipantId,
+    commands: mpsc::UnboundedSender<Command>,
+    seen: mpsc::UnboundedReceiver<Seen>,
+    /// Everything seen so far, in order.
+    pub history: Vec<Seen>,
+}
+
+impl Participant {
+    /// Joins `room` on `relay` and waits for the welcome.
+    pub async fn join(relay: &Relay, room: &str) -> Participant {
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(relay))
+            .await
+            .expect("WebSocket connects");
+        let join = ClientMessage::Join {
+            version: PROTOCOL_VERSION,
+            room: RoomId::new(room).unwrap(),
+        };
+        ws.send(Message::Text(join.encode().into())).await.unwrap();
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (seen_tx, seen) = mpsc::unbounded_channel();
+        tokio::spawn(drive(ws, command_rx, seen_tx));
+        let mut participant = Participant {
+            id: ParticipantId::new("unknown").unwrap(),
+            commands,
+            seen,
+            history: Vec::new(),
+        };
+        let welcome = participant
+            .wait_for(|seen| matches!(seen, Seen::Signal(ServerMessage::Welcome { .. })))
+            .await;
+        if let Seen::Signal(ServerMessage::Welcome { you, .. }) = welcome {
+            participant.id = you.clone();
+        }
+        participant
+    }
+
+    /// Sends a frame on one of our upstream slots.
+    pub fn send_frame(&self, source: Source, data: Vec<u8>) {
+        let _ = self.commands.send(Command::Send { source, data });
+    }
+
+    /// A handle that sends frames for this participant from elsewhere (e.g. a filler task).
+    pub fn frame_sender(&self) -> FrameSender {
+        FrameSender(self.commands.clone())
+    }
+
+    /// Sends a raw protocol message.
+    pub fn signal(&self, message: ClientMessage) {
+        let _ = self.commands.send(Command::Signal(message));
+    }
+
+    /// Closes the WebSocket and the peer.
+    pub fn close(&self) {
+        let _ = self.commands.send(Command::Close);
+    }
+
+    /// Waits until something matching `want` is seen (looking at history first); returns a
+    /// description of it. Panics after [`PATIENCE`].
+    pub async fn wait_for(&mut self, want: impl Fn(&Seen) -> bool) -> &Seen {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        if let Some(index) = self.history.iter().position(&want) {
+            return &self.history[index];
+        }
+        loop {
+            match tokio::time::timeout_at(deadline, self.seen.recv()).await {
+                Ok(Some(seen)) => {
+                    let hit = want(&seen);
+                    self.history.push(seen);
+                    if hit {
+                        return self.history.last().unwrap();
+                    }
+                }
+                Ok(None) => panic!("participant {} stopped; saw {:?}", self.id, self.summary()),
+                Err(_) => panic!(
+                    "participant {} timed out; saw {:?}",
+                    self.id,
+                    self.summary()
+                ),
+            }
+        }
+    }
+
+    /// Takes everything seen so far without waiting.
+    pub fn drain(&mut self) {
+        while let Ok(seen) = self.seen.try_recv() {
+            self.history.push(seen);
+        }
+    }
+
+    /// Frames received from `from` on `source`, in order.
+    pub fn frames(&self, from: &ParticipantId, source: Source) -> Vec<&[u8]> {
+        self.history
+            .iter()
+            .filter_map(|seen| match seen {
+                Seen::Frame {
+                    from: f,
+                    source: s,
+                    data,
+                } if f == from && *s == source => Some(data.as_slice()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The latest offer's media lines.
+    pub fn lines(&self) -> Vec<MediaLine> {
+        self.history
+            .iter()
+            .rev()
+            .find_map(|seen| match seen {
+                Seen::Signal(ServerMessage::Offer { lines, .. }) => Some(lines.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    fn summary(&self) -> Vec<String> {
+        let mut summary: Vec<String> = Vec::new();
+        let mut frames = 0;
+        for seen in &self.history {
+            match seen {
+                Seen::Frame { .. } => frames += 1,
+                Seen::Signal(ServerMessage::Offer { lines, .. }) => {
+                    summary.push(format!("offer with {} lines", lines.len()))
+                }
+                other => summary.push(format!("{other:?}")),
+            }
+        }
+        summary.push(format!("{frames} frames"));
+        summary
+    }
+}
+
+/// Sends frames on a participant's upstream slots.
+#[derive(Clone)]
+pub struct FrameSender(mpsc::UnboundedSender<Command>);
+
+impl FrameSender {
+    /// Like [`Participant::send_frame`].
+    pub fn send_frame(&self, source: Source, data: Vec<u8>) {
+        let _ = self.0.send(Command::Send { source, data });
+    }
+}
+
+/// Keeps every participant sending filler frames (tags from `u64::MAX / 2` up) until dropped,
+/// as a live call does, so a lost final packet is noticed and retransmitted instead of ending
+/// a test's stream.
+pub struct Filler(tokio::task::JoinHandle<()>);
+
+impl Filler {
+    /// Starts the filler for `participants`.
+    pub fn start(participants: &[Participant]) -> Filler {
+        let senders: Vec<FrameSender> =
+            participants.iter().map(Participant::frame_sender).collect();
+        Filler(tokio::spawn(async move {
+            for n in 0.. {
+                for sender in &senders {
+                    sender.send_frame(Source::Camera, vp8_frame(false, u64::MAX / 2 + n, 500));
+                    sender.send_frame(Source::Screen, vp8_frame(false, u64::MAX / 2 + n, 700));
+                    sender.send_frame(Source::Microphone, opus_frame(u64::MAX / 2 + n));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }))
+    }
+}
+
+impl Drop for Filler {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The participant's task: answers offers, moves datagrams, sends and reports frames.
+async fn drive(
+    mut ws: Ws,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    seen: mpsc::UnboundedSender<Seen>,
+) {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = socket.local_addr().unwrap();
+    let mut rtc = Rtc::builder()
+        .clear_codecs()
+        .enable_vp8(true)
+        .enable_opus(true, false)
+        .build(Instant::now());
+    rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+    let mut lines: HashMap<Mid, MediaLine> = HashMap::new();
+    let mut rtp_time: HashMap<Source, u64> = HashMap::new();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        // Drain the peer's output after every input.
+        let wake;
+        loop {
+            match rtc.poll_output() {
+                Ok(Output::Timeout(at)) => {
+                    wake = at;
+                    break;
+                }
+                Ok(Output::Transmit(t)) => {
+                    let _ = socket.send_to(&t.contents, t.destination).await;
+                }
+                Ok(Output::Event(Event::Connected)) => {
+                    let _ = seen.send(Seen::Connected);
+                }
+                Ok(Output::Event(Event::MediaData(data))) => {
+                    if let Some(MediaLine {
+                        from: Some(from),
+                        source,
+                        ..
+                    }) = lines.get(&data.mid)
+                    {
+                        let _ = seen.send(Seen::Frame {
+                            from: from.clone(),
+                            source: *source,
+                            data: data.data.to_vec(),
+                        });
+                    }
+                }
+                Ok(Output::Event(_)) => {}
+                Err(error) => panic!("client session failed: {error}"),
+            }
+        }
+        let sleep = wake
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(100));
+        tokio::select! {
+            message = ws.next() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    let message = ServerMessage::decode(text.as_str()).expect("relay speaks the protocol");
+                    if let ServerMessage::Offer { sdp, lines: offered } = &message {
+                        let offer = str0m::change::SdpOffer::from_sdp_string(sdp).expect("offer parses");
+                        let answer = rtc.sdp_api().accept_offer(offer).expect("offer accepted");
+                        lines = offered.iter().map(|line| (line.mid.as_str().into(), line.clone())).collect();
+                        let reply = ClientMessage::Answer { sdp: answer.to_sdp_string() };
+                        let _ = ws.send(Message::Text(reply.encode().into())).await;
+                    }
+                    let _ = seen.send(Seen::Signal(message));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    let _ = seen.send(Seen::Closed(frame.map(|f| u16::from(f.code))));
+                    return;
+                }
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => {
+                    let _ = seen.send(Seen::Closed(None));
+                    return;
+                }
+            },
+            received = socket.recv_from(&mut buf) => {
+                let Ok((len, source)) = received else { continue };
+                let Ok(contents) = buf[..len].try_into() else { continue };
+                let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: local, contents });
+                let _ = rtc.handle_input(input);
+            }
+            command = commands.recv() => match command {
+                Some(Command::Send { source, data }) => {
+                    let Some(mid) = lines.values().find(|l| l.from.is_none() && l.source == source).map(|l| Mid::from(l.mid.as_str())) else { continue };
+                    let (codec, step, frequency) = match source {
+                        Source::Microphone => (Codec::Opus, 960, Frequency::FORTY_EIGHT_KHZ),
+                        _ => (Codec::Vp8, 3000, Frequency::NINETY_KHZ),
+                    };
+                    let Some(writer) = rtc.writer(mid) else { continue };
+                    let Some(pt) = writer.payload_params().find(|p| p.spec().codec == codec).map(|p| p.pt()) else { continue };
+                    let clock = rtp_time.entry(source).or_insert(0);
+                    *clock += step;
+                    if let Err(error) = writer.write(pt, Instant::now(), MediaTime::new(*clock, frequency), data) {
+                        panic!("write failed: {error}");
+                    }
+                }
+                Some(Command::Signal(message)) => { let _ = ws.send(Message::Text(message.encode().into())).await; }
+                Some(Command::Close) | None => { let _ = ws.close(None).await; return; }
+            },
+            _ = tokio::time::sleep(sleep) => {
+                let _ = rtc.handle_input(Input::Timeout(Instant::now()));
+            }
+        }
+    }
+}
+
+/// A synthetic VP8 frame laid out like Veilig's E2EE output: the clear prefix (10 bytes on key
+/// frames, 3 on delta frames, key-frame bit as VP8 has it), then bytes that look like
+/// ciphertext, with `tag` inside so frames can be told apart.
+pub fn vp8_frame(key: bool, tag: u64, len: usize) -> Vec<u8> {
+    let mut frame = if key {
+        vec![0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01]
+    } else {
+        vec![0x51, 0x2a, 0x00]
+    };
+    frame.extend(tag.to_be_bytes());
+    let mut x = tag.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    while frame.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        frame.push(x as u8);
+    }
+    frame
+}
+
+/// A synthetic Opus packet: TOC byte, then ciphertext-like bytes with `tag` inside.
+pub fn opus_frame(tag: u64) -> Vec<u8> {
+    let mut frame = vp8_frame(false, tag, 80);
+    frame[0] = 0x78;
+    frame
+}
+
+/// Waits until every participant has a connected peer and lines from all the others.
+pub async fn settle(participants: &mut [Participant]) {
+    let ids: Vec<ParticipantId> = participants.iter().map(|p| p.id.clone()).collect();
+    for participant in participants.iter_mut() {
+        participant
+            .wait_for(|seen| matches!(seen, Seen::Connected))
+            .await;
+        let others: Vec<ParticipantId> = ids
+            .iter()
+            .filter(|id| **id != participant.id)
+            .cloned()
+            .collect();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let lines = participant.lines();
+            if others.iter().all(|other| {
+                lines
+                    .iter()
+                    .filter(|l| l.from.as_ref() == Some(other))
+                    .count()
+                    == 3
+            }) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never got lines for {others:?}: {lines:?}",
+                participant.id
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            participant.drain();
+        }
+    }
+}
+
+/// Sends warm-up key frames and audio from everyone until everyone receives from everyone, so
+/// every forwarded line is open before a test measures anything.
+pub async fn warm_up(participants: &mut [Participant]) {
+    let ids: Vec<ParticipantId> = participants.iter().map(|p| p.id.clone()).collect();
+    let deadline = Instant::now() + PATIENCE;
+    let mut n = 0u64;
+    loop {
+        for participant in participants.iter() {
+            participant.send_frame(Source::Camera, vp8_frame(true, u64::MAX - n, 1200));
+            participant.send_frame(Source::Microphone, opus_frame(u64::MAX - n));
+        }
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut done = true;
+        for participant in participants.iter_mut() {
+            participant.drain();
+            for other in ids.iter().filter(|id| **id != participant.id) {
+                done &= !participant.frames(other, Source::Camera).is_empty();
+                done &= !participant.frames(other, Source::Microphone).is_empty();
+            }
+        }
+        if done {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "media never flowed between everyone"
+        );
+    }
+}
+
+/// Local address of a relay's HTTP side, for raw HTTP requests.
+pub fn http_addr(relay: &Relay) -> SocketAddr {
+    relay.http_addr
+}

@@ -1,0 +1,174 @@
+//! Media forwarding with real WebRTC peers: every participant receives every other's frames,
+//! byte for byte as sent (the relay never touches payloads); leave and rejoin; a track that
+//! starts mid-call (screen share) reaches everyone.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{opus_frame, settle, vp8_frame, warm_up, Filler, Participant, Seen};
+use veilig_protocol::{ServerMessage, Source};
+
+/// Each participant sends a batch of key and delta frames and audio; each other participant
+/// must receive all of them, unchanged and in order.
+async fn exchange(participants: &mut [Participant], batch: u64) {
+    let senders: Vec<_> = participants.iter().map(|p| p.id.clone()).collect();
+    let camera = |index: usize, n: u64| {
+        vp8_frame(n % 10 == 0, (index as u64) << 32 | n, 300 + 97 * n as usize)
+    };
+    let microphone = |index: usize, n: u64| opus_frame((index as u64) << 32 | n);
+    // Paced like a real sender (50 frames a second), not a burst.
+    for n in 0..batch {
+        for (index, participant) in participants.iter().enumerate() {
+            participant.send_frame(Source::Camera, camera(index, n));
+            participant.send_frame(Source::Microphone, microphone(index, n));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _filler = Filler::start(participants);
+    for receiver in participants.iter_mut() {
+        let me = receiver.id.clone();
+        for (index, sender) in senders.iter().enumerate().filter(|(_, id)| **id != me) {
+            for source in [Source::Camera, Source::Microphone] {
+                let expected: Vec<Vec<u8>> = (0..batch)
+                    .map(|n| {
+                        if source == Source::Camera {
+                            camera(index, n)
+                        } else {
+                            microphone(index, n)
+                        }
+                    })
+                    .collect();
+                let last = expected.last().unwrap().clone();
+                receiver
+                    .wait_for(|seen| matches!(seen, Seen::Frame { from, source: s, data } if from == sender && *s == source && *data == last))
+                    .await;
+                let received: Vec<&[u8]> = receiver
+                    .frames(sender, source)
+                    .into_iter()
+                    .filter(|frame| expected.iter().any(|e| e.as_slice() == *frame))
+                    .collect();
+                let expected: Vec<&[u8]> = expected.iter().map(Vec::as_slice).collect();
+                if received != expected {
+                    panic!(
+                        "{source:?} from {sender} to {me}: sent {:?}, received {:?}",
+                        summary(&expected),
+                        summary(&receiver.frames(sender, source))
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Frames as (tag, length), to say what went wrong without printing kilobytes.
+fn summary(frames: &[&[u8]]) -> Vec<(u64, usize)> {
+    frames
+        .iter()
+        .map(|frame| {
+            let at = if frame[0] & 1 == 0 && frame[0] != 0x78 {
+                10
+            } else {
+                3
+            };
+            (
+                u64::from_be_bytes(frame[at..at + 8].try_into().unwrap()),
+                frame.len(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_participants_receive_each_others_frames_unchanged() {
+    let relay = common::relay(|_| {}).await;
+    let mut people = vec![
+        Participant::join(&relay, "pair").await,
+        Participant::join(&relay, "pair").await,
+    ];
+    settle(&mut people).await;
+    warm_up(&mut people).await;
+    exchange(&mut people, 40).await;
+    relay.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_participants_receive_each_others_frames_unchanged() {
+    let relay = common::relay(|_| {}).await;
+    let mut people = Vec::new();
+    for _ in 0..3 {
+        people.push(Participant::join(&relay, "trio").await);
+    }
+    settle(&mut people).await;
+    warm_up(&mut people).await;
+    exchange(&mut people, 30).await;
+    relay.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_and_rejoining_renegotiates_for_everyone() {
+    let relay = common::relay(|_| {}).await;
+    let mut people = Vec::new();
+    for _ in 0..3 {
+        people.push(Participant::join(&relay, "rejoin").await);
+    }
+    settle(&mut people).await;
+    warm_up(&mut people).await;
+
+    let leaver = people.pop().unwrap();
+    let gone = leaver.id.clone();
+    leaver.close();
+    for person in people.iter_mut() {
+        person.wait_for(|seen| matches!(seen, Seen::Signal(ServerMessage::Left { participant }) if *participant == gone)).await;
+        // The next offer no longer carries the leaver's lines.
+        person
+            .wait_for(|seen| matches!(seen, Seen::Signal(ServerMessage::Offer { lines, .. }) if lines.iter().all(|l| l.from.as_ref() != Some(&gone))))
+            .await;
+    }
+
+    people.push(Participant::join(&relay, "rejoin").await);
+    let newcomer = people.last().unwrap().id.clone();
+    assert_ne!(newcomer, gone, "a rejoin gets a fresh participant id");
+    settle(&mut people).await;
+    warm_up(&mut people).await;
+    exchange(&mut people, 20).await;
+    relay.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screen_share_started_mid_call_reaches_everyone() {
+    let relay = common::relay(|_| {}).await;
+    let mut people = Vec::new();
+    for _ in 0..3 {
+        people.push(Participant::join(&relay, "share").await);
+    }
+    settle(&mut people).await;
+    warm_up(&mut people).await;
+    let presenter = people[0].id.clone();
+    let slides: Vec<Vec<u8>> = (0..15)
+        .map(|n| vp8_frame(n % 5 == 0, 7_000 + n, 4000))
+        .collect();
+    for slide in &slides {
+        people[0].send_frame(Source::Screen, slide.clone());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _filler = Filler::start(&people[..1]);
+    for viewer in people.iter_mut().skip(1) {
+        let last = slides.last().unwrap().clone();
+        viewer
+            .wait_for(|seen| matches!(seen, Seen::Frame { from, source: Source::Screen, data } if *from == presenter && *data == last))
+            .await;
+        let received: Vec<&[u8]> = viewer
+            .frames(&presenter, Source::Screen)
+            .into_iter()
+            .filter(|frame| slides.iter().any(|s| s.as_slice() == *frame))
+            .collect();
+        assert_eq!(
+            received,
+            slides.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+            "screen frames to {}",
+            viewer.id
+        );
+    }
+    relay.shut_down().await;
+}

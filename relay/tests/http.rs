@@ -1,0 +1,151 @@
+//! The HTTP side over a real socket: security headers on every response (including errors), any
+//! room path serves the app, the health check tells counts only, nothing sets a cookie.
+
+mod common;
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+async fn get(relay: &veilig_relay::Relay, path: &str) -> Response {
+    let mut stream = TcpStream::connect(relay.http_addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let relay = common::relay(|_| {}).await;
+    for (path, status) in [
+        ("/", 200),
+        ("/weekly-sync", 200),
+        ("/healthz", 200),
+        ("/no/such/file.js", 404),
+        ("/ws", 400),
+    ] {
+        let response = get(&relay, path).await;
+        assert_eq!(response.status, status, "{path}");
+        let csp = response
+            .header("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}: no CSP"));
+        for directive in [
+            "default-src 'none'",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+            "script-src 'self' 'wasm-unsafe-eval'",
+        ] {
+            assert!(
+                csp.contains(directive),
+                "{path}: CSP lacks {directive}: {csp}"
+            );
+        }
+        assert!(
+            !csp.contains("http:") && !csp.contains("https:") && !csp.contains('*'),
+            "{path}: CSP names other origins: {csp}"
+        );
+        assert_eq!(
+            response.header("referrer-policy"),
+            Some("no-referrer"),
+            "{path}"
+        );
+        assert_eq!(
+            response.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        let permissions = response.header("permissions-policy").unwrap();
+        assert!(
+            permissions.contains("camera=(self)") && permissions.contains("display-capture=(self)"),
+            "{permissions}"
+        );
+        assert!(
+            response.header("set-cookie").is_none(),
+            "{path}: sets a cookie"
+        );
+    }
+    relay.shut_down().await;
+}
+
+#[tokio::test]
+async fn room_paths_serve_the_app_and_its_inline_loader_is_allowed_by_hash() {
+    let relay = common::relay(|_| {}).await;
+    let page = get(&relay, "/weekly-sync").await;
+    assert!(page.body.contains("<title>Veilig</title>"));
+    let hash = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        Sha256::digest(b"boot()"),
+    );
+    assert!(page
+        .header("content-security-policy")
+        .unwrap()
+        .contains(&format!("'sha256-{hash}'")));
+    assert_eq!(get(&relay, "/").await.body, page.body);
+    assert_eq!(get(&relay, "/index.html").await.body, page.body);
+    assert_eq!(get(&relay, "/../../etc/passwd").await.status, 404);
+    relay.shut_down().await;
+}
+
+#[tokio::test]
+async fn embedding_is_allowed_only_for_configured_origins() {
+    let relay =
+        common::relay(|config| config.frame_ancestors = vec!["https://portal.example".into()])
+            .await;
+    let page = get(&relay, "/room").await;
+    assert!(page
+        .header("content-security-policy")
+        .unwrap()
+        .ends_with("frame-ancestors https://portal.example"));
+    assert!(page.header("x-frame-options").is_none());
+    assert!(page
+        .header("permissions-policy")
+        .unwrap()
+        .contains("camera=(self \"https://portal.example\")"));
+    relay.shut_down().await;
+}
+
+#[tokio::test]
+async fn health_tells_counts_only() {
+    let relay = common::relay(|_| {}).await;
+    let _someone = common::Participant::join(&relay, "private-room-name").await;
+    let health = get(&relay, "/healthz").await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.body, r#"{"rooms":1,"status":"ok"}"#);
+    relay.shut_down().await;
+}
