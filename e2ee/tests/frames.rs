@@ -1,3 +1,4 @@
+#![cfg(not(target_arch = "wasm32"))]
 //! Frame encryption end to end through the public API: layout per codec, round trips,
 //! tampering, replay, wrong keys, KID collisions, retired KIDs and counter exhaustion.
 

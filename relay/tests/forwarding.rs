@@ -41,7 +41,7 @@ async fn exchange(participants: &mut [Participant], batch: u64) {
                     .collect();
                 let last = expected.last().unwrap().clone();
                 receiver
-                    .wait_for(|seen| matches!(seen, Seen::Frame { from, source: s, data } if from == sender && *s == source && *data == last))
+                    .wait_for(|seen| matches!(seen, Seen::Frame { from, source: s, data, .. } if from == sender && *s == source && *data == last))
                     .await;
                 let received: Vec<&[u8]> = receiver
                     .frames(sender, source)
@@ -156,7 +156,7 @@ async fn a_screen_share_started_mid_call_reaches_everyone() {
     for viewer in people.iter_mut().skip(1) {
         let last = slides.last().unwrap().clone();
         viewer
-            .wait_for(|seen| matches!(seen, Seen::Frame { from, source: Source::Screen, data } if *from == presenter && *data == last))
+            .wait_for(|seen| matches!(seen, Seen::Frame { from, source: Source::Screen, data, .. } if *from == presenter && *data == last))
             .await;
         let received: Vec<&[u8]> = viewer
             .frames(&presenter, Source::Screen)

@@ -28,7 +28,10 @@ pub async fn relay(tweak: impl FnOnce(&mut Config)) -> Relay {
         .with_env_filter("veilig_relay=debug,warn")
         .with_test_writer()
         .try_init();
-    let dir = std::env::temp_dir().join(format!("veilig-relay-test-{}", std::process::id()));
+    // One directory per relay: tests run in parallel and must not rewrite each other's page.
+    static RELAYS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RELAYS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("veilig-relay-test-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("index.html"),
@@ -54,11 +57,12 @@ pub fn ws_url(relay: &Relay) -> String {
 pub enum Seen {
     /// A signaling message (offers are answered automatically, and reported too).
     Signal(ServerMessage),
-    /// A media frame forwarded from another participant.
+    /// A media frame forwarded from another participant, and when it arrived.
     Frame {
         from: ParticipantId,
         source: Source,
         data: Vec<u8>,
+        at: Instant,
     },
     /// ICE and DTLS are up.
     Connected,
@@ -84,7 +88,12 @@ pub struct Participant {
 impl Participant {
     /// Joins `room` on `relay` and waits for the welcome.
     pub async fn join(relay: &Relay, room: &str) -> Participant {
-        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(relay))
+        Self::join_url(&ws_url(relay), room).await
+    }
+
+    /// Joins `room` on the relay whose signaling URL is `url`.
+    pub async fn join_url(url: &str, room: &str) -> Participant {
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("WebSocket connects");
         let join = ClientMessage::Join {
@@ -172,6 +181,7 @@ impl Participant {
                     from: f,
                     source: s,
                     data,
+                    ..
                 } if f == from && *s == source => Some(data.as_slice()),
                 _ => None,
             })
@@ -293,6 +303,7 @@ async fn drive(
                             from: from.clone(),
                             source: *source,
                             data: data.data.to_vec(),
+                            at: Instant::now(),
                         });
                     }
                 }
