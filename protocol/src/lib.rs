@@ -36,9 +36,10 @@ use serde::{Deserialize, Serialize};
 /// The protocol version this crate speaks; `join` carries it.
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest message either side sends or accepts, in bytes of JSON text.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-/// Largest SDP accepted from a browser.
-pub const MAX_SDP_BYTES: usize = 32 * 1024;
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// Largest SDP accepted from a browser. A full room of 25 has 75 media lines (3 per
+/// participant), about 1 KiB each in a browser's answer.
+pub const MAX_SDP_BYTES: usize = 192 * 1024;
 /// Largest blob (base64 text) accepted from a browser: ample for a chat message or a name.
 pub const MAX_BLOB_BYTES: usize = 16 * 1024;
 /// Longest room id.

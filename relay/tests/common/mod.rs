@@ -20,7 +20,7 @@ use veilig_protocol::{
 use veilig_relay::{Config, Relay};
 
 /// Generous: these machines are small and often busy.
-pub const PATIENCE: Duration = Duration::from_secs(30);
+pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A relay on loopback with ephemeral ports and a stand-in app page.
 pub async fn relay(tweak: impl FnOnce(&mut Config)) -> Relay {
