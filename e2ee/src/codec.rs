@@ -265,11 +265,23 @@ mod tests {
     #[test]
     fn unescaping_refuses_start_codes_and_stray_escapes() {
         let mut out = Vec::new();
-        assert_eq!(unescape_start_codes(&[7, 0, 0, 1], &mut out), Err(EscapeError::StartCode));
-        assert_eq!(unescape_start_codes(&[0, 0, 3, 9], &mut out), Err(EscapeError::NonCanonical));
-        assert_eq!(unescape_start_codes(&[5, 0, 0], &mut out), Err(EscapeError::NonCanonical));
+        assert_eq!(
+            unescape_start_codes(&[7, 0, 0, 1], &mut out),
+            Err(EscapeError::StartCode)
+        );
+        assert_eq!(
+            unescape_start_codes(&[0, 0, 3, 9], &mut out),
+            Err(EscapeError::NonCanonical)
+        );
+        assert_eq!(
+            unescape_start_codes(&[5, 0, 0], &mut out),
+            Err(EscapeError::NonCanonical)
+        );
         out.clear();
-        assert_eq!(unescape_start_codes(&[0, 0, 3, 3, 0, 0, 3], &mut out), Ok(()));
+        assert_eq!(
+            unescape_start_codes(&[0, 0, 3, 3, 0, 0, 3], &mut out),
+            Ok(())
+        );
         assert_eq!(out, [0, 0, 3, 0, 0]);
     }
 

@@ -79,7 +79,9 @@ impl DecryptError {
     /// How the app counts this drop.
     pub fn reason(&self) -> DropReason {
         match self {
-            DecryptError::Codec(_) | DecryptError::Escaping(_) | DecryptError::Format(_) => DropReason::UnknownFormat,
+            DecryptError::Codec(_) | DecryptError::Escaping(_) | DecryptError::Format(_) => {
+                DropReason::UnknownFormat
+            }
             DecryptError::Authentication => DropReason::BadTag,
             DecryptError::Replay { .. } | DecryptError::RetiredKid(_) => DropReason::Replay,
             DecryptError::KidCollision { .. } => DropReason::KidCollision,
