@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod frames;
+pub mod readme;
 
 use serde::Deserialize;
 use veilig_e2ee::header::Header;

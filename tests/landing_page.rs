@@ -1,0 +1,55 @@
+//! The release build loads cleanly in every supported browser: the landing screen appears,
+//! every request the page makes is answered `200 OK` (the icon included, so no stray
+//! `/favicon.ico`), and nothing is logged as an error.
+
+mod common;
+
+use common::{Browser, HarnessError, Session, StaticServer};
+
+#[tokio::test]
+#[ignore = "needs the release build and the browsers: run `cargo xtask test`"]
+async fn landing_page_loads_cleanly_in_chromium() {
+    loads_cleanly(Browser::Chromium).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the release build and the browsers: run `cargo xtask test`"]
+async fn landing_page_loads_cleanly_in_firefox() {
+    loads_cleanly(Browser::Firefox).await;
+}
+
+async fn loads_cleanly(browser: Browser) {
+    let dist = common::dist_dir().unwrap_or_else(|e| panic!("{e}"));
+    let server = StaticServer::serve(&dist).expect("starting the static server");
+    let session = Session::start(browser)
+        .await
+        .unwrap_or_else(|e| panic!("starting {}: {e}", browser.name()));
+    let outcome = check(&session, &server).await;
+    session
+        .finish("landing_page", outcome, &server.report())
+        .await;
+}
+
+async fn check(session: &Session, server: &StaticServer) -> Result<(), HarnessError> {
+    session.goto(&server.url("/")).await?;
+    let landing = session.wait_for_test_id("landing").await?;
+    let text = landing.text().await?;
+    ensure!(text.contains("Veilig"), "landing screen shows {text:?}");
+
+    // The icon is fetched after the page renders; once it is in, the page has asked for
+    // everything it will.
+    server.wait_for_request("/static/favicon.svg").await?;
+    let failed = server.failures();
+    ensure!(
+        failed.is_empty(),
+        "requests that did not get 200: {failed:?}"
+    );
+    ensure!(
+        server.exchanges().iter().any(|e| e.path.ends_with(".wasm")),
+        "the page never fetched the app's wasm"
+    );
+
+    let errors = session.console_errors().await?;
+    ensure!(errors.is_empty(), "console errors: {errors:#?}");
+    Ok(())
+}

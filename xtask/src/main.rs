@@ -1,0 +1,151 @@
+//! `cargo xtask`: the project's two commands, as a small std-only Rust program so they work
+//! the same on every machine with nothing but Rust installed.
+//!
+//! - `cargo xtask serve [--port N]`: installs what is missing (the wasm32 target, Trunk,
+//!   wasm-bindgen-cli, wasm-opt), then `trunk serve --release` on 127.0.0.1.
+//! - `cargo xtask test`: installs what is missing for that too, plus the browsers and their
+//!   WebDriver servers, then runs every check, failing fast on the first that fails.
+//!
+//! Each install is skipped when the tool is already there at the right version, so a second
+//! run goes straight to work. What is done is printed as it happens. It does not manage
+//! anything outside this project's needs: no global configuration, no version managers.
+
+mod apt;
+mod error;
+mod exec;
+mod manifest;
+mod serve;
+mod test;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use error::Error;
+
+const USAGE: &str = "\
+Usage: cargo xtask <command>
+
+Commands:
+  serve [--port N]  install what is missing, then serve the app (release build) on
+                    http://127.0.0.1:N/ (default 8080), rebuilding on change
+  test              install what is missing, then run every check: formatting, clippy,
+                    native tests, the e2ee crate in headless Chromium and Firefox, the
+                    release build, and page-load tests in both browsers";
+
+/// What the user asked for.
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Serve { port: u16 },
+    Test,
+    Help,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = parse(&args).and_then(|command| {
+        let root = workspace_root();
+        exec::prepare_path();
+        std::env::set_current_dir(&root).map_err(|e| {
+            Error::Check(format!(
+                "cannot enter the workspace {}: {e}",
+                root.display()
+            ))
+        })?;
+        match command {
+            Command::Serve { port } => serve::run(&root, port),
+            Command::Test => test::run_all(&root),
+            Command::Help => {
+                println!("{USAGE}");
+                Ok(())
+            }
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("\nxtask: error: {error}");
+            if let Error::Usage(_) = error {
+                eprintln!("\n{USAGE}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse(args: &[String]) -> Result<Command, Error> {
+    let mut args = args.iter().map(String::as_str);
+    let command = match args.next() {
+        None | Some("help" | "--help" | "-h") => return Ok(Command::Help),
+        Some("test") => Command::Test,
+        Some("serve") => {
+            let mut port = 8080;
+            while let Some(arg) = args.next() {
+                let value = match arg.strip_prefix("--port=") {
+                    Some(value) => value,
+                    None if arg == "--port" || arg == "-p" => args
+                        .next()
+                        .ok_or_else(|| Error::Usage("--port needs a value".into()))?,
+                    None => return Err(Error::Usage(format!("unknown option `{arg}` for serve"))),
+                };
+                port =
+                    value.parse().ok().filter(|&p| p != 0).ok_or_else(|| {
+                        Error::Usage(format!("`{value}` is not a port (1-65535)"))
+                    })?;
+            }
+            return Ok(Command::Serve { port });
+        }
+        Some(other) => return Err(Error::Usage(format!("unknown command `{other}`"))),
+    };
+    match args.next() {
+        None => Ok(command),
+        Some(extra) => Err(Error::Usage(format!("unexpected argument `{extra}`"))),
+    }
+}
+
+/// The workspace root: xtask lives in its `xtask/` directory.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the workspace")
+        .to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn serve_takes_a_port_in_either_form() {
+        assert_eq!(
+            parse(&args(&["serve"])).unwrap(),
+            Command::Serve { port: 8080 }
+        );
+        assert_eq!(
+            parse(&args(&["serve", "--port", "9000"])).unwrap(),
+            Command::Serve { port: 9000 }
+        );
+        assert_eq!(
+            parse(&args(&["serve", "--port=9001"])).unwrap(),
+            Command::Serve { port: 9001 }
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_usage_errors() {
+        for bad in [
+            &["serve", "--port"][..],
+            &["serve", "--port", "0"],
+            &["serve", "--port", "70000"],
+            &["serve", "--open"],
+            &["test", "extra"],
+            &["deploy"],
+        ] {
+            assert!(matches!(parse(&args(bad)), Err(Error::Usage(_))), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! `cargo xtask serve`: the app, built for release (with wasm-opt), served by the Veilig relay
+//! on 127.0.0.1 together with signaling and media, so two tabs on the page make a call. Only the
+//! tools the build needs are installed; browsers are the user's own.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+use crate::error::Error;
+use crate::exec::{self, run as run_command, step};
+use crate::tools;
+
+/// Installs what is missing, builds the app, then becomes the relay until the user stops it.
+pub fn run(root: &Path, port: u16) -> Result<(), Error> {
+    let tools_step = step("Tools for building the app");
+    tools::rust_toolchain()?;
+    tools::trunk()?;
+    tools::wasm_bindgen(root)?;
+    tools::wasm_opt(root)?;
+    tools_step.done();
+
+    let build = step("Building the app (trunk build --release)");
+    run_command(trunk_command("build").arg("--release"))?;
+    build.done();
+
+    let relay = step("Building the relay (cargo build --release -p veilig-relay)");
+    run_command(exec::cargo().args(["build", "--release", "-p", "veilig-relay"]))?;
+    relay.done();
+
+    step(format!(
+        "Serving on http://127.0.0.1:{port}/ (Ctrl-C to stop)"
+    ));
+    let mut relay = Command::new(root.join("target/release/veilig-relay"));
+    relay
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--static-dir")
+        .arg(root.join("dist"));
+    println!("    $ {}", exec::describe(&relay));
+    // exec: the relay takes over this process, so Ctrl-C and exit status are simply its own.
+    let error = relay.exec();
+    Err(Error::Missing {
+        program: "veilig-relay".into(),
+        hint: error.to_string(),
+    })
+}
+
+/// `trunk <subcommand>` without its update check, which would reach for the network: Trunk.toml
+/// already keeps builds offline, but this check is only switched off from outside.
+pub fn trunk_command(subcommand: &str) -> Command {
+    let mut trunk = Command::new("trunk");
+    trunk
+        .arg(subcommand)
+        .env("TRUNK_SKIP_VERSION_CHECK", "true");
+    trunk
+}

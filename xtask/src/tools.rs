@@ -1,0 +1,221 @@
+//! Installing what the commands need, each only when it is missing or at the wrong version,
+//! so a second run skips straight to the work. Every check prints what it found.
+//!
+//! | tool | version from | installed with |
+//! |---|---|---|
+//! | rustfmt, clippy, `wasm32-unknown-unknown` | the active toolchain | `rustup` |
+//! | trunk | [`TRUNK_VERSION`] | `cargo install --locked` |
+//! | wasm-bindgen-cli (+ test runner) | `Cargo.lock` (must equal the crate) | `cargo install` |
+//! | wasm-opt | `Trunk.toml` `[tools] wasm_opt` | npm `binaryen`, into xtask's cache |
+//! | chromium, chromium-driver, firefox-esr | Debian | `apt-get`, in the background (`apt.rs`) |
+//! | geckodriver | latest | `cargo install --locked` |
+//!
+//! Nothing is downloaded except through those package managers: Trunk itself runs offline
+//! (see Trunk.toml) and finds these tools on `PATH`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::Error;
+use crate::exec::{self, probe, run};
+use crate::manifest;
+
+/// The Trunk release the project is built with.
+pub const TRUNK_VERSION: &str = "0.21.14";
+/// The browser's Rust target.
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// rustfmt, clippy and the wasm32 target for the active toolchain.
+pub fn rust_toolchain() -> Result<(), Error> {
+    let cargo = exec::cargo().get_program().to_owned();
+    let cargo = cargo.to_string_lossy();
+    let fmt = probe(&cargo, &["fmt", "--version"]);
+    let clippy = probe(&cargo, &["clippy", "--version"]);
+    if let (Some(fmt), Some(clippy)) = (&fmt, &clippy) {
+        println!("    ok: {fmt}; {clippy}");
+    } else {
+        println!("    installing rustfmt and clippy");
+        run(Command::new("rustup").args(["component", "add", "rustfmt", "clippy"]))?;
+    }
+
+    let installed = probe("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if installed.lines().any(|t| t.trim() == WASM_TARGET) {
+        println!("    ok: target {WASM_TARGET}");
+        Ok(())
+    } else {
+        println!("    installing target {WASM_TARGET}");
+        run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+    }
+}
+
+/// Trunk, at [`TRUNK_VERSION`].
+pub fn trunk() -> Result<(), Error> {
+    let want = format!("trunk {TRUNK_VERSION}");
+    ensure_version("trunk", &["--version"], &want, || {
+        cargo_install(
+            "trunk",
+            Some(TRUNK_VERSION),
+            true,
+            "about 10 minutes on 2 cores",
+        )
+    })
+}
+
+/// wasm-bindgen-cli (`wasm-bindgen` and `wasm-bindgen-test-runner`) at the version of the
+/// `wasm-bindgen` crate in Cargo.lock: their schemas must match exactly.
+pub fn wasm_bindgen(root: &Path) -> Result<(), Error> {
+    let version = manifest::locked_version(root, "wasm-bindgen")?;
+    let install = || {
+        // Not --locked: the lock file published with wasm-bindgen-cli pins a dependency
+        // version that is no longer on crates.io.
+        cargo_install("wasm-bindgen-cli", Some(&version), false, "about 5 minutes")
+    };
+    ensure_version(
+        "wasm-bindgen",
+        &["--version"],
+        &format!("wasm-bindgen {version}"),
+        install,
+    )?;
+    let want = format!("wasm-bindgen-test-runner {version}");
+    ensure_version("wasm-bindgen-test-runner", &["--version"], &want, install)
+}
+
+/// Where xtask installs binaryen from npm: `$XDG_CACHE_HOME/veilig/tools/binaryen`, by
+/// default under `~/.cache`. Outside `target/`, so `cargo clean` does not throw it away.
+fn binaryen_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map_or_else(|| exec::home_dir().join(".cache"), PathBuf::from)
+        .join("veilig/tools/binaryen")
+}
+
+/// The directory holding the cached `wasm-opt`; first on `PATH` (see `exec::prepare_path`).
+pub fn wasm_opt_bin_dir() -> PathBuf {
+    binaryen_dir().join("node_modules/.bin")
+}
+
+/// wasm-opt at the version Trunk.toml asks for (e.g. `version_132`), from npm's `binaryen`
+/// package: Debian's binaryen is too old for the wasm today's Rust emits.
+pub fn wasm_opt(root: &Path) -> Result<(), Error> {
+    let want = manifest::trunk_tool_version(root, "wasm_opt")?;
+    let number = want.strip_prefix("version_").ok_or_else(|| {
+        Error::Manifest(format!(
+            "Trunk.toml: wasm_opt should look like `version_132`, not `{want}`"
+        ))
+    })?;
+    // Trunk's own reading of `wasm-opt --version`: "wasm-opt version 132 (version_132)".
+    let found = || {
+        probe("wasm-opt", &["--version"])
+            .and_then(|out| out.split(' ').nth(2).map(|n| format!("version_{n}")))
+    };
+    if found().as_deref() == Some(want.as_str()) {
+        println!("    ok: wasm-opt {want}");
+        return Ok(());
+    }
+    if exec::find("npm").is_none() {
+        return Err(Error::Tool(format!(
+            "wasm-opt {want} is missing, and npm (to install binaryen@{number}) is not on PATH: \
+             install Node.js and npm (e.g. `apt-get install npm`) and run again"
+        )));
+    }
+    let dir = binaryen_dir();
+    println!(
+        "    installing wasm-opt {want} (npm binaryen@{number}) into {}",
+        dir.display()
+    );
+    run(Command::new("npm")
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            "--prefix",
+        ])
+        .arg(&dir)
+        .arg(format!("binaryen@{number}")))?;
+    match found() {
+        Some(got) if got == want => Ok(()),
+        got => Err(Error::Tool(format!(
+            "after installing, `wasm-opt --version` says {got:?}, not {want}: another wasm-opt \
+             earlier on PATH? ({})",
+            exec::find("wasm-opt").map_or("none found".into(), |p| p.display().to_string())
+        ))),
+    }
+}
+
+/// chromedriver's path (Debian's `chromium-driver` package puts it on PATH).
+pub fn chromedriver() -> Result<PathBuf, Error> {
+    exec::find("chromedriver").ok_or_else(|| {
+        Error::Tool("chromedriver is not on PATH although chromium-driver is installed".into())
+    })
+}
+
+/// geckodriver (any recent version), and its path.
+pub fn geckodriver() -> Result<PathBuf, Error> {
+    match probe("geckodriver", &["--version"]) {
+        Some(version) => {
+            println!("    ok: {}", version.lines().next().unwrap_or_default());
+        }
+        None => {
+            cargo_install("geckodriver", None, true, "about 3 minutes")?;
+        }
+    }
+    exec::find("geckodriver")
+        .ok_or_else(|| Error::Tool("geckodriver is not on PATH after installing it".into()))
+}
+
+/// Runs `probe` and accepts its output if it starts with `want`; otherwise installs and checks
+/// again.
+fn ensure_version(
+    program: &str,
+    args: &[&str],
+    want: &str,
+    install: impl Fn() -> Result<(), Error>,
+) -> Result<(), Error> {
+    let matches = |out: &Option<String>| out.as_deref().is_some_and(|o| o.starts_with(want));
+    let found = probe(program, args);
+    if matches(&found) {
+        println!("    ok: {want}");
+        return Ok(());
+    }
+    if let Some(other) = &found {
+        println!("    found {other}, need {want}");
+    }
+    install()?;
+    let found = probe(program, args);
+    if matches(&found) {
+        Ok(())
+    } else {
+        Err(Error::Tool(format!(
+            "after installing, `{program} {}` says {found:?}, not {want}: another {program} \
+             earlier on PATH?",
+            args.join(" ")
+        )))
+    }
+}
+
+/// `cargo install` of a tool into Cargo's bin directory.
+fn cargo_install(
+    krate: &str,
+    version: Option<&str>,
+    locked: bool,
+    expect: &str,
+) -> Result<(), Error> {
+    let label = version.map_or(krate.to_owned(), |v| format!("{krate} {v}"));
+    println!("    installing {label} with cargo install ({expect})");
+    let mut command = exec::cargo();
+    command.arg("install").arg("--force");
+    if locked {
+        command.arg("--locked");
+    }
+    command.arg(krate);
+    if let Some(version) = version {
+        command.args(["--version", version]);
+    }
+    // Build tools, not products: cargo's default release settings instead of a crate's own fat
+    // LTO and single codegen unit (trunk's), which cost minutes on 2 cores and gain nothing
+    // noticeable here.
+    command
+        .env("CARGO_PROFILE_RELEASE_LTO", "false")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
+    run(&mut command)
+}
