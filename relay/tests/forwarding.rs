@@ -187,3 +187,26 @@ async fn a_full_room_of_twenty_five_negotiates_every_line() {
     }
     relay.shut_down().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_makes_the_relay_ask_publishers_for_a_keyframe() {
+    let relay = common::relay(|_| {}).await;
+    let mut people = vec![
+        Participant::join(&relay, "late").await,
+        Participant::join(&relay, "late").await,
+    ];
+    settle(&mut people).await;
+    warm_up(&mut people).await;
+    // Forget requests so far: only the newcomer's counts.
+    people[0].drain();
+    people[0]
+        .history
+        .retain(|seen| !matches!(seen, Seen::KeyframeRequest(_)));
+    people.push(Participant::join(&relay, "late").await);
+    let _filler = Filler::start(&people[..1]);
+    settle(&mut people).await;
+    people[0]
+        .wait_for(|seen| matches!(seen, Seen::KeyframeRequest(Source::Camera)))
+        .await;
+    relay.shut_down().await;
+}

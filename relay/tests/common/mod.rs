@@ -66,6 +66,8 @@ pub enum Seen {
     },
     /// ICE and DTLS are up.
     Connected,
+    /// The relay asked for a keyframe on one of our upstream slots.
+    KeyframeRequest(Source),
     /// The relay closed the WebSocket with this code.
     Closed(Option<u16>),
 }
@@ -291,6 +293,11 @@ async fn drive(
                 }
                 Ok(Output::Event(Event::Connected)) => {
                     let _ = seen.send(Seen::Connected);
+                }
+                Ok(Output::Event(Event::KeyframeRequest(request))) => {
+                    if let Some(line) = lines.get(&request.mid) {
+                        let _ = seen.send(Seen::KeyframeRequest(line.source));
+                    }
                 }
                 Ok(Output::Event(Event::MediaData(data))) => {
                     if let Some(MediaLine {
