@@ -31,7 +31,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::change::{SdpAnswer, SdpApi, SdpPendingOffer};
 use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
@@ -259,13 +259,7 @@ impl Room {
         let mut forwards = Vec::new();
         for other in &self.peers {
             for slot in &other.upstream {
-                let mid = api.add_media(
-                    slot.kind,
-                    Direction::SendOnly,
-                    Some(other.id.to_string()),
-                    Some(track_id(&other.id, slot.source)),
-                    None,
-                );
+                let mid = add_forward_line(&mut api, slot.kind, &other.id, slot.source);
                 forwards.push(Forward {
                     origin: other.id.clone(),
                     origin_mid: slot.mid,
@@ -618,13 +612,8 @@ impl Peer {
         for forward in &mut self.forwards {
             match forward.state {
                 ForwardState::ToOpen => {
-                    let mid = api.add_media(
-                        forward.kind,
-                        Direction::SendOnly,
-                        Some(forward.origin.to_string()),
-                        Some(track_id(&forward.origin, forward.source)),
-                        None,
-                    );
+                    let mid =
+                        add_forward_line(&mut api, forward.kind, &forward.origin, forward.source);
                     forward.state = ForwardState::Negotiating(mid);
                 }
                 ForwardState::ToStop(mid) => api.stop_media(mid),
@@ -695,6 +684,22 @@ impl Peer {
             }
         }
     }
+}
+
+/// Adds a send-only line carrying `origin`'s `source` track, labelled (msid) with who and what.
+fn add_forward_line(
+    api: &mut SdpApi<'_>,
+    kind: MediaKind,
+    origin: &ParticipantId,
+    source: Source,
+) -> Mid {
+    api.add_media(
+        kind,
+        Direction::SendOnly,
+        Some(origin.to_string()),
+        Some(track_id(origin, source)),
+        None,
+    )
 }
 
 /// The msid track id of a forwarded track: who and what, never anything personal.
