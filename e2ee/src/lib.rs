@@ -22,6 +22,8 @@
 //! - [`sender`] and [`receiver`]: per-track encryption with a rising counter, and per-room
 //!   decryption with a bounded key cache, replay windows and KID-collision detection.
 //! - [`key_schedule`]: invite link → media key, metadata key and the safety code.
+//! - [`external`]: the same frames with AES-GCM done by an outside engine (WebCrypto), for the
+//!   sizes where that is faster.
 //!
 //! # Panic policy
 //! A panic in this crate is a bug. Untrusted input (frames from the network, links typed by
@@ -32,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod external;
 pub mod header;
 pub mod key_schedule;
 pub mod receiver;
@@ -44,6 +47,7 @@ mod error;
 
 pub use codec::Codec;
 pub use error::{DecryptError, DropReason, EncryptError, Error};
+pub use external::{ExternalOpen, ExternalSeal};
 pub use header::{Counter, Header, Kid};
 pub use key_schedule::{InviteLink, RoomKeys, SafetyCode};
 pub use receiver::{FrameDecryptor, SourceId, SourceStats};

@@ -21,10 +21,11 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::codec::{unescape_start_codes, Codec};
 use crate::error::{DecryptError, DropReason};
+use crate::external::ExternalOpen;
 use crate::header::{Header, Kid};
 use crate::replay::ReplayWindow;
 use crate::sframe;
-use crate::suite::{BaseKey, CipherSuite, SframeKey};
+use crate::suite::{derive_key_material, BaseKey, CipherSuite, KeyMaterial, SframeKey};
 
 /// The caller's name for where a frame came from: one remote track (or, for messages, one
 /// remote participant). Opaque to this crate.
@@ -242,42 +243,137 @@ impl FrameDecryptor {
         out: &mut Vec<u8>,
     ) -> Result<Header, DecryptError> {
         let parsed = sframe::parse(ciphertext)?;
-        let Header { kid, ctr } = parsed.header;
+        let kid = parsed.header.kid;
         if self.retired.contains(&kid) {
             return Err(DecryptError::RetiredKid(kid));
         }
-        self.tick += 1;
-        if let Some(entry) = self.keys.get_mut(&kid) {
-            sframe::open(&entry.key, parsed, metadata, ciphertext, out, &mut self.aad)?;
-            if entry.owner != Some(source) {
-                return Err(DecryptError::KidCollision {
-                    kid,
-                    owner: entry.owner,
-                });
+        let new_key = match self.keys.get(&kid) {
+            Some(entry) => {
+                sframe::open(&entry.key, parsed, metadata, ciphertext, out, &mut self.aad)?;
+                None
             }
-            entry
-                .window
-                .check(ctr.0)
-                .map_err(|why| DecryptError::Replay { kid, ctr, why })?;
-            entry.window.record(ctr.0);
-            entry.last_used = self.tick;
-        } else {
-            let key = SframeKey::derive(self.suite, &self.base, kid);
-            sframe::open(&key, parsed, metadata, ciphertext, out, &mut self.aad)?;
-            let mut window = ReplayWindow::default();
-            window.record(ctr.0);
-            self.make_room();
-            self.keys.insert(
-                kid,
-                KeyEntry {
-                    owner: Some(source),
-                    key,
-                    window,
-                    last_used: self.tick,
-                },
-            );
+            None => {
+                let key = SframeKey::derive(self.suite, &self.base, kid);
+                sframe::open(&key, parsed, metadata, ciphertext, out, &mut self.aad)?;
+                Some(key)
+            }
+        };
+        self.accept(source, parsed.header, new_key)
+    }
+
+    /// Checks 4–5 of the module docs on a frame that authenticated under `header.kid`, whose
+    /// key is `new_key` if the KID was not in the cache, and records it.
+    fn accept(
+        &mut self,
+        source: SourceId,
+        header: Header,
+        new_key: Option<SframeKey>,
+    ) -> Result<Header, DecryptError> {
+        let Header { kid, ctr } = header;
+        self.tick += 1;
+        match (self.keys.get_mut(&kid), new_key) {
+            (Some(entry), _) => {
+                if entry.owner != Some(source) {
+                    return Err(DecryptError::KidCollision {
+                        kid,
+                        owner: entry.owner,
+                    });
+                }
+                entry
+                    .window
+                    .check(ctr.0)
+                    .map_err(|why| DecryptError::Replay { kid, ctr, why })?;
+                entry.window.record(ctr.0);
+                entry.last_used = self.tick;
+            }
+            (None, key) => {
+                let key = key.unwrap_or_else(|| SframeKey::derive(self.suite, &self.base, kid));
+                let mut window = ReplayWindow::default();
+                window.record(ctr.0);
+                self.make_room();
+                self.keys.insert(
+                    kid,
+                    KeyEntry {
+                        owner: Some(source),
+                        key,
+                        window,
+                        last_used: self.tick,
+                    },
+                );
+            }
         }
-        Ok(parsed.header)
+        Ok(header)
+    }
+
+    /// Starts decrypting `frame` from `source` with an external AES-GCM engine (see
+    /// [`crate::external`]): checks its format (1) and that its KID is not retired (2). `None`
+    /// for a zero-length frame, which passes through. Drops are counted, as by `decrypt`.
+    ///
+    /// # Panics
+    /// If `codec` escapes start codes (H.264): such frames go through [`FrameDecryptor::decrypt`].
+    pub fn begin_external(
+        &mut self,
+        source: SourceId,
+        codec: Codec,
+        frame: &[u8],
+    ) -> Result<Option<ExternalOpen>, DecryptError> {
+        assert!(
+            !codec.escapes_start_codes(),
+            "{codec:?} frames are decrypted in-crate"
+        );
+        let result = self.plan_external(codec, frame);
+        if let Err(error) = &result {
+            self.count(source, Err(error));
+        }
+        result
+    }
+
+    fn plan_external(
+        &self,
+        codec: Codec,
+        frame: &[u8],
+    ) -> Result<Option<ExternalOpen>, DecryptError> {
+        if frame.is_empty() {
+            return Ok(None);
+        }
+        let prefix_len = codec.clear_prefix_len(frame)?;
+        let parsed = sframe::parse(&frame[prefix_len..])?;
+        if self.retired.contains(&parsed.header.kid) {
+            return Err(DecryptError::RetiredKid(parsed.header.kid));
+        }
+        Ok(Some(ExternalOpen::new(
+            parsed.header,
+            prefix_len,
+            parsed.header_len,
+        )))
+    }
+
+    /// The raw key and salt of `kid`, for an external engine to import and to build nonces
+    /// with. Deriving creates no cache entry: only [`FrameDecryptor::finish_external`] of an
+    /// authenticated frame does.
+    pub fn key_material(&self, kid: Kid) -> KeyMaterial {
+        derive_key_material(self.suite, &self.base, kid)
+    }
+
+    /// Finishes an external decryption: `authenticated` is the engine's verdict on the tag.
+    /// Runs checks 2–5 of the module docs (the KID may have been retired meanwhile) and counts
+    /// the result. Only on `Ok` may the plaintext go to a decoder.
+    pub fn finish_external(
+        &mut self,
+        source: SourceId,
+        plan: &ExternalOpen,
+        authenticated: bool,
+    ) -> Result<Header, DecryptError> {
+        let kid = plan.header.kid;
+        let result = if self.retired.contains(&kid) {
+            Err(DecryptError::RetiredKid(kid))
+        } else if !authenticated {
+            Err(DecryptError::Authentication)
+        } else {
+            self.accept(source, plan.header, None)
+        };
+        self.count(source, result.as_ref().map(|_| true));
+        result
     }
 
     /// Retires the least recently used remote key if the cache is full.

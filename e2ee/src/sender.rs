@@ -18,15 +18,18 @@
 
 use crate::codec::{escape_start_codes, Codec};
 use crate::error::EncryptError;
+use crate::external::ExternalSeal;
 use crate::header::{Counter, Header, Kid};
 use crate::sframe;
-use crate::suite::{BaseKey, CipherSuite, SframeKey};
+use crate::suite::{derive_key_material, BaseKey, CipherSuite, KeyMaterial, SframeKey};
 
 /// Encrypts the frames of one local track.
 #[derive(Debug)]
 pub struct FrameEncryptor {
     kid: Kid,
     next_ctr: Option<u64>,
+    suite: CipherSuite,
+    material: KeyMaterial,
     key: SframeKey,
     aad: Vec<u8>,
     tail: Vec<u8>,
@@ -35,10 +38,13 @@ pub struct FrameEncryptor {
 impl FrameEncryptor {
     /// An encryptor for sender key `kid`, derived from the room's media base key.
     pub fn new(suite: CipherSuite, base: &BaseKey, kid: Kid) -> Self {
+        let material = derive_key_material(suite, base, kid);
         FrameEncryptor {
             kid,
             next_ctr: Some(0),
-            key: SframeKey::derive(suite, base, kid),
+            suite,
+            key: SframeKey::from_material(suite, &material),
+            material,
             aad: Vec::new(),
             tail: Vec::new(),
         }
@@ -86,6 +92,39 @@ impl FrameEncryptor {
             sframe::seal(&self.key, header, prefix, payload, out, &mut self.aad);
         }
         Ok(Some(header))
+    }
+
+    /// Starts encrypting `frame` with an external AES-GCM engine (see [`crate::external`]):
+    /// takes the frame's counter and says what to seal. `None` for a zero-length frame, which
+    /// stays zero-length and uses no counter.
+    ///
+    /// # Panics
+    /// If `codec` escapes start codes (H.264): an external engine's output would need escaping
+    /// inside this crate anyway, so such frames go through [`FrameEncryptor::encrypt`].
+    pub fn begin_external(
+        &mut self,
+        codec: Codec,
+        frame: &[u8],
+    ) -> Result<Option<ExternalSeal>, EncryptError> {
+        assert!(
+            !codec.escapes_start_codes(),
+            "{codec:?} frames are encrypted in-crate"
+        );
+        if frame.is_empty() {
+            return Ok(None);
+        }
+        let prefix_len = codec.clear_prefix_len(frame)?;
+        let header = self.take_header()?;
+        Ok(Some(ExternalSeal::new(
+            header,
+            prefix_len,
+            self.material.nonce(header.ctr),
+        )))
+    }
+
+    /// The raw key and salt of this track, for an external AES-GCM engine to import.
+    pub fn key_material(&self) -> (&KeyMaterial, CipherSuite) {
+        (&self.material, self.suite)
     }
 
     /// Seals a message that is not a media frame (chat, display names): `header ‖ ciphertext ‖

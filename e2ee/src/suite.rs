@@ -101,6 +101,38 @@ pub struct KeyMaterial {
     pub salt: [u8; NONCE_LEN],
 }
 
+impl KeyMaterial {
+    /// The AEAD key, `Nk` bytes of `suite`.
+    pub fn key(&self, suite: CipherSuite) -> &[u8] {
+        &self.key[..suite.key_len()]
+    }
+
+    /// The nonce for counter `ctr`: the salt with the counter XORed into its last eight bytes.
+    pub fn nonce(&self, ctr: Counter) -> [u8; NONCE_LEN] {
+        nonce(&self.salt, ctr)
+    }
+}
+
+impl fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyMaterial(<redacted>)")
+    }
+}
+
+impl Drop for KeyMaterial {
+    fn drop(&mut self) {
+        self.salt.zeroize();
+    }
+}
+
+fn nonce(salt: &[u8; NONCE_LEN], ctr: Counter) -> [u8; NONCE_LEN] {
+    let mut nonce = *salt;
+    for (n, c) in nonce[NONCE_LEN - 8..].iter_mut().zip(ctr.0.to_be_bytes()) {
+        *n ^= c;
+    }
+    nonce
+}
+
 /// Derives `sframe_key` and `sframe_salt` for `kid` under `suite` from `base`.
 pub fn derive_key_material(suite: CipherSuite, base: &BaseKey, kid: Kid) -> KeyMaterial {
     let mut key = Zeroizing::new([0u8; 32]);
@@ -156,8 +188,12 @@ pub struct AuthenticationFailed;
 impl SframeKey {
     /// Derives the key for `kid` under `suite` from `base`.
     pub fn derive(suite: CipherSuite, base: &BaseKey, kid: Kid) -> Self {
-        let material = derive_key_material(suite, base, kid);
-        let key = &material.key[..suite.key_len()];
+        Self::from_material(suite, &derive_key_material(suite, base, kid))
+    }
+
+    /// The key for already derived `material` of `suite`.
+    pub fn from_material(suite: CipherSuite, material: &KeyMaterial) -> Self {
+        let key = material.key(suite);
         // Lengths come from the suite itself, so construction cannot fail.
         let aead = match suite {
             CipherSuite::Aes128GcmSha256 => Aead::Aes128(Box::new(
@@ -175,11 +211,7 @@ impl SframeKey {
 
     /// The nonce for counter `ctr`: the salt with the counter XORed into its last eight bytes.
     pub fn nonce(&self, ctr: Counter) -> [u8; NONCE_LEN] {
-        let mut nonce = self.salt;
-        for (n, c) in nonce[NONCE_LEN - 8..].iter_mut().zip(ctr.0.to_be_bytes()) {
-            *n ^= c;
-        }
-        nonce
+        nonce(&self.salt, ctr)
     }
 
     /// Encrypts `plaintext` into `ciphertext` (same length) and returns the tag.
