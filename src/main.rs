@@ -1,18 +1,14 @@
 //! Veilig's browser app: the Yew entry point that Trunk builds to WebAssembly.
 //!
-//! Everything here runs in the browser, so the modules exist only on `wasm32`. A native build
-//! compiles just the stub `main` below, which keeps `cargo test --workspace` and
-//! `cargo clippy --workspace` on the host from compiling a UI framework they never run. The app's
-//! own lints run with `--target wasm32-unknown-unknown` (see `cargo xtask test`).
+//! A native build compiles just the stub `main` below, which keeps `cargo test --workspace`
+//! and `cargo clippy --workspace` on the host from compiling a UI framework they never run. The
+//! app's own lints run with `--target wasm32-unknown-unknown` (see `cargo xtask test`).
 //!
-//! This module does no work of its own: it mounts [`ui::App`] on `<body>`.
-
-#[cfg(target_arch = "wasm32")]
-mod ui;
+//! This module does no work of its own: it mounts [`veilig::ui::App`] on `<body>`.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    yew::Renderer::<ui::App>::new().render();
+    yew::Renderer::<veilig::ui::App>::new().render();
 }
 
 #[cfg(not(target_arch = "wasm32"))]

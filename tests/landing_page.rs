@@ -2,6 +2,8 @@
 //! every request the page makes is answered `200 OK` (the icon included, so no stray
 //! `/favicon.ico`), and nothing is logged as an error.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use common::{Browser, HarnessError, Session, StaticServer};
@@ -16,6 +18,47 @@ async fn landing_page_loads_cleanly_in_chromium() {
 #[ignore = "needs the release build and the browsers: run `cargo xtask test`"]
 async fn landing_page_loads_cleanly_in_firefox() {
     loads_cleanly(Browser::Firefox).await;
+}
+
+/// A link may ask for Chromium's `createEncodedStreams` path (`#transform=streams`): Chromium
+/// takes it, Firefox, which never had it, shows the unsupported screen and offers no way in.
+#[tokio::test]
+#[ignore = "needs the release build and the browsers: run `cargo xtask test`"]
+async fn a_missing_encryption_path_is_refused_in_plain_words() {
+    let dist = common::dist_dir().unwrap_or_else(|e| panic!("{e}"));
+    let server = StaticServer::serve(&dist).expect("starting the static server");
+    for (browser, expected) in [
+        (Browser::Chromium, "landing"),
+        (Browser::Firefox, "unsupported"),
+    ] {
+        let session = Session::start(browser)
+            .await
+            .unwrap_or_else(|e| panic!("starting {}: {e}", browser.name()));
+        let outcome: Result<(), HarnessError> = async {
+            session.goto(&server.url("/#transform=streams")).await?;
+            let screen = session.wait_for_test_id(expected).await?;
+            if expected == "unsupported" {
+                let text = screen.text().await?;
+                ensure!(
+                    text.contains("transform=streams") && text.contains("Firefox"),
+                    "the unsupported screen says why and what works: {text:?}"
+                );
+                ensure!(
+                    session
+                        .client()
+                        .find_all(fantoccini::Locator::Css("button, input, video"))
+                        .await?
+                        .is_empty(),
+                    "the unsupported screen offers nothing to join with"
+                );
+            }
+            Ok(())
+        }
+        .await;
+        session
+            .finish("unsupported_path", outcome, &server.report())
+            .await;
+    }
 }
 
 async fn loads_cleanly(browser: Browser) {

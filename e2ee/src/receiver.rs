@@ -161,6 +161,14 @@ impl FrameDecryptor {
         }
     }
 
+    /// Whether a remote sender's frames under `kid` have authenticated (and the KID is in the
+    /// cache): only then is it worth preparing an external engine's key for it.
+    pub fn knows_remote(&self, kid: Kid) -> bool {
+        self.keys
+            .get(&kid)
+            .is_some_and(|entry| entry.owner.is_some())
+    }
+
     /// Counters for `source` since it was first seen.
     pub fn stats(&self, source: SourceId) -> SourceStats {
         self.stats.get(&source).copied().unwrap_or_default()

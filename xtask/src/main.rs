@@ -5,12 +5,14 @@
 //!   wasm-bindgen-cli, wasm-opt), then `trunk serve --release` on 127.0.0.1.
 //! - `cargo xtask test`: installs what is missing for that too, plus the browsers and their
 //!   WebDriver servers, then runs every check, failing fast on the first that fails.
+//! - `cargo xtask bench-browser`: the in-browser frame-crypto benchmark (not a check).
 //!
 //! Each install is skipped when the tool is already there at the right version, so a second
 //! run goes straight to work. What is done is printed as it happens. It does not manage
 //! anything outside this project's needs: no global configuration, no version managers.
 
 mod apt;
+mod bench;
 mod error;
 mod exec;
 mod manifest;
@@ -31,13 +33,16 @@ Commands:
                     http://127.0.0.1:N/ (default 8080), rebuilding on change
   test              install what is missing, then run every check: formatting, clippy,
                     native tests, the e2ee crate in headless Chromium and Firefox, the
-                    release build, and page-load tests in both browsers";
+                    release build, and page-load tests in both browsers
+  bench-browser     the frame-crypto benchmark page in headless Chromium and Firefox
+                    (wasm AES-GCM against WebCrypto); not part of `test`";
 
 /// What the user asked for.
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
     Serve { port: u16 },
     Test,
+    BenchBrowser,
     Help,
 }
 
@@ -55,6 +60,7 @@ fn main() -> ExitCode {
         match command {
             Command::Serve { port } => serve::run(&root, port),
             Command::Test => test::run_all(&root),
+            Command::BenchBrowser => bench::run_browser(&root),
             Command::Help => {
                 println!("{USAGE}");
                 Ok(())
@@ -78,6 +84,7 @@ fn parse(args: &[String]) -> Result<Command, Error> {
     let command = match args.next() {
         None | Some("help" | "--help" | "-h") => return Ok(Command::Help),
         Some("test") => Command::Test,
+        Some("bench-browser") => Command::BenchBrowser,
         Some("serve") => {
             let mut port = 8080;
             while let Some(arg) = args.next() {

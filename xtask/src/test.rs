@@ -6,7 +6,8 @@
 //! 1. formatting; clippy on the host and on wasm32 (the app only compiles for wasm32)
 //! 2. native tests of the whole workspace (`cargo test --workspace`), then the relay's payload
 //!    tap test, which needs its test-only feature
-//! 3. the e2ee crate's in-browser tests in headless Chromium, then headless Firefox
+//! 3. in-browser tests in headless Chromium, then headless Firefox: the e2ee core, then the
+//!    app's frame-crypto worker on real peer connections
 //! 4. the release build (`trunk build --release`, with wasm-opt)
 //! 5. the page-load tests in `tests/`, which drive both browsers against `dist/`
 //!
@@ -54,7 +55,7 @@ pub fn run_all(root: &Path) -> Result<(), Error> {
 
     let s = step("Clippy, wasm32 (the app)");
     run(&mut cargo(&format!(
-        "clippy -p veilig --target {WASM_TARGET} -- -D warnings"
+        "clippy -p veilig --target {WASM_TARGET} --all-targets -- -D warnings"
     )))?;
     timings.push(s.done());
 
@@ -78,7 +79,11 @@ pub fn run_all(root: &Path) -> Result<(), Error> {
     let geckodriver = tools::geckodriver()?;
     timings.push(s.done());
 
-    let targets = in_browser_targets(&root.join("e2ee"))?;
+    // The e2ee core, then the app's frame-crypto worker on real peer connections.
+    let suites = [
+        ("veilig-e2ee", in_browser_targets(&root.join("e2ee"))?),
+        ("veilig", in_browser_targets(root)?),
+    ];
     for (browser, driver) in [
         (Browser::Chromium, &chromedriver),
         (Browser::Firefox, &geckodriver),
@@ -87,9 +92,16 @@ pub fn run_all(root: &Path) -> Result<(), Error> {
             Browser::Chromium => "Chromium",
             Browser::Firefox => "Firefox",
         };
-        let s = step(format!("e2ee in headless {name} ({})", targets.join(", ")));
-        run(&mut wasm_browser_tests(root, &targets, browser, driver))?;
-        timings.push(s.done());
+        for (package, targets) in &suites {
+            let s = step(format!(
+                "{package} in headless {name} ({})",
+                targets.join(", ")
+            ));
+            run(&mut wasm_browser_tests(
+                root, package, targets, browser, driver,
+            ))?;
+            timings.push(s.done());
+        }
     }
 
     let s = step("Build tools: trunk, wasm-opt");
@@ -147,11 +159,18 @@ fn in_browser_targets(krate: &Path) -> Result<Vec<String>, Error> {
     Ok(targets)
 }
 
-/// `cargo test` of the e2ee crate's in-browser targets for wasm32, run by
-/// wasm-bindgen-test-runner in one headless browser.
-fn wasm_browser_tests(root: &Path, targets: &[String], browser: Browser, driver: &Path) -> Command {
+/// `cargo test` of a package's in-browser targets for wasm32, run by wasm-bindgen-test-runner
+/// in one headless browser. The runner serves the package's directory too (the app's tests
+/// load `static/frame-crypto-worker.js` from it).
+fn wasm_browser_tests(
+    root: &Path,
+    package: &str,
+    targets: &[String],
+    browser: Browser,
+    driver: &Path,
+) -> Command {
     let mut cargo = exec::cargo();
-    cargo.args(["test", "-p", "veilig-e2ee", "--target", WASM_TARGET]);
+    cargo.args(["test", "-p", package, "--target", WASM_TARGET]);
     for target in targets {
         cargo.args(["--test", target]);
     }
@@ -174,10 +193,11 @@ fn wasm_browser_tests(root: &Path, targets: &[String], browser: Browser, driver:
             "wasm-bindgen-test-runner",
         )
         .env(driver_var, driver)
-        // Browser binaries and the flags they need as root: see e2ee/webdriver.json.
+        // Browser binaries, the flags they need as root, fake camera and microphone: see
+        // webdriver.json.
         .env(
             "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
-            root.join("e2ee/webdriver.json"),
+            root.join("webdriver.json"),
         )
         // Generous: a cold 2-core CI machine starts browsers slowly.
         .env("WASM_BINDGEN_TEST_DRIVER_TIMEOUT", "60")

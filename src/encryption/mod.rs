@@ -1,0 +1,273 @@
+//! The page's side of frame encryption: starts the frame-crypto worker, gives it the room's
+//! media key, attaches it to every sender and receiver, and receives its counters.
+//!
+//! The link secret is parsed from `location.hash` once, by the caller; what reaches this module
+//! is the derived media base key, and the only place it goes is the worker, by `postMessage`.
+//! See [`crate::frame_crypto`] for the worker.
+
+pub mod support;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Array, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{
+    MessageEvent, RtcRtpReceiver, RtcRtpScriptTransform, RtcRtpSender, Worker, WorkerOptions,
+    WorkerType,
+};
+
+use crate::frame_crypto::codec_table::MediaKind;
+use crate::frame_crypto::messages::{
+    self, key_message, message_type, Direction, TransformOptions, TransformStats,
+};
+pub use support::{AttachPath, Unsupported};
+
+/// Where the worker's bootstrap script is served.
+pub const WORKER_URL: &str = "/static/frame-crypto-worker.js";
+
+/// Counters of every transform, as last reported by the worker.
+pub type StatsCallback = Box<dyn FnMut(&[(u32, Direction, TransformStats)])>;
+
+/// A running frame-crypto worker and the path it is attached by.
+pub struct FrameCrypto {
+    worker: Worker,
+    path: AttachPath,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    on_stats: Rc<RefCell<Option<StatsCallback>>>,
+}
+
+/// Why a transform could not be attached.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AttachError {
+    /// The browser refused (for example Chromium's `InvalidStateError` on script transforms).
+    #[error("the browser refused the encoded transform: {0}")]
+    Refused(String),
+}
+
+fn js_error_text(error: &JsValue) -> String {
+    error
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+/// Why the worker did not start.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the frame-crypto worker did not start: {0}")]
+pub struct StartError(pub String);
+
+/// Resolves or rejects the start-up promise once.
+type Settle = Rc<RefCell<Option<(js_sys::Function, js_sys::Function)>>>;
+
+fn settle(settle: &Settle, ready: bool, value: &JsValue) {
+    if let Some((resolve, reject)) = settle.borrow_mut().take() {
+        let _ = if ready { resolve } else { reject }.call1(&JsValue::NULL, value);
+    }
+}
+
+impl FrameCrypto {
+    /// Starts the worker from `worker_url` (normally [`WORKER_URL`]) for `path`, and waits
+    /// until it is ready for keys and transforms.
+    pub async fn start(worker_url: &str, path: AttachPath) -> Result<FrameCrypto, StartError> {
+        let failed = |e: JsValue| StartError(js_error_text(&e));
+        let options = WorkerOptions::new();
+        options.set_type(WorkerType::Module);
+        let worker = Worker::new_with_options(worker_url, &options).map_err(failed)?;
+        let on_stats: Rc<RefCell<Option<StatsCallback>>> = Rc::new(RefCell::new(None));
+        let settler: Settle = Rc::new(RefCell::new(None));
+        let ready = js_sys::Promise::new(&mut |resolve, reject| {
+            *settler.borrow_mut() = Some((resolve, reject));
+        });
+        let on_error = {
+            let settler = settler.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+                settle(&settler, false, &"the worker script failed to load".into());
+            })
+        };
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        let on_message = {
+            let on_stats = on_stats.clone();
+            let settler = settler.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                let data = event.data();
+                match message_type(&data).as_deref() {
+                    Some("ready") => settle(&settler, true, &JsValue::UNDEFINED),
+                    Some("stats") => {
+                        let list = messages::field(&data, "transforms");
+                        let Ok(list) = list.dyn_into::<Array>() else {
+                            return;
+                        };
+                        let stats: Vec<(u32, Direction, TransformStats)> = list
+                            .iter()
+                            .filter_map(|entry| {
+                                let id = messages::field(&entry, "id").as_f64()? as u32;
+                                let direction = match messages::field(&entry, "direction")
+                                    .as_string()?
+                                    .as_str()
+                                {
+                                    "send" => Direction::Send,
+                                    _ => Direction::Receive,
+                                };
+                                Some((id, direction, TransformStats::from_js(&entry)))
+                            })
+                            .collect();
+                        if let Some(callback) = on_stats.borrow_mut().as_mut() {
+                            callback(&stats);
+                        }
+                    }
+                    Some("error") => {
+                        let text = messages::field(&data, "message");
+                        settle(&settler, false, &text);
+                        web_sys::console::warn_2(&"frame-crypto worker:".into(), &text);
+                    }
+                    _ => {}
+                }
+            })
+        };
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        let started = wasm_bindgen_futures::JsFuture::from(ready).await;
+        worker.set_onerror(None);
+        drop(on_error);
+        if let Err(error) = started {
+            worker.terminate();
+            return Err(failed(error));
+        }
+        Ok(FrameCrypto {
+            worker,
+            path,
+            _on_message: on_message,
+            on_stats,
+        })
+    }
+
+    /// The attachment path.
+    pub fn path(&self) -> AttachPath {
+        self.path
+    }
+
+    /// Whether peer connections must be created with `encodedInsertableStreams: true`.
+    pub fn needs_insertable_streams(&self) -> bool {
+        self.path == AttachPath::EncodedStreams
+    }
+
+    /// Gives the worker the room's media base key; `engine` is `auto`, `wasm` or `webcrypto`.
+    pub fn set_key(&self, media_key: &[u8], engine: &str) -> Result<(), JsValue> {
+        self.worker
+            .post_message(&key_message(media_key, engine).into())
+    }
+
+    /// Calls `callback` with every transform's counters, about once a second.
+    pub fn on_stats(&self, callback: StatsCallback) {
+        *self.on_stats.borrow_mut() = Some(callback);
+    }
+
+    /// Encrypts everything `sender` sends. Call right after adding the track, before
+    /// negotiation.
+    pub fn protect_sender(
+        &self,
+        sender: &RtcRtpSender,
+        id: u32,
+        kind: MediaKind,
+        codecs: Vec<(u8, String)>,
+    ) -> Result<(), AttachError> {
+        self.protect(sender, Direction::Send, id, kind, codecs, |transform| {
+            sender.set_transform_opt_rtc_rtp_script_transform(Some(transform))
+        })
+    }
+
+    /// Decrypts everything `receiver` receives. Call in the `track` event, synchronously.
+    pub fn protect_receiver(
+        &self,
+        receiver: &RtcRtpReceiver,
+        id: u32,
+        kind: MediaKind,
+        codecs: Vec<(u8, String)>,
+    ) -> Result<(), AttachError> {
+        self.protect(
+            receiver,
+            Direction::Receive,
+            id,
+            kind,
+            codecs,
+            |transform| receiver.set_transform_opt_rtc_rtp_script_transform(Some(transform)),
+        )
+    }
+
+    fn protect(
+        &self,
+        sender_or_receiver: &JsValue,
+        direction: Direction,
+        id: u32,
+        kind: MediaKind,
+        codecs: Vec<(u8, String)>,
+        set_transform: impl FnOnce(&RtcRtpScriptTransform),
+    ) -> Result<(), AttachError> {
+        let options = TransformOptions {
+            id,
+            direction,
+            kind,
+            codecs,
+        };
+        match self.path {
+            AttachPath::ScriptTransform => {
+                set_transform(&self.script_transform(&options)?);
+                Ok(())
+            }
+            AttachPath::EncodedStreams => self.attach_streams(sender_or_receiver, &options),
+        }
+    }
+
+    /// Forgets transform `id` (its track ended or its participant left): its KIDs are retired.
+    pub fn detach(&self, id: u32) {
+        let message = messages::message("detach");
+        let _ = Reflect::set(&message, &"id".into(), &id.into());
+        let _ = self.worker.post_message(&message);
+    }
+
+    /// Posts a raw message to the worker (the benchmark page's `bench`).
+    pub fn post(&self, message: &JsValue) -> Result<(), JsValue> {
+        self.worker.post_message(message)
+    }
+
+    fn script_transform(
+        &self,
+        options: &TransformOptions,
+    ) -> Result<RtcRtpScriptTransform, AttachError> {
+        RtcRtpScriptTransform::new_with_options(&self.worker, &options.to_js())
+            .map_err(|e| AttachError::Refused(js_error_text(&e)))
+    }
+
+    /// Chromium's path: `createEncodedStreams()` on the sender or receiver, both streams
+    /// transferred to the worker.
+    fn attach_streams(
+        &self,
+        sender_or_receiver: &JsValue,
+        options: &TransformOptions,
+    ) -> Result<(), AttachError> {
+        let refused = |e: JsValue| AttachError::Refused(js_error_text(&e));
+        let create: js_sys::Function =
+            Reflect::get(sender_or_receiver, &"createEncodedStreams".into())
+                .map_err(refused)?
+                .dyn_into()
+                .map_err(refused)?;
+        let streams = create.call0(sender_or_receiver).map_err(refused)?;
+        let readable = Reflect::get(&streams, &"readable".into()).map_err(refused)?;
+        let writable = Reflect::get(&streams, &"writable".into()).map_err(refused)?;
+        let message = messages::message("attach");
+        let _ = Reflect::set(&message, &"options".into(), &options.to_js());
+        let _ = Reflect::set(&message, &"readable".into(), &readable);
+        let _ = Reflect::set(&message, &"writable".into(), &writable);
+        self.worker
+            .post_message_with_transfer(&message, &Array::of2(&readable, &writable))
+            .map_err(refused)
+    }
+}
+
+impl Drop for FrameCrypto {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}

@@ -1,0 +1,256 @@
+//! The messages between the page and the frame-crypto worker, and their JavaScript form.
+//!
+//! `postMessage` carries structured-cloneable objects; streams and keys cannot go through serde,
+//! so each message is read and written field by field here, in one place for both sides.
+//!
+//! | direction | `type` | fields |
+//! |-----------|--------|--------|
+//! | page → worker | `key` | `key` (Uint8Array, the room's media base key), `engine` (`auto`, `wasm`, `webcrypto`) |
+//! | page → worker | `attach` | `options` (below), `readable`, `writable` (transferred: Chromium's `createEncodedStreams`) |
+//! | page → worker | `detach` | `id` |
+//! | page → worker | `bench` | `sizes` (bytes), `frames` (per size and engine) |
+//! | worker → page | `ready` | |
+//! | worker → page | `stats` | `transforms`: `[{id, direction, encrypted, decrypted, badTag, replay, unknownFormat, kidCollision, noKey, unsupportedCodec, wasm, webcrypto}]` |
+//! | worker → page | `error` | `id` (absent if not about one transform), `message` |
+//! | worker → page | `bench` | `results`: `[{size, wasmUs, webcryptoUs, autoUs}]` (medians per frame, encrypt + decrypt) |
+//!
+//! Transform options, the same for `RTCRtpScriptTransform` (its `options`) and `attach`:
+//! `{id, direction: "send" | "receive", kind: "audio" | "video", codecs: [[pt, mimeType], ...]}`.
+//! The `id` is the page's name for the track; the worker reports counters under it.
+//!
+//! The link secret never travels here: only the media base key derived from it, and only from
+//! the page to its own worker.
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::codec_table::MediaKind;
+use super::engine::EnginePolicy;
+
+/// Which way a transform's frames go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Local frames to encrypt.
+    Send,
+    /// Remote frames to decrypt.
+    Receive,
+}
+
+/// What the page tells the worker about one transform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransformOptions {
+    /// The page's id for the track.
+    pub id: u32,
+    /// Send or receive.
+    pub direction: Direction,
+    /// Audio or video.
+    pub kind: MediaKind,
+    /// Payload type → mime type, from the negotiated SDP.
+    pub codecs: Vec<(u8, String)>,
+}
+
+/// Counters of one transform, reported to the page about once a second.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransformStats {
+    /// Frames encrypted (send).
+    pub encrypted: u64,
+    /// Frames decrypted and handed to the decoder (receive).
+    pub decrypted: u64,
+    /// Dropped: failed authentication.
+    pub bad_tag: u64,
+    /// Dropped: replayed, too old, or a retired key.
+    pub replay: u64,
+    /// Dropped: not our frame format.
+    pub unknown_format: u64,
+    /// Dropped: another sender's key.
+    pub kid_collision: u64,
+    /// Dropped: no key yet.
+    pub no_key: u64,
+    /// Dropped: a codec with no clear-prefix rule.
+    pub unsupported_codec: u64,
+    /// Frames through the wasm engine.
+    pub wasm: u64,
+    /// Frames through WebCrypto.
+    pub webcrypto: u64,
+}
+
+/// A message from the page that the worker could not understand.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("malformed message for the frame-crypto worker: {0}")]
+pub struct Malformed(pub &'static str);
+
+fn get(object: &JsValue, field: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(field)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn set(object: &Object, field: &str, value: impl Into<JsValue>) {
+    // Setting a plain data property on a fresh object cannot fail.
+    let _ = Reflect::set(object, &JsValue::from_str(field), &value.into());
+}
+
+/// A new `{type}` message object.
+pub fn message(kind: &str) -> Object {
+    let object = Object::new();
+    set(&object, "type", kind);
+    object
+}
+
+/// The `type` of a message, if it has one.
+pub fn message_type(message: &JsValue) -> Option<String> {
+    get(message, "type").as_string()
+}
+
+/// Field `field` of `object`, for callers reading message fields not modelled here.
+pub fn field(object: &JsValue, field: &str) -> JsValue {
+    get(object, field)
+}
+
+impl TransformOptions {
+    /// The JavaScript form.
+    pub fn to_js(&self) -> Object {
+        let object = Object::new();
+        set(&object, "id", self.id);
+        set(
+            &object,
+            "direction",
+            match self.direction {
+                Direction::Send => "send",
+                Direction::Receive => "receive",
+            },
+        );
+        set(
+            &object,
+            "kind",
+            match self.kind {
+                MediaKind::Audio => "audio",
+                MediaKind::Video => "video",
+            },
+        );
+        let codecs = Array::new();
+        for (pt, mime) in &self.codecs {
+            codecs.push(&Array::of2(&JsValue::from(*pt), &JsValue::from_str(mime)));
+        }
+        set(&object, "codecs", codecs);
+        object
+    }
+
+    /// Reads the JavaScript form.
+    pub fn from_js(value: &JsValue) -> Result<Self, Malformed> {
+        let id = get(value, "id")
+            .as_f64()
+            .filter(|id| id.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(id))
+            .ok_or(Malformed("transform id"))? as u32;
+        let direction = match get(value, "direction").as_string().as_deref() {
+            Some("send") => Direction::Send,
+            Some("receive") => Direction::Receive,
+            _ => return Err(Malformed("transform direction")),
+        };
+        let kind = get(value, "kind")
+            .as_string()
+            .as_deref()
+            .and_then(MediaKind::parse)
+            .ok_or(Malformed("transform kind"))?;
+        let mut codecs = Vec::new();
+        if let Some(list) = get(value, "codecs").dyn_ref::<Array>() {
+            for entry in list.iter() {
+                let pt = Reflect::get_u32(&entry, 0).ok().and_then(|v| v.as_f64());
+                let mime = Reflect::get_u32(&entry, 1).ok().and_then(|v| v.as_string());
+                match (pt, mime) {
+                    (Some(pt), Some(mime)) if (0.0..128.0).contains(&pt) => {
+                        codecs.push((pt as u8, mime))
+                    }
+                    _ => return Err(Malformed("transform codecs")),
+                }
+            }
+        }
+        Ok(TransformOptions {
+            id,
+            direction,
+            kind,
+            codecs,
+        })
+    }
+}
+
+/// `{type: "key", key, engine}`.
+pub fn key_message(key: &[u8], engine: &str) -> Object {
+    let object = message("key");
+    set(&object, "key", Uint8Array::from(key));
+    set(&object, "engine", engine);
+    object
+}
+
+/// Reads a `key` message: the key bytes and the engine policy.
+pub fn read_key_message(value: &JsValue) -> Result<(Vec<u8>, EnginePolicy), Malformed> {
+    let key = get(value, "key")
+        .dyn_into::<Uint8Array>()
+        .map_err(|_| Malformed("key bytes"))?
+        .to_vec();
+    if key.len() < 16 {
+        return Err(Malformed("key too short"));
+    }
+    let engine = match get(value, "engine").as_string() {
+        None => EnginePolicy::default(),
+        Some(name) => EnginePolicy::parse(&name).ok_or(Malformed("engine"))?,
+    };
+    Ok((key, engine))
+}
+
+impl TransformStats {
+    /// The JavaScript form, with the transform's id and direction.
+    pub fn to_js(&self, id: u32, direction: Direction) -> Object {
+        let object = Object::new();
+        set(&object, "id", id);
+        set(
+            &object,
+            "direction",
+            match direction {
+                Direction::Send => "send",
+                Direction::Receive => "receive",
+            },
+        );
+        for (name, value) in [
+            ("encrypted", self.encrypted),
+            ("decrypted", self.decrypted),
+            ("badTag", self.bad_tag),
+            ("replay", self.replay),
+            ("unknownFormat", self.unknown_format),
+            ("kidCollision", self.kid_collision),
+            ("noKey", self.no_key),
+            ("unsupportedCodec", self.unsupported_codec),
+            ("wasm", self.wasm),
+            ("webcrypto", self.webcrypto),
+        ] {
+            // Counters stay far below 2^53: exact as JavaScript numbers.
+            set(&object, name, value as f64);
+        }
+        object
+    }
+
+    /// Reads the JavaScript form (missing counters are zero).
+    pub fn from_js(value: &JsValue) -> TransformStats {
+        let count = |name: &str| get(value, name).as_f64().unwrap_or(0.0) as u64;
+        TransformStats {
+            encrypted: count("encrypted"),
+            decrypted: count("decrypted"),
+            bad_tag: count("badTag"),
+            replay: count("replay"),
+            unknown_format: count("unknownFormat"),
+            kid_collision: count("kidCollision"),
+            no_key: count("noKey"),
+            unsupported_codec: count("unsupportedCodec"),
+            wasm: count("wasm"),
+            webcrypto: count("webcrypto"),
+        }
+    }
+
+    /// Every frame dropped, for whatever reason.
+    pub fn dropped(&self) -> u64 {
+        self.bad_tag
+            + self.replay
+            + self.unknown_format
+            + self.kid_collision
+            + self.no_key
+            + self.unsupported_codec
+    }
+}

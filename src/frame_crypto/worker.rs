@@ -1,0 +1,179 @@
+//! The worker's entry point: the events the bootstrap script (`static/frame-crypto-worker.js`)
+//! hands over, dispatched to the keyring and the transforms, and the counters reported to the
+//! page once a second.
+//!
+//! Events come from two places. `rtctransform` is the standard path: the page set
+//! `sender.transform = new RTCRtpScriptTransform(worker, options)` and the browser gives the
+//! worker the transformer with its streams. `message` carries the page's commands (`key`,
+//! `detach`, `bench`) and, on Chromium's `createEncodedStreams` path, `attach` with the
+//! streams transferred by the page. Both paths end in [`Attached::start`].
+//!
+//! The bootstrap queues events that arrive while the wasm module loads, so none is lost.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{
+    DedicatedWorkerGlobalScope, MessageEvent, ReadableStream, RtcTransformEvent, WritableStream,
+};
+
+use super::engine::EnginePolicy;
+use super::keyring::{Keyring, SharedKeyring};
+use super::messages::{self, field, message_type, read_key_message, TransformOptions};
+use super::pipeline::Attached;
+
+/// How often counters go to the page.
+const STATS_INTERVAL_MS: i32 = 1000;
+
+struct Worker {
+    keyring: SharedKeyring,
+    attached: HashMap<u32, Attached>,
+    _stats_timer: Option<Closure<dyn FnMut()>>,
+}
+
+thread_local! {
+    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+}
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn post(message: &JsValue) {
+    let _ = scope().post_message(message);
+}
+
+/// Reports a problem to the page (which logs it) without any key or frame content.
+fn report_error(id: Option<u32>, text: &str) {
+    let message = messages::message("error");
+    if let Some(id) = id {
+        let _ = js_sys::Reflect::set(&message, &"id".into(), &id.into());
+    }
+    let _ = js_sys::Reflect::set(&message, &"message".into(), &text.into());
+    post(&message);
+}
+
+fn with_worker<R>(f: impl FnOnce(&mut Worker) -> R) -> R {
+    WORKER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let worker = slot.get_or_insert_with(|| {
+            let keyring = Keyring::new();
+            let timer = {
+                let keyring = keyring.clone();
+                Closure::<dyn FnMut()>::new(move || post(&keyring.borrow().report()))
+            };
+            let registered = scope()
+                .set_interval_with_callback_and_timeout_and_arguments_0(
+                    timer.as_ref().unchecked_ref(),
+                    STATS_INTERVAL_MS,
+                )
+                .is_ok();
+            Worker {
+                keyring,
+                attached: HashMap::new(),
+                _stats_timer: registered.then_some(timer),
+            }
+        });
+        f(worker)
+    })
+}
+
+/// Announces that the worker is ready for the page's messages.
+pub fn announce_ready() {
+    with_worker(|_| ());
+    post(&messages::message("ready").into());
+}
+
+/// Handles one event from the bootstrap: `message` or `rtctransform`.
+pub fn handle_event(event: web_sys::Event) {
+    match event.type_().as_str() {
+        "rtctransform" => {
+            let transformer = event.unchecked_into::<RtcTransformEvent>().transformer();
+            attach(
+                &transformer.options(),
+                &transformer.readable(),
+                &transformer.writable(),
+            );
+        }
+        "message" => handle_message(&event.unchecked_into::<MessageEvent>().data()),
+        _ => {}
+    }
+}
+
+fn handle_message(data: &JsValue) {
+    match message_type(data).as_deref() {
+        Some("key") => match read_key_message(data) {
+            Ok((key, policy)) => {
+                let keyring = with_worker(|worker| worker.keyring.clone());
+                Keyring::set_key(&keyring, &key, policy);
+                let measure =
+                    matches!(policy, EnginePolicy::Auto { .. }) && !keyring.borrow().calibrated();
+                if measure {
+                    // Until measured, the default crossover applies.
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let crossover = super::bench::crossover().await;
+                        keyring.borrow_mut().set_crossover(crossover);
+                    });
+                }
+            }
+            Err(error) => report_error(None, &error.to_string()),
+        },
+        Some("attach") => {
+            let readable = field(data, "readable").dyn_into::<ReadableStream>();
+            let writable = field(data, "writable").dyn_into::<WritableStream>();
+            match (readable, writable) {
+                (Ok(readable), Ok(writable)) => {
+                    attach(&field(data, "options"), &readable, &writable)
+                }
+                _ => report_error(None, "attach without streams"),
+            }
+        }
+        Some("detach") => {
+            if let Some(id) = field(data, "id").as_f64() {
+                detach(id as u32);
+            }
+        }
+        Some("bench") => super::bench::run(data),
+        _ => report_error(None, "unknown message type"),
+    }
+}
+
+fn attach(options: &JsValue, readable: &ReadableStream, writable: &WritableStream) {
+    let options = match TransformOptions::from_js(options) {
+        Ok(options) => options,
+        Err(error) => return report_error(None, &error.to_string()),
+    };
+    let id = options.id;
+    let keyring = with_worker(|worker| worker.keyring.clone());
+    match Attached::start(&options, &keyring, readable, writable) {
+        Ok((attached, ended)) => {
+            with_worker(|worker| worker.attached.insert(id, attached));
+            // The stream ends when the track or connection does; then the transform goes. The
+            // callback is tiny and runs once per attach, so it is left to live forever rather
+            // than freed while it runs.
+            let on_end = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| end(id));
+            let _ = ended.then2(&on_end, &on_end);
+            on_end.forget();
+        }
+        Err(_) => report_error(Some(id), "could not start the transform"),
+    }
+}
+
+/// A stream ended by itself: free its transform, keep its counters until the page detaches.
+fn end(id: u32) {
+    with_worker(|worker| {
+        if worker.attached.get(&id).is_some_and(|a| a.id() == id) {
+            worker.attached.remove(&id);
+        }
+    });
+}
+
+fn detach(id: u32) {
+    let keyring = with_worker(|worker| {
+        worker.attached.remove(&id);
+        worker.keyring.clone()
+    });
+    keyring.borrow_mut().remove_transform(id);
+}

@@ -1,0 +1,44 @@
+//! `cargo xtask bench-browser`: the in-browser frame-crypto benchmark (`static/bench.html`),
+//! run headless in Chromium and Firefox against a fresh release build. A benchmark, not a
+//! check: it is not part of `cargo xtask test`. The numbers go in the README.
+
+use std::path::Path;
+
+use crate::apt;
+use crate::error::Error;
+use crate::exec::{self, run, step};
+use crate::serve::trunk_command;
+use crate::tools;
+
+/// Installs what is missing, builds `dist/`, and runs `examples/browser_bench.rs`.
+pub fn run_browser(root: &Path) -> Result<(), Error> {
+    let s = step("Tools: wasm32 target, trunk, wasm-bindgen-cli, wasm-opt, browsers");
+    tools::rust_toolchain()?;
+    let browsers = apt::start(root)?;
+    tools::trunk()?;
+    tools::wasm_bindgen(root)?;
+    tools::wasm_opt(root)?;
+    browsers.wait()?;
+    let chromedriver = tools::chromedriver()?;
+    let geckodriver = tools::geckodriver()?;
+    s.done();
+
+    let s = step("Release build (trunk build --release)");
+    run(trunk_command("build").arg("--release"))?;
+    s.done();
+
+    let s = step("Frame-crypto benchmark in headless Chromium and Firefox");
+    run(exec::cargo()
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "veilig",
+            "--example",
+            "browser_bench",
+        ])
+        .env("CHROMEDRIVER", &chromedriver)
+        .env("GECKODRIVER", &geckodriver))?;
+    s.done();
+    Ok(())
+}
