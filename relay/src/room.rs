@@ -23,8 +23,11 @@
 //!
 //! ## Keyframes
 //! When a forwarded line opens, and whenever a receiver sends PLI/FIR or a frame arrives after
-//! unrecoverable loss, the origin is asked for a keyframe (at most every 300 ms per track), so a
-//! newcomer sees a picture at once.
+//! unrecoverable loss, the origin is asked for a keyframe, so a newcomer sees a picture at once.
+//! A request is never dropped: it stays pending on the origin's line until it can go out. It
+//! waits while the origin's session cannot send it (not connected yet, line or incoming stream
+//! not negotiated yet: str0m would refuse it or silently discard the feedback), and while the
+//! line was asked less than 300 ms ago; requests that meet while pending become one.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -47,7 +50,7 @@ use crate::udp::{Datagram, RouteChange};
 
 /// How long a participant may take to connect media after joining.
 const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
-/// Least time between keyframe requests for one track.
+/// Least time between keyframe requests sent for one track; later ones wait, and merge.
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(300);
 /// Longest the room sleeps without checking deadlines.
 const MAX_SLEEP: Duration = Duration::from_millis(500);
@@ -145,8 +148,17 @@ struct Peer {
     joined_at: Instant,
     connected: bool,
     next_timeout: Instant,
-    /// Last keyframe request sent to this peer, per upstream line.
-    keyframe_asked: HashMap<Mid, Instant>,
+    /// Keyframe requests to this peer, per upstream line.
+    keyframes: HashMap<Mid, KeyframeAsk>,
+}
+
+/// Keyframe requests for one upstream line of a peer.
+#[derive(Debug, Default)]
+struct KeyframeAsk {
+    /// A request not yet handed to the peer's session.
+    pending: Option<KeyframeRequestKind>,
+    /// When a request was last handed to the peer's session.
+    sent: Option<Instant>,
 }
 
 /// Work one peer's output creates for the others.
@@ -294,7 +306,7 @@ impl Room {
             joined_at: now,
             connected: false,
             next_timeout: now,
-            keyframe_asked: HashMap::new(),
+            keyframes: HashMap::new(),
         };
         peer.send(ServerMessage::Welcome {
             version: PROTOCOL_VERSION,
@@ -448,10 +460,12 @@ impl Room {
     }
 
     fn next_wake(&self) -> Instant {
-        let latest = Instant::now() + MAX_SLEEP;
+        let now = Instant::now();
+        let latest = now + MAX_SLEEP;
         self.peers
             .iter()
-            .map(|peer| peer.next_timeout)
+            .flat_map(|peer| [Some(peer.next_timeout), peer.keyframe_due(now)])
+            .flatten()
             .min()
             .unwrap_or(latest)
             .min(latest)
@@ -463,6 +477,7 @@ impl Room {
         loop {
             let mut work = Vec::new();
             for peer in &mut self.peers {
+                peer.send_keyframe_requests(now);
                 peer.poll(&self.ctx.socket, &mut work);
             }
             if work.is_empty() {
@@ -515,6 +530,8 @@ impl Room {
         }
     }
 
+    /// Asks `origin` for a keyframe on its upstream line `mid`: now if it can be sent, else as
+    /// soon as it can (see the module docs).
     fn request_keyframe(
         &mut self,
         origin: &ParticipantId,
@@ -525,19 +542,16 @@ impl Room {
         let Some(peer) = self.peers.iter_mut().find(|peer| &peer.id == origin) else {
             return;
         };
-        if peer
-            .keyframe_asked
-            .get(&mid)
-            .is_some_and(|at| now.duration_since(*at) < KEYFRAME_INTERVAL)
-        {
+        if !peer.upstream.iter().any(|slot| slot.mid == mid) {
             return;
         }
-        if let Some(mut writer) = peer.rtc.writer(mid) {
-            if writer.is_request_keyframe_possible(kind) {
-                let _ = writer.request_keyframe(None, kind);
-                peer.keyframe_asked.insert(mid, now);
-            }
-        }
+        let ask = peer.keyframes.entry(mid).or_default();
+        // FIR is the stronger request; two pending requests become one.
+        ask.pending = match (ask.pending, kind) {
+            (Some(KeyframeRequestKind::Fir), _) => Some(KeyframeRequestKind::Fir),
+            _ => Some(kind),
+        };
+        peer.send_keyframe_requests(now);
     }
 
     /// Forgets peers whose session ended (ICE lost, refused answer, closed by us).
@@ -631,6 +645,56 @@ impl Peer {
             sdp: offer.to_sdp_string(),
             lines,
         });
+    }
+
+    /// Hands pending keyframe requests to the session, each once its line's interval has passed
+    /// and the session can send it; the others stay pending. str0m drops feedback queued before
+    /// the session is connected, and refuses requests for a line or incoming stream it does not
+    /// know yet (before the answer, or before the origin's SSRC is known).
+    fn send_keyframe_requests(&mut self, now: Instant) {
+        if !self.rtc.is_connected() {
+            return;
+        }
+        for (mid, ask) in &mut self.keyframes {
+            let Some(wanted) = ask.pending else {
+                continue;
+            };
+            if ask
+                .sent
+                .is_some_and(|at| now.duration_since(at) < KEYFRAME_INTERVAL)
+            {
+                continue;
+            }
+            let Some(mut writer) = self.rtc.writer(*mid) else {
+                continue;
+            };
+            let other = match wanted {
+                KeyframeRequestKind::Pli => KeyframeRequestKind::Fir,
+                KeyframeRequestKind::Fir => KeyframeRequestKind::Pli,
+            };
+            let Some(kind) = [wanted, other]
+                .into_iter()
+                .find(|kind| writer.is_request_keyframe_possible(*kind))
+            else {
+                continue;
+            };
+            if writer.request_keyframe(None, kind).is_ok() {
+                tracing::trace!(participant = %self.id, %mid, ?kind, "keyframe requested");
+                ask.pending = None;
+                ask.sent = Some(now);
+            }
+        }
+    }
+
+    /// When a pending keyframe request held back by the interval may go out, if one is.
+    /// Requests waiting for the session are retried whenever the room handles input.
+    fn keyframe_due(&self, now: Instant) -> Option<Instant> {
+        self.keyframes
+            .values()
+            .filter(|ask| ask.pending.is_some())
+            .filter_map(|ask| ask.sent.map(|at| at + KEYFRAME_INTERVAL))
+            .filter(|due| *due > now)
+            .min()
     }
 
     /// Drains the session's output: datagrams go out, events become work for the room.

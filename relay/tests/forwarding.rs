@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{opus_frame, settle, vp8_frame, warm_up, Filler, Participant, Seen};
 use veilig_protocol::{ServerMessage, Source};
@@ -174,7 +174,6 @@ async fn a_screen_share_started_mid_call_reaches_everyone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky: passed in CI runs, then failed repeatedly at the end of the session; see the issue note"]
 async fn a_newcomer_makes_the_relay_ask_publishers_for_a_keyframe() {
     let relay = common::relay(|_| {}).await;
     let mut people = vec![
@@ -194,5 +193,54 @@ async fn a_newcomer_makes_the_relay_ask_publishers_for_a_keyframe() {
     people[0]
         .wait_for(|seen| matches!(seen, Seen::KeyframeRequest(Source::Camera)))
         .await;
+    relay.shut_down().await;
+}
+
+/// Keyframe requests `participant` has seen for its camera.
+fn camera_keyframe_requests(participant: &Participant) -> usize {
+    participant
+        .history
+        .iter()
+        .filter(|seen| matches!(seen, Seen::KeyframeRequest(Source::Camera)))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyframe_request_within_the_interval_is_deferred_not_dropped() {
+    let relay = common::relay(|_| {}).await;
+    let mut people = vec![
+        Participant::join(&relay, "defer").await,
+        Participant::join(&relay, "defer").await,
+    ];
+    settle(&mut people).await;
+    warm_up(&mut people).await;
+    // Let the requests of warm-up arrive and their interval (300 ms) pass: quiet for 600 ms.
+    let mut quiet_since = Instant::now();
+    let mut seen = camera_keyframe_requests(&people[0]);
+    while quiet_since.elapsed() < Duration::from_millis(600) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        people[0].drain();
+        let now_seen = camera_keyframe_requests(&people[0]);
+        if now_seen != seen {
+            seen = now_seen;
+            quiet_since = Instant::now();
+        }
+    }
+    // Two requests 50 ms apart: the first goes out at once, the second when the interval has
+    // passed. The relay used to drop the second.
+    let publisher = people[0].id.clone();
+    people[1].request_keyframe(&publisher, Source::Camera);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    people[1].request_keyframe(&publisher, Source::Camera);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while camera_keyframe_requests(&people[0]) < seen + 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the publisher saw {} of 2 keyframe requests",
+            camera_keyframe_requests(&people[0]) - seen
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        people[0].drain();
+    }
     relay.shut_down().await;
 }

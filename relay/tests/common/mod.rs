@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use str0m::format::Codec;
-use str0m::media::{Frequency, MediaTime, Mid};
+use str0m::media::{Frequency, KeyframeRequestKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
@@ -74,6 +74,7 @@ pub enum Seen {
 
 enum Command {
     Send { source: Source, data: Vec<u8> },
+    RequestKeyframe { from: ParticipantId, source: Source },
     Signal(ClientMessage),
     Close,
 }
@@ -124,6 +125,15 @@ impl Participant {
     /// Sends a frame on one of our upstream slots.
     pub fn send_frame(&self, source: Source, data: Vec<u8>) {
         let _ = self.commands.send(Command::Send { source, data });
+    }
+
+    /// Asks the relay for a keyframe (PLI) on the line forwarding `from`'s `source` to us, as a
+    /// browser does when it cannot decode.
+    pub fn request_keyframe(&self, from: &ParticipantId, source: Source) {
+        let _ = self.commands.send(Command::RequestKeyframe {
+            from: from.clone(),
+            source,
+        });
     }
 
     /// A handle that sends frames for this participant from elsewhere (e.g. a filler task).
@@ -363,6 +373,13 @@ async fn drive(
                     *clock += step;
                     if let Err(error) = writer.write(pt, Instant::now(), MediaTime::new(*clock, frequency), data) {
                         panic!("write failed: {error}");
+                    }
+                }
+                Some(Command::RequestKeyframe { from, source }) => {
+                    let Some(mid) = lines.values().find(|l| l.from.as_ref() == Some(&from) && l.source == source).map(|l| Mid::from(l.mid.as_str())) else { continue };
+                    let Some(mut writer) = rtc.writer(mid) else { continue };
+                    if let Err(error) = writer.request_keyframe(None, KeyframeRequestKind::Pli) {
+                        panic!("keyframe request failed: {error}");
                     }
                 }
                 Some(Command::Signal(message)) => { let _ = ws.send(Message::Text(message.encode().into())).await; }
