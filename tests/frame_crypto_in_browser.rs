@@ -15,14 +15,16 @@
 //! the repository root, so the bootstrap script is the real one.
 #![cfg(target_arch = "wasm32")]
 
-use std::cell::RefCell;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use js_sys::{Array, Promise, Reflect};
-use veilig::encryption::{support, AttachPath, FrameCrypto};
+use veilig::encryption::{support, AttachPath, FrameCrypto, WorkerStats};
 use veilig::frame_crypto::codec_table::MediaKind;
-use veilig::frame_crypto::messages::{Direction, TransformStats};
+use veilig::frame_crypto::messages::TransformStats;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -30,9 +32,37 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+/// Counts allocations of this wasm module, in each instance: the page's and each worker's.
+struct CountingAllocator;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: delegates to the system allocator; counting has no effect on the memory handed out.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
 /// The worker's entry points, exported from this test module for the bootstrap to call.
 #[wasm_bindgen]
 pub fn frame_crypto_worker_start() {
+    veilig::frame_crypto::worker::count_allocations_with(allocations);
     veilig::frame_crypto::worker::announce_ready();
 }
 
@@ -205,26 +235,34 @@ struct Received {
     worker: TransformStats,
     /// The sender worker's counters, summed.
     sender: TransformStats,
+    /// Allocations so far in the receiver's and the sender's worker.
+    receiver_allocations: u64,
+    sender_allocations: u64,
 }
 
-type Counters = Rc<RefCell<HashMap<u32, TransformStats>>>;
+/// The latest counters per transform, and the worker's allocation count.
+#[derive(Default)]
+struct Counters {
+    transforms: RefCell<HashMap<u32, TransformStats>>,
+    allocations: Cell<u64>,
+}
 
-fn collect(crypto: &FrameCrypto) -> Counters {
-    let counters: Counters = Rc::default();
+fn collect(crypto: &FrameCrypto) -> Rc<Counters> {
+    let counters: Rc<Counters> = Rc::default();
     let sink = counters.clone();
-    crypto.on_stats(Box::new(
-        move |stats: &[(u32, Direction, TransformStats)]| {
-            let mut sink = sink.borrow_mut();
-            for (id, _, s) in stats {
-                sink.insert(*id, *s);
-            }
-        },
-    ));
+    crypto.on_stats(Box::new(move |stats: &WorkerStats| {
+        let mut transforms = sink.transforms.borrow_mut();
+        for (id, _, s) in &stats.transforms {
+            transforms.insert(*id, *s);
+        }
+        sink.allocations.set(stats.allocations.unwrap_or(0));
+    }));
     counters
 }
 
 fn sum(counters: &Counters) -> TransformStats {
     counters
+        .transforms
         .borrow()
         .values()
         .fold(TransformStats::default(), |mut total, s| {
@@ -251,7 +289,7 @@ fn number(object: &JsValue, field: &str) -> f64 {
 
 /// Runs a call until `done` says the receiver has seen enough (or 45 s pass), then returns what
 /// it saw. The peer connections and workers stay alive until then.
-async fn run_call(call: Call, done: impl Fn(&Received) -> bool) -> Received {
+async fn run_call(call: Call, mut done: impl FnMut(&Received) -> bool) -> Received {
     let sender_crypto = FrameCrypto::start(WORKER, call.path)
         .await
         .expect("sender worker");
@@ -324,6 +362,8 @@ async fn run_call(call: Call, done: impl Fn(&Received) -> bool) -> Received {
             pixel_spread: videos.borrow().first().map(pixel_spread).unwrap_or(0.0),
             worker: sum(&receiver_counters),
             sender: sum(&sender_counters),
+            receiver_allocations: receiver_counters.allocations.get(),
+            sender_allocations: sender_counters.allocations.get(),
         };
         if done(&received) {
             break;
@@ -464,4 +504,51 @@ async fn both_engines_produce_identical_frames_in_this_browser() {
         .await
         .expect("both engines run");
     assert!(identical);
+}
+
+/// Once a call runs, frames cost the worker no allocation: its buffers are reused, and what
+/// the browser allocates (frame buffers, promises) is JavaScript's. The worker's own periodic
+/// work (the stats report) allocates a little each second, so the bound is per frame.
+#[wasm_bindgen_test]
+async fn frames_cost_no_allocation_in_the_steady_state() {
+    let path = support::choose(None).unwrap();
+    // (encrypted, sender allocations, decrypted, receiver allocations) once the call runs.
+    let start: Cell<Option<(u64, u64, u64, u64)>> = Cell::new(None);
+    let received = run_call(
+        Call {
+            path,
+            engine: "auto",
+            receiver_key: ROOM_KEY,
+            receiver_transform: true,
+        },
+        |r| match start.get() {
+            None => {
+                if decodes(r) {
+                    start.set(Some((
+                        r.sender.encrypted,
+                        r.sender_allocations,
+                        r.worker.decrypted,
+                        r.receiver_allocations,
+                    )));
+                }
+                false
+            }
+            Some((encrypted, _, decrypted, _)) => {
+                r.sender.encrypted >= encrypted + 600 && r.worker.decrypted >= decrypted + 600
+            }
+        },
+    )
+    .await;
+    let (encrypted, sender_allocations, decrypted, receiver_allocations) =
+        start.get().expect("the call ran");
+    let sent = received.sender.encrypted - encrypted;
+    let opened = received.worker.decrypted - decrypted;
+    assert!(sent >= 600 && opened >= 600, "{received:?}");
+    let sender_allocs = received.sender_allocations - sender_allocations;
+    let receiver_allocs = received.receiver_allocations - receiver_allocations;
+    assert!(
+        sender_allocs * 20 <= sent && receiver_allocs * 20 <= opened,
+        "allocations: sender {sender_allocs} for {sent} frames, receiver {receiver_allocs} \
+         for {opened} frames"
+    );
 }

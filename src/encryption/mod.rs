@@ -27,8 +27,20 @@ pub use support::{AttachPath, Unsupported};
 /// Where the worker's bootstrap script is served.
 pub const WORKER_URL: &str = "/static/frame-crypto-worker.js";
 
-/// Counters of every transform, as last reported by the worker.
-pub type StatsCallback = Box<dyn FnMut(&[(u32, Direction, TransformStats)])>;
+/// What the worker reports about once a second.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorkerStats {
+    /// Counters of every transform: id, direction, counters.
+    pub transforms: Vec<(u32, Direction, TransformStats)>,
+    /// Frames of at least this many bytes go to WebCrypto (`None`: all to wasm, or not
+    /// automatic).
+    pub webcrypto_from: Option<usize>,
+    /// Allocations so far in the worker, if a test installed a probe.
+    pub allocations: Option<u64>,
+}
+
+/// Receives the worker's reports.
+pub type StatsCallback = Box<dyn FnMut(&WorkerStats)>;
 
 /// A running frame-crypto worker and the path it is attached by.
 pub struct FrameCrypto {
@@ -68,6 +80,34 @@ fn settle(settle: &Settle, ready: bool, value: &JsValue) {
     }
 }
 
+fn read_stats(data: &JsValue) -> WorkerStats {
+    let transforms = messages::field(data, "transforms")
+        .dyn_into::<Array>()
+        .map(|list| {
+            list.iter()
+                .filter_map(|entry| {
+                    let id = messages::field(&entry, "id").as_f64()? as u32;
+                    let direction = match messages::field(&entry, "direction").as_string()?.as_str()
+                    {
+                        "send" => Direction::Send,
+                        _ => Direction::Receive,
+                    };
+                    Some((id, direction, TransformStats::from_js(&entry)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    WorkerStats {
+        transforms,
+        webcrypto_from: messages::field(data, "webcryptoFrom")
+            .as_f64()
+            .map(|bytes| bytes as usize),
+        allocations: messages::field(data, "allocations")
+            .as_f64()
+            .map(|count| count as u64),
+    }
+}
+
 impl FrameCrypto {
     /// Starts the worker from `worker_url` (normally [`WORKER_URL`]) for `path`, and waits
     /// until it is ready for keys and transforms.
@@ -96,24 +136,7 @@ impl FrameCrypto {
                 match message_type(&data).as_deref() {
                     Some("ready") => settle(&settler, true, &JsValue::UNDEFINED),
                     Some("stats") => {
-                        let list = messages::field(&data, "transforms");
-                        let Ok(list) = list.dyn_into::<Array>() else {
-                            return;
-                        };
-                        let stats: Vec<(u32, Direction, TransformStats)> = list
-                            .iter()
-                            .filter_map(|entry| {
-                                let id = messages::field(&entry, "id").as_f64()? as u32;
-                                let direction = match messages::field(&entry, "direction")
-                                    .as_string()?
-                                    .as_str()
-                                {
-                                    "send" => Direction::Send,
-                                    _ => Direction::Receive,
-                                };
-                                Some((id, direction, TransformStats::from_js(&entry)))
-                            })
-                            .collect();
+                        let stats = read_stats(&data);
                         if let Some(callback) = on_stats.borrow_mut().as_mut() {
                             callback(&stats);
                         }

@@ -35,6 +35,22 @@ struct Worker {
 
 thread_local! {
     static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+    static ALLOCATION_PROBE: std::cell::Cell<Option<fn() -> u64>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Makes every `stats` message carry `allocations`, the count `probe` reports: for tests that
+/// install a counting allocator and check that frames cost no allocation in the steady state.
+pub fn count_allocations_with(probe: fn() -> u64) {
+    ALLOCATION_PROBE.with(|cell| cell.set(Some(probe)));
+}
+
+fn stats_message(keyring: &SharedKeyring) -> JsValue {
+    let message = keyring.borrow().report();
+    if let Some(probe) = ALLOCATION_PROBE.with(std::cell::Cell::get) {
+        let _ = js_sys::Reflect::set(&message, &"allocations".into(), &(probe() as f64).into());
+    }
+    message
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -62,7 +78,7 @@ fn with_worker<R>(f: impl FnOnce(&mut Worker) -> R) -> R {
             let keyring = Keyring::new();
             let timer = {
                 let keyring = keyring.clone();
-                Closure::<dyn FnMut()>::new(move || post(&keyring.borrow().report()))
+                Closure::<dyn FnMut()>::new(move || post(&stats_message(&keyring)))
             };
             let registered = scope()
                 .set_interval_with_callback_and_timeout_and_arguments_0(
