@@ -47,6 +47,10 @@ async fn main() {
             parsed["identical"]
         );
         println!(
+            "the worker's own calibration sends frames from {} B to WebCrypto",
+            parsed["crossover"]
+        );
+        println!(
             "{:>9} {:>10} {:>13} {:>17}",
             "frame", "wasm µs", "WebCrypto µs", "WebCrypto ÷ wasm"
         );

@@ -20,9 +20,10 @@ worker.onmessage = (event) => {
       }
       rows.appendChild(tr);
     }
-    status.textContent = message.identical
+    status.textContent = (message.identical
       ? `Done: ${message.rounds} rounds; both engines produce identical frames.`
-      : "Done, but the engines' frames DIFFER.";
+      : "Done, but the engines' frames DIFFER.")
+      + ` The worker's own calibration sends frames from ${message.crossover ?? "∞"} bytes to WebCrypto.`;
     document.body.dataset.results = JSON.stringify(message);
   } else if (message.type === "error") {
     status.textContent = `Error: ${message.message}`;

@@ -114,6 +114,10 @@ async fn measure(sizes: &[usize]) -> Result<Object, JsValue> {
     Reflect::set(&reply, &"results".into(), &results)?;
     Reflect::set(&reply, &"identical".into(), &identical.into())?;
     Reflect::set(&reply, &"rounds".into(), &(ROUNDS as f64).into())?;
+    // What the worker's own quick calibration concludes here, for comparison.
+    if let Some(size) = crossover().await {
+        Reflect::set(&reply, &"crossover".into(), &(size as f64).into())?;
+    }
     Ok(reply)
 }
 
