@@ -6,7 +6,9 @@
 //! (`frame_crypto::codec_table`, `frame_crypto::engine`) also build natively so that
 //! `cargo test` checks them.
 
+pub mod call;
 pub mod frame_crypto;
+pub mod i18n;
 
 #[cfg(target_arch = "wasm32")]
 pub mod encryption;

@@ -1,29 +1,81 @@
-//! The user interface: Yew function components, one per file.
+//! The user interface: Yew function components, one screen per file.
 //!
-//! The root [`App`] owns the app's state and hands children what they need. First it checks
-//! that this browser can encrypt a call (`encryption::support`); if not, the unsupported
-//! screen is all there is. Nothing in here touches media, the network or keys yet.
+//! The root [`App`] first checks that this browser can encrypt a call
+//! (`encryption::support`); if not, the unsupported screen is all there is. Then the address
+//! decides: `/` is the start page, `/<room>#<secret>` a meeting. The language follows the
+//! browser and can be switched.
 
-mod landing;
+mod lobby;
+mod media_element;
+mod meeting;
+mod room;
+mod start;
 mod unsupported;
 
+use std::rc::Rc;
+
+use veilig_e2ee::InviteLink;
 use yew::prelude::*;
 
 use crate::encryption::support;
-use landing::Landing;
+use crate::i18n::Lang;
+use meeting::Meeting;
+use start::Start;
 use unsupported::Unsupported;
+
+fn browser_lang() -> Lang {
+    let languages: Vec<String> = web_sys::window()
+        .map(|w| w.navigator().languages())
+        .map(|list| list.iter().filter_map(|l| l.as_string()).collect())
+        .unwrap_or_default();
+    Lang::from_preferences(languages.iter().map(String::as_str))
+}
 
 /// The root component, mounted on `<body>` by `main`.
 #[function_component]
 pub fn App() -> Html {
-    let fragment = web_sys::window()
-        .and_then(|window| window.location().hash().ok())
+    let lang = use_state(browser_lang);
+    let location = web_sys::window().map(|w| w.location());
+    let fragment = location
+        .as_ref()
+        .and_then(|l| l.hash().ok())
         .unwrap_or_default();
-    let path = use_memo(fragment, |fragment| {
+    let pathname = location
+        .as_ref()
+        .and_then(|l| l.pathname().ok())
+        .unwrap_or_default();
+    let path = use_memo(fragment.clone(), |fragment| {
         support::choose(support::requested_path(fragment))
     });
-    match *path {
-        Ok(_) => html! { <Landing /> },
-        Err(why) => html! { <Unsupported {why} /> },
+    // The link is parsed once; the secret stays in this page.
+    let link = use_memo((pathname.clone(), fragment), |(pathname, fragment)| {
+        let room = pathname.trim_start_matches('/');
+        (!room.is_empty()).then(|| InviteLink::from_parts(room, fragment).ok().map(Rc::new))
+    });
+    let switch = {
+        let lang = lang.clone();
+        Callback::from(move |_: MouseEvent| lang.set(lang.other()))
+    };
+    let body = match (&*path, &*link) {
+        (Err(why), _) => html! { <Unsupported why={*why} /> },
+        (Ok(_), None) => html! { <Start lang={*lang} /> },
+        (Ok(path), Some(Some(link))) => html! {
+            <Meeting lang={*lang} link={link.clone()} path={*path} />
+        },
+        (Ok(_), Some(None)) => html! {
+            <main class="start" data-testid="bad-link">
+                <h1>{ "Veilig" }</h1>
+                <p class="error" role="alert">{ lang.text().bad_link }</p>
+                <a href="/">{ lang.text().new_meeting }</a>
+            </main>
+        },
+    };
+    html! {
+        <div class="app" lang={lang.tag()}>
+            <button class="language" onclick={switch} data-testid="language">
+                { lang.other().text().language_name }
+            </button>
+            { body }
+        </div>
     }
 }

@@ -107,6 +107,10 @@ fn firefox_prefs() -> Value {
     json!({
         "media.navigator.streams.fake": true,
         "media.navigator.permission.disabled": true,
+        // Remote audio plays (and can be measured) without a click first.
+        "media.autoplay.default": 0,
+        "media.autoplay.blocking_policy": 0,
+        "media.autoplay.block-webaudio": false,
         "app.normandy.enabled": false,
         "app.update.auto": false,
         "browser.safebrowsing.malware.enabled": false,

@@ -22,6 +22,7 @@ pub mod browser;
 pub mod console;
 pub mod driver;
 pub mod error;
+pub mod netns;
 pub mod server;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,16 @@
+//! A call's machinery, with no UI: the relay's WebSocket ([`signaling`]), the peer connection
+//! ([`peer`]), local media ([`media`]), the end-to-end encrypted notes (names, mute states,
+//! chat: [`metadata`]) and the [`session`] that drives them, with reconnection.
+//!
+//! `metadata` is pure and tested natively; the rest is browser glue.
+
+pub mod metadata;
+
+#[cfg(target_arch = "wasm32")]
+pub mod media;
+#[cfg(target_arch = "wasm32")]
+pub mod peer;
+#[cfg(target_arch = "wasm32")]
+pub mod session;
+#[cfg(target_arch = "wasm32")]
+pub mod signaling;

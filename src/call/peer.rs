@@ -1,0 +1,315 @@
+//! The one peer connection to the relay: answering its offers, putting our tracks on our
+//! upstream slots, and encrypting and decrypting every track through the frame-crypto worker.
+//!
+//! The relay always offers (see `veilig-protocol`): three upstream slots for our microphone,
+//! camera and screen, and one line per track it forwards from someone else. Each offer lists
+//! what every line is, by `mid`. On every offer this module attaches the worker to each line
+//! not yet protected (before answering, so no frame passes unprotected), sets our slots to
+//! send whatever track we have for them, and answers with all ICE candidates included (the
+//! protocol has no trickle; candidates are host addresses and come at once).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::{Array, Reflect};
+use veilig_protocol::{MediaLine, ParticipantId, Source};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    MediaStreamTrack, RtcConfiguration, RtcPeerConnection, RtcPeerConnectionState,
+    RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcSdpType, RtcSessionDescriptionInit,
+};
+
+use crate::encryption::FrameCrypto;
+use crate::frame_crypto::codec_table::MediaKind;
+
+/// Transform ids of our three upstream slots; remote lines count up from [`FIRST_REMOTE_ID`].
+fn slot_id(source: Source) -> u32 {
+    match source {
+        Source::Microphone => 1,
+        Source::Camera => 2,
+        Source::Screen => 3,
+    }
+}
+
+/// The first transform id of a remote line.
+pub const FIRST_REMOTE_ID: u32 = 1000;
+
+fn kind_of(source: Source) -> MediaKind {
+    match source {
+        Source::Microphone => MediaKind::Audio,
+        Source::Camera | Source::Screen => MediaKind::Video,
+    }
+}
+
+/// A remote track as it appears: which line, whose, what.
+#[derive(Clone, Debug)]
+pub struct RemoteTrack {
+    /// The transform id the worker reports it under.
+    pub transform: u32,
+    /// Whose.
+    pub from: ParticipantId,
+    /// Microphone, camera or screen.
+    pub source: Source,
+    /// The track to play.
+    pub track: MediaStreamTrack,
+}
+
+/// Why the media connection could not be set up.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PeerError {
+    /// The browser refused an SDP step.
+    #[error("the browser refused the relay's offer: {0}")]
+    Sdp(String),
+    /// The worker could not be attached (the browser refused the encoded transform).
+    #[error("encryption could not be attached: {0}")]
+    Encryption(String),
+}
+
+struct Inner {
+    lines: HashMap<String, MediaLine>,
+    /// Transform id per remote mid (kept across offers: the worker's source for that line).
+    remote_ids: HashMap<String, u32>,
+    next_remote_id: u32,
+    protected: Vec<String>,
+    local: HashMap<Source, Option<MediaStreamTrack>>,
+}
+
+/// The peer connection to the relay.
+pub struct Peer {
+    pc: RtcPeerConnection,
+    crypto: Rc<FrameCrypto>,
+    inner: Rc<RefCell<Inner>>,
+    _on_state: Closure<dyn FnMut()>,
+}
+
+fn text(error: &JsValue) -> String {
+    error
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .unwrap_or_else(|| format!("{error:?}"))
+}
+
+impl Peer {
+    /// A new peer connection whose frames all go through `crypto`; `on_state` hears each
+    /// change of the connection state.
+    pub fn new(
+        crypto: Rc<FrameCrypto>,
+        on_state: Rc<dyn Fn(RtcPeerConnectionState)>,
+    ) -> Result<Peer, PeerError> {
+        let config = RtcConfiguration::new();
+        if crypto.needs_insertable_streams() {
+            let _ = Reflect::set(&config, &"encodedInsertableStreams".into(), &true.into());
+        }
+        // No STUN or TURN servers: the relay is ICE-lite with a public address of its own, and
+        // asking a third party for ours would leak it.
+        let pc = RtcPeerConnection::new_with_configuration(&config)
+            .map_err(|e| PeerError::Sdp(text(&e)))?;
+        let inner = Rc::new(RefCell::new(Inner {
+            lines: HashMap::new(),
+            remote_ids: HashMap::new(),
+            next_remote_id: FIRST_REMOTE_ID,
+            protected: Vec::new(),
+            local: HashMap::new(),
+        }));
+        let on_state_closure = {
+            let pc = pc.clone();
+            Closure::<dyn FnMut()>::new(move || on_state(pc.connection_state()))
+        };
+        pc.set_onconnectionstatechange(Some(on_state_closure.as_ref().unchecked_ref()));
+        Ok(Peer {
+            pc,
+            crypto,
+            inner,
+            _on_state: on_state_closure,
+        })
+    }
+
+    /// Who sends on remote line `mid`, as of the latest offer.
+    pub fn line(&self, mid: &str) -> Option<MediaLine> {
+        self.inner.borrow().lines.get(mid).cloned()
+    }
+
+    /// The remote lines: transform id → (participant, source).
+    pub fn remote_lines(&self) -> Vec<(u32, ParticipantId, Source)> {
+        let inner = self.inner.borrow();
+        inner
+            .remote_ids
+            .iter()
+            .filter_map(|(mid, id)| {
+                let line = inner.lines.get(mid)?;
+                Some((*id, line.from.clone()?, line.source))
+            })
+            .collect()
+    }
+
+    /// Answers the relay's offer. Returns the answer's SDP, with candidates, and every remote
+    /// track the connection now receives.
+    pub async fn answer(
+        &self,
+        sdp: &str,
+        lines: Vec<MediaLine>,
+    ) -> Result<(String, Vec<RemoteTrack>), PeerError> {
+        {
+            let mut inner = self.inner.borrow_mut();
+            inner.lines = lines.into_iter().map(|l| (l.mid.clone(), l)).collect();
+        }
+        let offer = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+        offer.set_sdp(sdp);
+        JsFuture::from(self.pc.set_remote_description(&offer))
+            .await
+            .map_err(|e| PeerError::Sdp(text(&e)))?;
+        let mut remote = Vec::new();
+        for transceiver in self.pc.get_transceivers().iter() {
+            let transceiver: RtcRtpTransceiver = transceiver.unchecked_into();
+            if let Some(track) = self.prepare(&transceiver)? {
+                remote.push(track);
+            }
+        }
+        let answer = JsFuture::from(self.pc.create_answer())
+            .await
+            .map_err(|e| PeerError::Sdp(text(&e)))?;
+        let answer: RtcSessionDescriptionInit = answer.unchecked_into();
+        JsFuture::from(self.pc.set_local_description(&answer))
+            .await
+            .map_err(|e| PeerError::Sdp(text(&e)))?;
+        self.gathered().await;
+        let sdp = self
+            .pc
+            .local_description()
+            .map(|d| d.sdp())
+            .unwrap_or_default();
+        Ok((sdp, remote))
+    }
+
+    /// Protects a line not yet protected and sets its direction and track; returns the remote
+    /// track of a remote line.
+    fn prepare(&self, transceiver: &RtcRtpTransceiver) -> Result<Option<RemoteTrack>, PeerError> {
+        let Some(mid) = transceiver.mid() else {
+            return Ok(None);
+        };
+        let mut inner = self.inner.borrow_mut();
+        let Some(line) = inner.lines.get(&mid).cloned() else {
+            return Ok(None);
+        };
+        let first_time = !inner.protected.contains(&mid);
+        let mut remote = None;
+        match line.from {
+            None => {
+                let sender = transceiver.sender();
+                if first_time {
+                    self.crypto
+                        .protect_sender(
+                            &sender,
+                            slot_id(line.source),
+                            kind_of(line.source),
+                            Vec::new(),
+                        )
+                        .map_err(|e| PeerError::Encryption(e.to_string()))?;
+                }
+                transceiver.set_direction(RtcRtpTransceiverDirection::Sendonly);
+                let track = inner.local.get(&line.source).cloned().flatten();
+                let _ = sender.replace_track(track.as_ref());
+            }
+            Some(from) => {
+                transceiver.set_direction(RtcRtpTransceiverDirection::Recvonly);
+                let id = match inner.remote_ids.get(&mid) {
+                    Some(&id) => id,
+                    None => {
+                        let id = inner.next_remote_id;
+                        inner.next_remote_id += 1;
+                        inner.remote_ids.insert(mid.clone(), id);
+                        id
+                    }
+                };
+                remote = Some(RemoteTrack {
+                    transform: id,
+                    from,
+                    source: line.source,
+                    track: transceiver.receiver().track(),
+                });
+                if first_time {
+                    self.crypto
+                        .protect_receiver(
+                            &transceiver.receiver(),
+                            id,
+                            kind_of(line.source),
+                            Vec::new(),
+                        )
+                        .map_err(|e| PeerError::Encryption(e.to_string()))?;
+                }
+            }
+        }
+        if first_time {
+            inner.protected.push(mid);
+        }
+        Ok(remote)
+    }
+
+    /// Sends `track` (or nothing) on our slot for `source`; takes effect at once if the slot
+    /// exists, else at the next offer.
+    pub fn set_local(&self, source: Source, track: Option<MediaStreamTrack>) {
+        let mut inner = self.inner.borrow_mut();
+        inner.local.insert(source, track.clone());
+        let mid = inner
+            .lines
+            .values()
+            .find(|l| l.from.is_none() && l.source == source)
+            .map(|l| l.mid.clone());
+        drop(inner);
+        let Some(mid) = mid else { return };
+        for transceiver in self.pc.get_transceivers().iter() {
+            let transceiver: RtcRtpTransceiver = transceiver.unchecked_into();
+            if transceiver.mid().as_deref() == Some(mid.as_str()) {
+                let _ = transceiver.sender().replace_track(track.as_ref());
+            }
+        }
+    }
+
+    /// Waits until ICE gathering is complete (host candidates only: a moment), at most 3 s.
+    async fn gathered(&self) {
+        for _ in 0..60 {
+            if self.pc.ice_gathering_state() == web_sys::RtcIceGatheringState::Complete {
+                return;
+            }
+            sleep(50).await;
+        }
+    }
+
+    /// Ends the connection.
+    pub fn close(&self) {
+        self.pc.close();
+    }
+
+    /// The peer connection's stats report (for tests and diagnostics).
+    pub fn stats(&self) -> js_sys::Promise {
+        self.pc.get_stats()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.pc.set_onconnectionstatechange(None);
+        self.pc.close();
+    }
+}
+
+/// Resolves after `ms` milliseconds.
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// All tracks of `array`, as tracks.
+pub fn tracks(array: &Array) -> Vec<MediaStreamTrack> {
+    array
+        .iter()
+        .filter_map(|t| t.dyn_into::<MediaStreamTrack>().ok())
+        .collect()
+}

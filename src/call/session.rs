@@ -1,0 +1,706 @@
+//! A call, from joining to leaving: the signaling socket, the peer connection, the frame-crypto
+//! worker and the encrypted notes, driven by the relay's messages, with reconnection.
+//!
+//! The UI holds a [`Call`] and hears [`CallEvent`]s; it never touches the socket or the peer
+//! connection. A lost connection (network, relay restart, a retryable error from the relay) is
+//! retried with backoff: 1, 2, 4, 8, then every 10 seconds, each time with a fresh worker, peer
+//! connection and KIDs, since the relay sees a new participant anyway. Chat typed meanwhile is
+//! queued and sent once back in.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use veilig_e2ee::RoomKeys;
+use veilig_protocol::{
+    ClientMessage, ErrorCode, ParticipantId, RoomId, ServerMessage, Source, PROTOCOL_VERSION,
+};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::RtcPeerConnectionState;
+
+use super::media::LocalMedia;
+use super::metadata::{Note, Notes, MAX_CHAT_CHARS};
+use super::peer::{sleep, Peer, RemoteTrack};
+use super::signaling::{self, Signaling, SignalingEvent};
+use crate::encryption::{AttachPath, FrameCrypto, WorkerStats, WORKER_URL};
+use crate::frame_crypto::messages::Direction;
+
+/// How the call is doing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    /// Reaching the relay.
+    Connecting,
+    /// In the room, media connected.
+    Connected,
+    /// Lost; trying again in `in_seconds`.
+    Reconnecting {
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// Seconds until the next attempt.
+        in_seconds: u32,
+    },
+    /// Given up (the reason is for the UI to word).
+    Failed(Failure),
+    /// Left on purpose.
+    Ended,
+}
+
+/// Why a call cannot go on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The room is full.
+    RoomFull,
+    /// The relay runs another protocol version: reload the page.
+    Version,
+    /// Encryption could not start or attach.
+    Encryption,
+    /// The relay refused us for another reason.
+    Refused,
+}
+
+/// Whether a remote participant's media decrypts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decryption {
+    /// Nothing received yet.
+    Waiting,
+    /// Frames decrypt.
+    Fine,
+    /// Frames arrive but do not authenticate: a different key.
+    Failing,
+}
+
+/// What the UI hears.
+#[derive(Clone, Debug)]
+pub enum CallEvent {
+    /// The call's state changed.
+    Status(Status),
+    /// Our id in the room (new on every reconnect).
+    You(ParticipantId),
+    /// The participants other than us, in order of arrival.
+    Participants(Vec<ParticipantId>),
+    /// A participant said who they are and what they send.
+    Presence {
+        /// Who.
+        who: ParticipantId,
+        /// Display name.
+        name: String,
+        /// Microphone on.
+        mic: bool,
+        /// Camera on.
+        camera: bool,
+        /// Sharing the screen.
+        screen: bool,
+    },
+    /// Every remote track now received.
+    Tracks(Vec<RemoteTrack>),
+    /// A chat message; `from` is `None` for our own.
+    Chat {
+        /// Sender.
+        from: Option<ParticipantId>,
+        /// Text.
+        text: String,
+    },
+    /// Decryption state per participant.
+    Decryption(HashMap<ParticipantId, Decryption>),
+    /// What arrives from each participant, from the browser's own statistics.
+    Reception(HashMap<ParticipantId, Reception>),
+}
+
+/// Received media of one participant, as the browser counts it (shown per tile on request).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Reception {
+    /// Video frames decoded so far.
+    pub frames_decoded: u64,
+    /// Video frames per second now.
+    pub frames_per_second: f64,
+    /// Audio energy received so far (sum of squared levels times duration).
+    pub audio_energy: f64,
+    /// Packets lost, audio and video.
+    pub packets_lost: i64,
+}
+
+/// Everything the call needs to start.
+pub struct CallConfig {
+    /// The room id.
+    pub room: String,
+    /// Keys derived from the link (and passphrase).
+    pub keys: RoomKeys,
+    /// Display name (may be empty).
+    pub name: String,
+    /// How to attach encryption.
+    pub path: AttachPath,
+    /// `auto`, `wasm` or `webcrypto`.
+    pub engine: String,
+}
+
+struct State {
+    config: CallConfig,
+    local: LocalMedia,
+    mic: bool,
+    camera: bool,
+    on_event: Rc<dyn Fn(CallEvent)>,
+    crypto: Option<Rc<FrameCrypto>>,
+    peer: Option<Rc<Peer>>,
+    signaling: Option<Signaling>,
+    notes: Notes,
+    participants: Vec<ParticipantId>,
+    outbox: Vec<String>,
+    joined: bool,
+    attempt: u32,
+    ended: bool,
+    /// Per remote transform: (decrypted, bad tags) at the previous report.
+    last_counts: HashMap<u32, (u64, u64)>,
+    _ping: Option<Closure<dyn FnMut()>>,
+    ping_timer: Option<i32>,
+    /// Remote track id → (participant, is audio), for reading the browser's statistics.
+    tracks: HashMap<String, (ParticipantId, bool)>,
+}
+
+/// A running call.
+#[derive(Clone)]
+pub struct Call {
+    state: Rc<RefCell<State>>,
+}
+
+impl PartialEq for Call {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.state, &other.state)
+    }
+}
+
+fn emit(state: &Rc<RefCell<State>>, event: CallEvent) {
+    let on_event = state.borrow().on_event.clone();
+    on_event(event);
+}
+
+fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
+        let _ = crypto.get_random_values_with_u8_array(&mut bytes);
+    }
+    u64::from_be_bytes(bytes)
+}
+
+impl Call {
+    /// Starts a call with `local` media (either track may be absent).
+    pub fn start(config: CallConfig, local: LocalMedia, on_event: Rc<dyn Fn(CallEvent)>) -> Call {
+        let notes = Notes::new(&config.room, &config.keys.metadata, random_u64());
+        let state = Rc::new(RefCell::new(State {
+            mic: local.audio.is_some(),
+            camera: local.video.is_some(),
+            config,
+            local,
+            on_event,
+            crypto: None,
+            peer: None,
+            signaling: None,
+            notes,
+            participants: Vec::new(),
+            outbox: Vec::new(),
+            joined: false,
+            attempt: 0,
+            ended: false,
+            last_counts: HashMap::new(),
+            _ping: None,
+            ping_timer: None,
+            tracks: HashMap::new(),
+        }));
+        let call = Call { state };
+        call.start_pinging();
+        call.connect();
+        call
+    }
+
+    fn start_pinging(&self) {
+        let weak = Rc::downgrade(&self.state);
+        let mut ticks = 0u32;
+        let ping = Closure::<dyn FnMut()>::new(move || {
+            let Some(state) = weak.upgrade() else { return };
+            ticks += 1;
+            // Every 15 s a ping keeps the relay's idle timeout away.
+            if ticks % 15 == 0 {
+                if let Some(signaling) = &state.borrow().signaling {
+                    signaling.send(&ClientMessage::Ping);
+                }
+            }
+            poll_reception(&state);
+        });
+        let timer = web_sys::window().and_then(|w| {
+            w.set_interval_with_callback_and_timeout_and_arguments_0(
+                ping.as_ref().unchecked_ref(),
+                1_000,
+            )
+            .ok()
+        });
+        let mut state = self.state.borrow_mut();
+        state._ping = Some(ping);
+        state.ping_timer = timer;
+    }
+
+    /// (Re)connects: fresh worker, peer connection and socket.
+    fn connect(&self) {
+        emit(&self.state, CallEvent::Status(Status::Connecting));
+        let weak = Rc::downgrade(&self.state);
+        wasm_bindgen_futures::spawn_local(async move {
+            let Some(state) = weak.upgrade() else { return };
+            let (path, engine, key) = {
+                let s = state.borrow();
+                (
+                    s.config.path,
+                    s.config.engine.clone(),
+                    s.config.keys.media.as_bytes().to_vec(),
+                )
+            };
+            let crypto = match FrameCrypto::start(WORKER_URL, path).await {
+                Ok(crypto) => Rc::new(crypto),
+                Err(_) => return fail(&state, Failure::Encryption),
+            };
+            if crypto.set_key(&key, &engine).is_err() {
+                return fail(&state, Failure::Encryption);
+            }
+            {
+                let weak = Rc::downgrade(&state);
+                crypto.on_stats(Box::new(move |stats: &WorkerStats| {
+                    if let Some(state) = weak.upgrade() {
+                        report_decryption(&state, stats);
+                    }
+                }));
+            }
+            let peer = {
+                let weak = Rc::downgrade(&state);
+                let on_state = Rc::new(move |pc_state: RtcPeerConnectionState| {
+                    if let Some(state) = weak.upgrade() {
+                        on_peer_state(&state, pc_state);
+                    }
+                });
+                match Peer::new(crypto.clone(), on_state) {
+                    Ok(peer) => Rc::new(peer),
+                    Err(_) => return fail(&state, Failure::Encryption),
+                }
+            };
+            {
+                let s = state.borrow();
+                peer.set_local(Source::Microphone, s.local.audio.clone());
+                peer.set_local(Source::Camera, s.local.video.clone());
+            }
+            let handler = {
+                let weak = Rc::downgrade(&state);
+                Rc::new(move |event: SignalingEvent| {
+                    if let Some(state) = weak.upgrade() {
+                        on_signaling(&state, event);
+                    }
+                })
+            };
+            let Some(url) = signaling::url_for_page() else {
+                return fail(&state, Failure::Refused);
+            };
+            let socket = match Signaling::connect(&url, handler) {
+                Ok(socket) => socket,
+                Err(_) => return schedule_reconnect(&state),
+            };
+            let mut s = state.borrow_mut();
+            s.crypto = Some(crypto);
+            s.peer = Some(peer);
+            s.signaling = Some(socket);
+            s.last_counts.clear();
+        });
+    }
+
+    /// Sends a chat message (queued while reconnecting). Returns false if it is too long.
+    pub fn send_chat(&self, text: &str) -> bool {
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > MAX_CHAT_CHARS {
+            return false;
+        }
+        let note = Note::Chat { text: text.into() };
+        let blob = self.state.borrow_mut().notes.seal(&note);
+        if let Some(blob) = blob {
+            let mut s = self.state.borrow_mut();
+            match (&s.signaling, s.joined) {
+                (Some(signaling), true) => signaling.send(&ClientMessage::Blob {
+                    to: None,
+                    data: blob,
+                }),
+                _ => s.outbox.push(blob),
+            }
+        }
+        emit(
+            &self.state,
+            CallEvent::Chat {
+                from: None,
+                text: text.into(),
+            },
+        );
+        true
+    }
+
+    /// Turns the microphone on or off (off sends nothing at all).
+    pub fn set_mic(&self, on: bool) {
+        self.state.borrow_mut().mic = on;
+        self.apply_local();
+    }
+
+    /// Turns the camera on or off.
+    pub fn set_camera(&self, on: bool) {
+        self.state.borrow_mut().camera = on;
+        self.apply_local();
+    }
+
+    /// Whether microphone and camera are on.
+    pub fn local_state(&self) -> (bool, bool) {
+        let s = self.state.borrow();
+        (
+            s.mic && s.local.audio.is_some(),
+            s.camera && s.local.video.is_some(),
+        )
+    }
+
+    fn apply_local(&self) {
+        let s = self.state.borrow();
+        if let Some(audio) = &s.local.audio {
+            audio.set_enabled(s.mic);
+        }
+        if let Some(video) = &s.local.video {
+            video.set_enabled(s.camera);
+        }
+        drop(s);
+        send_presence(&self.state, None);
+    }
+
+    /// Leaves: tells the relay, closes everything, turns the camera off.
+    pub fn leave(&self) {
+        let mut s = self.state.borrow_mut();
+        s.ended = true;
+        if let Some(signaling) = s.signaling.take() {
+            signaling.send(&ClientMessage::Leave);
+            signaling.close();
+        }
+        if let Some(peer) = s.peer.take() {
+            peer.close();
+        }
+        s.crypto = None;
+        s.local.stop();
+        if let (Some(window), Some(timer)) = (web_sys::window(), s.ping_timer.take()) {
+            window.clear_interval_with_handle(timer);
+        }
+        drop(s);
+        emit(&self.state, CallEvent::Status(Status::Ended));
+    }
+
+    /// The peer connection's stats (for diagnostics and tests).
+    pub fn peer_stats(&self) -> Option<js_sys::Promise> {
+        self.state.borrow().peer.as_ref().map(|p| p.stats())
+    }
+}
+
+fn fail(state: &Rc<RefCell<State>>, failure: Failure) {
+    state.borrow_mut().ended = true;
+    emit(state, CallEvent::Status(Status::Failed(failure)));
+}
+
+fn send_presence(state: &Rc<RefCell<State>>, to: Option<ParticipantId>) {
+    let mut s = state.borrow_mut();
+    let note = Note::Presence {
+        name: s.config.name.clone(),
+        mic: s.mic && s.local.audio.is_some(),
+        camera: s.camera && s.local.video.is_some(),
+        screen: false,
+    };
+    let Some(blob) = s.notes.seal(&note) else {
+        return;
+    };
+    // Before joining there is nobody to tell: the welcome sends it.
+    if let (Some(signaling), true) = (&s.signaling, s.joined) {
+        signaling.send(&ClientMessage::Blob { to, data: blob });
+    }
+}
+
+fn on_signaling(state: &Rc<RefCell<State>>, event: SignalingEvent) {
+    match event {
+        SignalingEvent::Open => {
+            let room = state.borrow().config.room.clone();
+            let Ok(room) = RoomId::new(&room) else {
+                return fail(state, Failure::Refused);
+            };
+            if let Some(signaling) = &state.borrow().signaling {
+                signaling.send(&ClientMessage::Join {
+                    version: PROTOCOL_VERSION,
+                    room,
+                });
+            }
+        }
+        SignalingEvent::Message(message) => on_message(state, message),
+        SignalingEvent::Garbled => {
+            if let Some(signaling) = state.borrow_mut().signaling.take() {
+                signaling.close();
+            }
+            schedule_reconnect(state);
+        }
+        SignalingEvent::Closed(code) => {
+            let failure = match code {
+                4403 => Some(Failure::RoomFull),
+                4426 => Some(Failure::Version),
+                4400 | 4409 | 4413 | 4422 | 4429 => Some(Failure::Refused),
+                _ => None,
+            };
+            {
+                let mut s = state.borrow_mut();
+                s.signaling = None;
+                s.joined = false;
+                if let Some(peer) = s.peer.take() {
+                    peer.close();
+                }
+                s.crypto = None;
+            }
+            match failure {
+                Some(failure) => fail(state, failure),
+                None => schedule_reconnect(state),
+            }
+        }
+    }
+}
+
+fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
+    match message {
+        ServerMessage::Welcome {
+            you, participants, ..
+        } => {
+            let outbox = {
+                let mut s = state.borrow_mut();
+                s.joined = true;
+                s.attempt = 0;
+                s.participants = participants.clone();
+                std::mem::take(&mut s.outbox)
+            };
+            emit(state, CallEvent::You(you));
+            emit(state, CallEvent::Participants(participants));
+            send_presence(state, None);
+            if let Some(signaling) = &state.borrow().signaling {
+                for data in outbox {
+                    signaling.send(&ClientMessage::Blob { to: None, data });
+                }
+            }
+        }
+        ServerMessage::Offer { sdp, lines } => {
+            let Some(peer) = state.borrow().peer.clone() else {
+                return;
+            };
+            let weak: Weak<RefCell<State>> = Rc::downgrade(state);
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = peer.answer(&sdp, lines).await;
+                let Some(state) = weak.upgrade() else { return };
+                match result {
+                    Ok((answer, tracks)) => {
+                        if let Some(signaling) = &state.borrow().signaling {
+                            signaling.send(&ClientMessage::Answer { sdp: answer });
+                        }
+                        state.borrow_mut().tracks = tracks
+                            .iter()
+                            .map(|t| (t.track.id(), (t.from.clone(), t.track.kind() == "audio")))
+                            .collect();
+                        emit(&state, CallEvent::Tracks(tracks));
+                    }
+                    Err(_) => fail(&state, Failure::Encryption),
+                }
+            });
+        }
+        ServerMessage::Joined { participant } => {
+            let list = {
+                let mut s = state.borrow_mut();
+                s.participants.push(participant.clone());
+                s.participants.clone()
+            };
+            emit(state, CallEvent::Participants(list));
+            send_presence(state, Some(participant));
+        }
+        ServerMessage::Left { participant } => {
+            let list = {
+                let mut s = state.borrow_mut();
+                s.participants.retain(|p| p != &participant);
+                s.notes.forget(&participant);
+                s.participants.clone()
+            };
+            emit(state, CallEvent::Participants(list));
+        }
+        ServerMessage::Blob { from, data } => {
+            let note = state.borrow_mut().notes.open(&from, &data);
+            match note {
+                Ok(Note::Presence {
+                    name,
+                    mic,
+                    camera,
+                    screen,
+                }) => emit(
+                    state,
+                    CallEvent::Presence {
+                        who: from,
+                        name,
+                        mic,
+                        camera,
+                        screen,
+                    },
+                ),
+                Ok(Note::Chat { text }) => emit(
+                    state,
+                    CallEvent::Chat {
+                        from: Some(from),
+                        text,
+                    },
+                ),
+                // Unreadable notes (another key) show up as the participant's decryption state.
+                Err(_) => {}
+            }
+        }
+        ServerMessage::Pong => {}
+        ServerMessage::Error { code, .. } => {
+            if code == ErrorCode::RoomFull {
+                fail(state, Failure::RoomFull);
+            }
+        }
+    }
+}
+
+fn on_peer_state(state: &Rc<RefCell<State>>, pc_state: RtcPeerConnectionState) {
+    match pc_state {
+        RtcPeerConnectionState::Connected => emit(state, CallEvent::Status(Status::Connected)),
+        RtcPeerConnectionState::Failed => {
+            let signaling = state.borrow_mut().signaling.take();
+            if let Some(signaling) = signaling {
+                signaling.close();
+            }
+            schedule_reconnect(state);
+        }
+        _ => {}
+    }
+}
+
+fn schedule_reconnect(state: &Rc<RefCell<State>>) {
+    let attempt = {
+        let mut s = state.borrow_mut();
+        if s.ended {
+            return;
+        }
+        s.joined = false;
+        s.signaling = None;
+        if let Some(peer) = s.peer.take() {
+            peer.close();
+        }
+        s.crypto = None;
+        s.attempt += 1;
+        s.attempt
+    };
+    let delay = match attempt {
+        1 => 1,
+        2 => 2,
+        3 => 4,
+        4 => 8,
+        _ => 10,
+    };
+    emit(
+        state,
+        CallEvent::Status(Status::Reconnecting {
+            attempt,
+            in_seconds: delay,
+        }),
+    );
+    let call = Call {
+        state: state.clone(),
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        sleep(delay as i32 * 1000).await;
+        if !call.state.borrow().ended {
+            call.connect();
+        }
+    });
+}
+
+/// Turns the worker's per-transform counters into a state per participant: fine if any of
+/// their frames decrypted since the last report, failing if frames arrived and failed.
+fn report_decryption(state: &Rc<RefCell<State>>, stats: &WorkerStats) {
+    let lines = match &state.borrow().peer {
+        Some(peer) => peer.remote_lines(),
+        None => return,
+    };
+    let owner: HashMap<u32, ParticipantId> =
+        lines.into_iter().map(|(id, who, _)| (id, who)).collect();
+    let mut health: HashMap<ParticipantId, Decryption> = HashMap::new();
+    {
+        let mut s = state.borrow_mut();
+        for (id, direction, counters) in &stats.transforms {
+            if *direction != Direction::Receive {
+                continue;
+            }
+            let Some(who) = owner.get(id) else { continue };
+            let failed = counters.bad_tag + counters.unknown_format;
+            let (decrypted_before, failed_before) = s
+                .last_counts
+                .insert(*id, (counters.decrypted, failed))
+                .unwrap_or((0, 0));
+            let now = if counters.decrypted > decrypted_before {
+                Decryption::Fine
+            } else if failed > failed_before {
+                Decryption::Failing
+            } else {
+                Decryption::Waiting
+            };
+            let entry = health.entry(who.clone()).or_insert(Decryption::Waiting);
+            *entry = match (*entry, now) {
+                (Decryption::Fine, _) | (_, Decryption::Fine) => Decryption::Fine,
+                (Decryption::Failing, _) | (_, Decryption::Failing) => Decryption::Failing,
+                _ => Decryption::Waiting,
+            };
+        }
+    }
+    emit(state, CallEvent::Decryption(health));
+}
+
+/// Reads the peer connection's inbound statistics and reports them per participant.
+fn poll_reception(state: &Rc<RefCell<State>>) {
+    let Some(peer) = state.borrow().peer.clone() else {
+        return;
+    };
+    let weak = Rc::downgrade(state);
+    wasm_bindgen_futures::spawn_local(async move {
+        let Ok(report) = wasm_bindgen_futures::JsFuture::from(peer.stats()).await else {
+            return;
+        };
+        let Some(state) = weak.upgrade() else { return };
+        let tracks = state.borrow().tracks.clone();
+        let mut reception: HashMap<ParticipantId, Reception> = HashMap::new();
+        let number = |entry: &JsValue, field: &str| {
+            js_sys::Reflect::get(entry, &field.into())
+                .ok()
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0)
+        };
+        let report: web_sys::RtcStatsReport = report.unchecked_into();
+        let values = js_sys::try_iter(&report.values()).ok().flatten();
+        for entry in values.into_iter().flatten().flatten() {
+            let kind = js_sys::Reflect::get(&entry, &"type".into())
+                .ok()
+                .and_then(|v| v.as_string());
+            if kind.as_deref() != Some("inbound-rtp") {
+                continue;
+            }
+            let Some(id) = js_sys::Reflect::get(&entry, &"trackIdentifier".into())
+                .ok()
+                .and_then(|v| v.as_string())
+            else {
+                continue;
+            };
+            let Some((who, audio)) = tracks.get(&id) else {
+                continue;
+            };
+            let r = reception.entry(who.clone()).or_default();
+            r.packets_lost += number(&entry, "packetsLost") as i64;
+            if *audio {
+                r.audio_energy += number(&entry, "totalAudioEnergy");
+            } else {
+                r.frames_decoded += number(&entry, "framesDecoded") as u64;
+                r.frames_per_second += number(&entry, "framesPerSecond");
+            }
+        }
+        emit(&state, CallEvent::Reception(reception));
+    });
+}

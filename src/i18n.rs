@@ -1,0 +1,279 @@
+//! Every word the UI shows, in Dutch and English: one struct, one constant per language, so a
+//! string missing in either language does not compile.
+//!
+//! The language comes from the browser's preferences (`navigator.languages`: Dutch if Dutch
+//! comes before English, else English) and can be switched in the UI.
+
+/// A UI language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    /// Nederlands.
+    Nl,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The first of the browser's preferred languages that we speak, else English.
+    pub fn from_preferences<'a>(preferred: impl IntoIterator<Item = &'a str>) -> Lang {
+        for tag in preferred {
+            let primary = tag
+                .split(['-', '_'])
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            match primary.as_str() {
+                "nl" => return Lang::Nl,
+                "en" => return Lang::En,
+                _ => {}
+            }
+        }
+        Lang::En
+    }
+
+    /// The BCP 47 tag, for `lang` attributes.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Nl => "nl",
+            Lang::En => "en",
+        }
+    }
+
+    /// The other language (the switch).
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Nl => Lang::En,
+            Lang::En => Lang::Nl,
+        }
+    }
+
+    /// The strings.
+    pub fn text(self) -> &'static Text {
+        match self {
+            Lang::Nl => &NL,
+            Lang::En => &EN,
+        }
+    }
+}
+
+/// Every string of the UI.
+#[derive(Debug)]
+pub struct Text {
+    /// The language's own name, on the switch.
+    pub language_name: &'static str,
+    /// Start page: tagline.
+    pub tagline: &'static str,
+    /// Start page: what is protected.
+    pub promise: &'static str,
+    /// Start page: button.
+    pub new_meeting: &'static str,
+    /// Start page: label of the link field.
+    pub paste_link: &'static str,
+    /// Start page: button next to it.
+    pub open_link: &'static str,
+    /// Start page: the pasted text is not a Veilig link.
+    pub bad_link: &'static str,
+    /// Lobby: heading.
+    pub lobby_title: &'static str,
+    /// Lobby: name field.
+    pub your_name: &'static str,
+    /// Lobby: remember-name checkbox.
+    pub remember_name: &'static str,
+    /// Lobby: passphrase field.
+    pub passphrase: &'static str,
+    /// Lobby: explains the passphrase.
+    pub passphrase_hint: &'static str,
+    /// Lobby and meeting: microphone toggle label.
+    pub microphone: &'static str,
+    /// Lobby and meeting: camera toggle label.
+    pub camera: &'static str,
+    /// Lobby: join button.
+    pub join: &'static str,
+    /// Lobby: while deriving keys.
+    pub preparing: &'static str,
+    /// Lobby: the E2EE badge.
+    pub e2ee_badge: &'static str,
+    /// Lobby: camera or microphone denied.
+    pub media_denied: &'static str,
+    /// Lobby: no camera or microphone found.
+    pub media_missing: &'static str,
+    /// Lobby: joining without devices.
+    pub listen_only: &'static str,
+    /// Meeting: status while connecting.
+    pub connecting: &'static str,
+    /// Meeting: status while reconnecting (followed by seconds).
+    pub reconnecting: &'static str,
+    /// Meeting: failed status.
+    pub failed: &'static str,
+    /// Meeting: retry button.
+    pub retry: &'static str,
+    /// Meeting: the room is full.
+    pub room_full: &'static str,
+    /// Meeting: leave button.
+    pub leave: &'static str,
+    /// Meeting: after leaving.
+    pub left: &'static str,
+    /// Meeting: rejoin button after leaving.
+    pub rejoin: &'static str,
+    /// Meeting: a participant without a name.
+    pub anonymous: &'static str,
+    /// Meeting: our own tile.
+    pub you: &'static str,
+    /// Meeting: muted indicator.
+    pub muted: &'static str,
+    /// Meeting: tile whose frames do not decrypt.
+    pub cannot_decrypt: &'static str,
+    /// Meeting: waiting for the first frames of a participant.
+    pub waiting_for_video: &'static str,
+    /// Meeting: safety code label.
+    pub safety_code: &'static str,
+    /// Meeting: how to use the safety code.
+    pub safety_code_hint: &'static str,
+    /// Meeting: copy link button.
+    pub copy_link: &'static str,
+    /// Meeting: after copying.
+    pub link_copied: &'static str,
+    /// Meeting: who can join.
+    pub link_warning: &'static str,
+    /// Meeting: chat heading.
+    pub chat: &'static str,
+    /// Meeting: chat input placeholder.
+    pub chat_placeholder: &'static str,
+    /// Meeting: send button.
+    pub send: &'static str,
+    /// Meeting: participants heading.
+    pub participants: &'static str,
+    /// Meeting: nobody else here yet.
+    pub alone: &'static str,
+    /// Meeting: encryption failed to start.
+    pub encryption_failed: &'static str,
+    /// Meeting: per-tile reception details.
+    pub reception: &'static str,
+    /// Meeting: frames per second.
+    pub frames_per_second: &'static str,
+    /// Meeting: packets lost.
+    pub packets_lost: &'static str,
+}
+
+/// Nederlands.
+pub const NL: Text = Text {
+    language_name: "Nederlands",
+    tagline: "Veilig videobellen, van begin tot eind versleuteld.",
+    promise: "Beeld, geluid, chat en namen worden in uw browser versleuteld. De server ziet alleen versleutelde gegevens; de sleutel staat in de link en gaat nooit naar de server. Geen account, geen installatie.",
+    new_meeting: "Nieuwe vergadering",
+    paste_link: "Link of vergadercode",
+    open_link: "Openen",
+    bad_link: "Dit is geen geldige Veilig-link. Een link ziet eruit als https://…/kamer#sleutel.",
+    lobby_title: "Klaar om deel te nemen?",
+    your_name: "Uw naam",
+    remember_name: "Naam onthouden in deze browser",
+    passphrase: "Wachtwoord van de vergadering",
+    passphrase_hint: "Deze vergadering vraagt ook een wachtwoord, dat u apart van de link hebt gekregen.",
+    microphone: "Microfoon",
+    camera: "Camera",
+    join: "Deelnemen",
+    preparing: "Sleutels worden afgeleid…",
+    e2ee_badge: "Eind-tot-eind versleuteld: beeld, geluid, chat en namen",
+    media_denied: "Geen toegang tot camera of microfoon. Sta het toe via het slotje naast het adres en laad de pagina opnieuw.",
+    media_missing: "Geen camera of microfoon gevonden.",
+    listen_only: "U kunt ook zonder camera en microfoon deelnemen.",
+    connecting: "Verbinden…",
+    reconnecting: "Verbinding verbroken, opnieuw proberen over",
+    failed: "De verbinding is mislukt.",
+    retry: "Opnieuw proberen",
+    room_full: "Deze vergadering is vol.",
+    leave: "Verlaten",
+    left: "U hebt de vergadering verlaten.",
+    rejoin: "Opnieuw deelnemen",
+    anonymous: "Naamloos",
+    you: "U",
+    muted: "Microfoon uit",
+    cannot_decrypt: "Kan niet ontsleutelen: andere sleutel?",
+    waiting_for_video: "Wachten op beeld…",
+    safety_code: "Veiligheidscode",
+    safety_code_hint: "Vergelijk deze code hardop: iedereen met dezelfde sleutel ziet dezelfde code.",
+    copy_link: "Uitnodigingslink kopiëren",
+    link_copied: "Link gekopieerd",
+    link_warning: "Iedereen met deze link kan deelnemen.",
+    chat: "Chat",
+    chat_placeholder: "Bericht…",
+    send: "Versturen",
+    participants: "Deelnemers",
+    alone: "U bent de enige hier. Deel de link om anderen uit te nodigen.",
+    encryption_failed: "De versleuteling kon niet starten. Zonder versleuteling beginnen we geen gesprek.",
+    reception: "Ontvangst",
+    frames_per_second: "Beelden per seconde",
+    packets_lost: "Pakketten verloren",
+};
+
+/// English.
+pub const EN: Text = Text {
+    language_name: "English",
+    tagline: "Safe video meetings, end-to-end encrypted.",
+    promise: "Video, audio, chat and names are encrypted in your browser. The server only sees ciphertext; the key is in the link and never reaches the server. No account, nothing to install.",
+    new_meeting: "New meeting",
+    paste_link: "Link or meeting code",
+    open_link: "Open",
+    bad_link: "This is not a valid Veilig link. A link looks like https://…/room#key.",
+    lobby_title: "Ready to join?",
+    your_name: "Your name",
+    remember_name: "Remember my name in this browser",
+    passphrase: "Meeting passphrase",
+    passphrase_hint: "This meeting also needs a passphrase, which you received separately from the link.",
+    microphone: "Microphone",
+    camera: "Camera",
+    join: "Join",
+    preparing: "Deriving keys…",
+    e2ee_badge: "End-to-end encrypted: video, audio, chat and names",
+    media_denied: "No access to camera or microphone. Allow it with the lock icon next to the address and reload the page.",
+    media_missing: "No camera or microphone found.",
+    listen_only: "You can also join without camera and microphone.",
+    connecting: "Connecting…",
+    reconnecting: "Connection lost, trying again in",
+    failed: "The connection failed.",
+    retry: "Try again",
+    room_full: "This meeting is full.",
+    leave: "Leave",
+    left: "You left the meeting.",
+    rejoin: "Join again",
+    anonymous: "Anonymous",
+    you: "You",
+    muted: "Microphone off",
+    cannot_decrypt: "Can't decrypt: different key?",
+    waiting_for_video: "Waiting for video…",
+    safety_code: "Safety code",
+    safety_code_hint: "Compare this code aloud: everyone with the same key sees the same code.",
+    copy_link: "Copy invite link",
+    link_copied: "Link copied",
+    link_warning: "Anyone with this link can join.",
+    chat: "Chat",
+    chat_placeholder: "Message…",
+    send: "Send",
+    participants: "Participants",
+    alone: "You are the only one here. Share the link to invite others.",
+    encryption_failed: "Encryption could not start. Without encryption we do not start a call.",
+    reception: "Reception",
+    frames_per_second: "Frames per second",
+    packets_lost: "Packets lost",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_browser_preference_picks_the_language() {
+        assert_eq!(Lang::from_preferences(["nl-NL", "en"]), Lang::Nl);
+        assert_eq!(Lang::from_preferences(["de", "en-GB", "nl"]), Lang::En);
+        assert_eq!(Lang::from_preferences(["fr"]), Lang::En);
+        assert_eq!(Lang::from_preferences(["NL_be"]), Lang::Nl);
+    }
+
+    #[test]
+    fn both_languages_say_something_everywhere() {
+        let nl = format!("{NL:?}");
+        let en = format!("{EN:?}");
+        assert!(!nl.contains(": \"\"") && !en.contains(": \"\""));
+        assert_ne!(NL.join, EN.join);
+    }
+}

@@ -1,0 +1,203 @@
+//! The lobby: camera preview, microphone and camera on or off, display name, the meeting
+//! passphrase when the link asks for one, and what is encrypted. Joining without any device
+//! (listen-only) works; a denied permission says how to fix it.
+
+use veilig_e2ee::{InviteLink, RoomKeys};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::call::media::{self, LocalMedia, MediaError};
+use crate::call::metadata::MAX_NAME_CHARS;
+use crate::i18n::Lang;
+
+const NAME_KEY: &str = "veilig.name";
+
+/// What the lobby hands to the meeting.
+pub struct Ready {
+    /// Keys from the link (and passphrase).
+    pub keys: RoomKeys,
+    /// The tracks to send.
+    pub media: LocalMedia,
+    /// Display name.
+    pub name: String,
+}
+
+/// Props of the lobby.
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    /// Language.
+    pub lang: Lang,
+    /// The link (secret inside).
+    pub link: std::rc::Rc<InviteLink>,
+    /// Called once the keys are derived and the user joins.
+    pub on_join: Callback<Ready>,
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// The lobby.
+#[function_component]
+pub fn Lobby(props: &Props) -> Html {
+    let text = props.lang.text();
+    let media = use_state(|| None::<Result<LocalMedia, MediaError>>);
+    let mic = use_state(|| true);
+    let camera = use_state(|| true);
+    let preparing = use_state(|| false);
+    let name_ref = use_node_ref();
+    let remember_ref = use_node_ref();
+    let pass_ref = use_node_ref();
+    let stored_name = use_memo((), |_| {
+        storage()
+            .and_then(|s| s.get_item(NAME_KEY).ok().flatten())
+            .unwrap_or_default()
+    });
+
+    {
+        // The remembered name is filled in once; a `value` attribute would be re-applied on
+        // every render and overwrite what the user typed meanwhile.
+        let name_ref = name_ref.clone();
+        let stored_name = stored_name.clone();
+        use_effect_with((), move |_| {
+            if let Some(input) = name_ref.cast::<HtmlInputElement>() {
+                input.set_value(&stored_name);
+            }
+        });
+    }
+    {
+        let media = media.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = match media::open(true, true).await {
+                    Ok(local) => Ok(local),
+                    // A machine without a camera may still have a microphone.
+                    Err(MediaError::NotFound) => media::open(true, false).await,
+                    Err(other) => Err(other),
+                };
+                media.set(Some(result));
+            });
+        });
+    }
+
+    let toggle = |state: UseStateHandle<bool>| Callback::from(move |_: Event| state.set(!*state));
+
+    let on_submit = {
+        let media = media.clone();
+        let (mic, camera, preparing) = (mic.clone(), camera.clone(), preparing.clone());
+        let (name_ref, remember_ref, pass_ref) =
+            (name_ref.clone(), remember_ref.clone(), pass_ref.clone());
+        let link = props.link.clone();
+        let on_join = props.on_join.clone();
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            if *preparing {
+                return;
+            }
+            preparing.set(true);
+            let value = |node: &NodeRef| {
+                node.cast::<HtmlInputElement>()
+                    .map(|i| i.value())
+                    .unwrap_or_default()
+            };
+            let name: String = value(&name_ref)
+                .trim()
+                .chars()
+                .take(MAX_NAME_CHARS)
+                .collect();
+            let remember = remember_ref
+                .cast::<HtmlInputElement>()
+                .is_some_and(|i| i.checked());
+            if let Some(storage) = storage() {
+                if remember {
+                    let _ = storage.set_item(NAME_KEY, &name);
+                } else {
+                    let _ = storage.remove_item(NAME_KEY);
+                }
+            }
+            let passphrase = value(&pass_ref);
+            let mut local = match &*media {
+                Some(Ok(local)) => local.clone(),
+                _ => LocalMedia::default(),
+            };
+            if !*mic {
+                if let Some(track) = local.audio.take() {
+                    track.stop();
+                }
+            }
+            if !*camera {
+                if let Some(track) = local.video.take() {
+                    track.stop();
+                }
+            }
+            let link = link.clone();
+            let on_join = on_join.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                // Let "deriving keys" render first: a passphrase costs PBKDF2's 600,000 rounds.
+                crate::call::peer::sleep(30).await;
+                let pass = link.passphrase_required().then_some(passphrase.as_str());
+                if let Ok(keys) = RoomKeys::derive(&link, pass) {
+                    on_join.emit(Ready {
+                        keys,
+                        media: local,
+                        name,
+                    });
+                }
+            });
+        })
+    };
+
+    let preview = match &*media {
+        Some(Ok(LocalMedia {
+            video: Some(track), ..
+        })) if *camera => html! {
+            <super::media_element::MediaElement track={track.clone()} local=true testid="preview" />
+        },
+        _ => html! { <div class="preview-off" /> },
+    };
+    let problem = match &*media {
+        Some(Err(MediaError::Denied)) => Some(text.media_denied),
+        Some(Err(MediaError::NotFound)) => Some(text.media_missing),
+        Some(Err(MediaError::Unavailable)) => Some(text.media_missing),
+        _ => None,
+    };
+    html! {
+        <main class="lobby" data-testid="lobby">
+            <h1>{ text.lobby_title }</h1>
+            <div class="preview">{ preview }</div>
+            <p class="badge" data-testid="e2ee-badge">{ text.e2ee_badge }</p>
+            if let Some(problem) = problem {
+                <p class="error" role="alert">{ problem }{ " " }{ text.listen_only }</p>
+            }
+            <form onsubmit={on_submit}>
+                <label>
+                    <input type="checkbox" checked={*mic} onchange={toggle(mic.clone())}
+                        data-testid="lobby-mic" />
+                    { text.microphone }
+                </label>
+                <label>
+                    <input type="checkbox" checked={*camera} onchange={toggle(camera.clone())}
+                        data-testid="lobby-camera" />
+                    { text.camera }
+                </label>
+                <label for="name">{ text.your_name }</label>
+                <input id="name" ref={name_ref.clone()} type="text" maxlength="64" autocomplete="off"
+                    data-testid="name" />
+                <label>
+                    <input type="checkbox" ref={remember_ref} checked={!stored_name.is_empty()} />
+                    { text.remember_name }
+                </label>
+                if props.link.passphrase_required() {
+                    <p class="hint">{ text.passphrase_hint }</p>
+                    <label for="passphrase">{ text.passphrase }</label>
+                    <input id="passphrase" ref={pass_ref} type="password" autocomplete="off"
+                        data-testid="passphrase" />
+                }
+                <button class="primary" type="submit" disabled={*preparing || media.is_none()}
+                    data-testid="join">
+                    { if *preparing { text.preparing } else { text.join } }
+                </button>
+            </form>
+        </main>
+    }
+}

@@ -1,0 +1,53 @@
+//! A `<video>` or `<audio>` element playing a `MediaStreamTrack` (Yew cannot set
+//! `srcObject` as an attribute, so it is set on the node after render).
+
+use web_sys::{HtmlMediaElement, MediaStream, MediaStreamTrack};
+use yew::prelude::*;
+
+/// Props: the track, and whether it is our own (muted, mirrored).
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    /// What to play.
+    pub track: MediaStreamTrack,
+    /// Our own preview: muted, mirrored.
+    #[prop_or_default]
+    pub local: bool,
+    /// For tests and styling.
+    #[prop_or_default]
+    pub testid: AttrValue,
+}
+
+/// Plays the track.
+#[function_component]
+pub fn MediaElement(props: &Props) -> Html {
+    let node = use_node_ref();
+    {
+        let node = node.clone();
+        let track = props.track.clone();
+        use_effect_with(track, move |track| {
+            if let Some(element) = node.cast::<HtmlMediaElement>() {
+                let tracks = js_sys::Array::of1(track);
+                if let Ok(stream) = MediaStream::new_with_tracks(&tracks) {
+                    element.set_src_object(Some(&stream));
+                    // A newer track may interrupt this play(); that rejection is expected.
+                    if let Ok(playing) = element.play() {
+                        let ignore = wasm_bindgen::closure::Closure::<
+                            dyn FnMut(wasm_bindgen::JsValue),
+                        >::new(|_| {});
+                        let _ = playing.catch(&ignore);
+                        ignore.forget();
+                    }
+                }
+            }
+        });
+    }
+    if props.track.kind() == "audio" {
+        html! { <audio ref={node} autoplay=true data-testid={props.testid.clone()} /> }
+    } else {
+        let class = if props.local { "local" } else { "" };
+        html! {
+            <video ref={node} class={class} autoplay=true playsinline=true muted={props.local}
+                data-testid={props.testid.clone()} />
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! One meeting page, `/<room>#<secret>`: the link is read from the address once, then the
+//! lobby, the call, and the goodbye screen.
+//!
+//! The secret is read from `location.hash` here and nowhere else; it stays in this page's
+//! memory and in the address bar. What leaves the page is derived from it: the media key to
+//! this page's own worker, and notes sealed with the metadata key.
+
+use std::rc::Rc;
+
+use veilig_e2ee::InviteLink;
+use yew::prelude::*;
+
+use super::lobby::{Lobby, Ready};
+use super::room::{Action, Room, View};
+use crate::call::session::{Call, CallConfig};
+use crate::encryption::AttachPath;
+use crate::i18n::Lang;
+
+/// Props of a meeting page.
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    /// Language.
+    pub lang: Lang,
+    /// The link from the address.
+    pub link: Rc<InviteLink>,
+    /// How encryption attaches here.
+    pub path: AttachPath,
+}
+
+#[derive(Clone, PartialEq)]
+enum Phase {
+    Lobby,
+    InCall {
+        call: Call,
+        own_video: Option<web_sys::MediaStreamTrack>,
+        own_name: AttrValue,
+        safety_code: AttrValue,
+    },
+    Left,
+}
+
+/// The engine policy from the link's `engine=` option (tests and benchmarks), else automatic.
+fn engine(link: &InviteLink) -> String {
+    link.options()
+        .iter()
+        .find(|(key, _)| key == "engine")
+        .map(|(_, value)| value.clone())
+        .filter(|value| ["auto", "wasm", "webcrypto"].contains(&value.as_str()))
+        .unwrap_or_else(|| "auto".into())
+}
+
+/// The meeting page.
+#[function_component]
+pub fn Meeting(props: &Props) -> Html {
+    let phase = use_state(|| Phase::Lobby);
+    let view = use_reducer(View::default);
+
+    let start = {
+        let phase = phase.clone();
+        let view = view.clone();
+        let link = props.link.clone();
+        let path = props.path;
+        Callback::from(move |ready: Ready| {
+            let dispatcher = view.dispatcher();
+            let on_event = Rc::new(move |event| dispatcher.dispatch(Action::Event(event)));
+            let own_video = ready.media.video.clone();
+            let own_name = AttrValue::from(ready.name.clone());
+            let safety_code = AttrValue::from(ready.keys.safety_code.to_string());
+            let config = CallConfig {
+                room: link.room().to_owned(),
+                keys: ready.keys,
+                name: ready.name,
+                path,
+                engine: engine(&link),
+            };
+            let call = Call::start(config, ready.media, on_event);
+            phase.set(Phase::InCall {
+                call,
+                own_video,
+                own_name,
+                safety_code,
+            });
+        })
+    };
+
+    match &*phase {
+        Phase::Lobby => html! {
+            <Lobby lang={props.lang} link={props.link.clone()} on_join={start} />
+        },
+        Phase::InCall {
+            call,
+            own_video,
+            own_name,
+            safety_code,
+        } => {
+            let on_leave = {
+                let call = call.clone();
+                let phase = phase.clone();
+                Callback::from(move |_| {
+                    call.leave();
+                    phase.set(Phase::Left);
+                })
+            };
+            let on_retry = {
+                let call = call.clone();
+                let phase = phase.clone();
+                Callback::from(move |_| {
+                    call.leave();
+                    phase.set(Phase::Lobby);
+                })
+            };
+            html! {
+                <Room lang={props.lang} call={call.clone()} view={view.clone()}
+                    own_video={own_video.clone()} own_name={own_name.clone()}
+                    safety_code={safety_code.clone()} {on_leave} {on_retry} />
+            }
+        }
+        Phase::Left => {
+            let text = props.lang.text();
+            let again = {
+                let phase = phase.clone();
+                Callback::from(move |_: MouseEvent| phase.set(Phase::Lobby))
+            };
+            html! {
+                <main class="left" data-testid="left">
+                    <h1>{ "Veilig" }</h1>
+                    <p>{ text.left }</p>
+                    <button class="primary" onclick={again}>{ text.rejoin }</button>
+                </main>
+            }
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! In the meeting: the tile grid, the controls, the safety code, chat and the participant
+//! list, all fed by the call's events.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use veilig_protocol::{ParticipantId, Source};
+use web_sys::{HtmlInputElement, MediaStreamTrack};
+use yew::prelude::*;
+
+use super::media_element::MediaElement;
+use crate::call::peer::RemoteTrack;
+use crate::call::session::{Call, CallEvent, Decryption, Failure, Reception, Status};
+use crate::i18n::{Lang, Text};
+
+/// What a participant told us about themselves.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Presence {
+    name: String,
+    mic: bool,
+    camera: bool,
+    screen: bool,
+}
+
+/// Everything the meeting screen shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct View {
+    status: Status,
+    you: Option<ParticipantId>,
+    participants: Vec<ParticipantId>,
+    presence: HashMap<ParticipantId, Presence>,
+    tracks: Vec<(u32, ParticipantId, Source, MediaStreamTrack)>,
+    chat: Vec<(Option<ParticipantId>, String)>,
+    decryption: HashMap<ParticipantId, Decryption>,
+    reception: HashMap<ParticipantId, Reception>,
+    chat_open: bool,
+    unread: usize,
+}
+
+impl Default for View {
+    fn default() -> Self {
+        View {
+            status: Status::Connecting,
+            you: None,
+            participants: Vec::new(),
+            presence: HashMap::new(),
+            tracks: Vec::new(),
+            chat: Vec::new(),
+            decryption: HashMap::new(),
+            reception: HashMap::new(),
+            chat_open: false,
+            unread: 0,
+        }
+    }
+}
+
+/// What changes the view.
+pub enum Action {
+    /// From the call.
+    Event(CallEvent),
+    /// Chat panel open or closed.
+    ToggleChat,
+}
+
+impl Reducible for View {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut view = (*self).clone();
+        match action {
+            Action::ToggleChat => {
+                view.chat_open = !view.chat_open;
+                view.unread = 0;
+            }
+            Action::Event(event) => match event {
+                CallEvent::Status(status) => view.status = status,
+                CallEvent::You(you) => {
+                    view.you = Some(you);
+                    view.tracks.clear();
+                }
+                CallEvent::Participants(list) => {
+                    view.presence.retain(|p, _| list.contains(p));
+                    view.tracks.retain(|(_, p, _, _)| list.contains(p));
+                    view.participants = list;
+                }
+                CallEvent::Presence {
+                    who,
+                    name,
+                    mic,
+                    camera,
+                    screen,
+                } => {
+                    view.presence.insert(
+                        who,
+                        Presence {
+                            name,
+                            mic,
+                            camera,
+                            screen,
+                        },
+                    );
+                }
+                CallEvent::Tracks(tracks) => {
+                    view.tracks = tracks
+                        .into_iter()
+                        .map(
+                            |RemoteTrack {
+                                 transform,
+                                 from,
+                                 source,
+                                 track,
+                             }| { (transform, from, source, track) },
+                        )
+                        .collect();
+                }
+                CallEvent::Chat { from, text } => {
+                    if from.is_some() && !view.chat_open {
+                        view.unread += 1;
+                    }
+                    view.chat.push((from, text));
+                }
+                CallEvent::Reception(reception) => view.reception = reception,
+                CallEvent::Decryption(health) => {
+                    for (who, state) in health {
+                        // Keep "fine" once seen until it fails; "waiting" says nothing new.
+                        if state != Decryption::Waiting {
+                            view.decryption.insert(who, state);
+                        }
+                    }
+                }
+            },
+        }
+        Rc::new(view)
+    }
+}
+
+/// Props of the meeting screen.
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    /// Language.
+    pub lang: Lang,
+    /// The running call.
+    pub call: Call,
+    /// Its view state.
+    pub view: UseReducerHandle<View>,
+    /// Our own camera, for our tile.
+    pub own_video: Option<MediaStreamTrack>,
+    /// Our display name.
+    pub own_name: AttrValue,
+    /// The safety code, as shown.
+    pub safety_code: AttrValue,
+    /// Leaves the meeting.
+    pub on_leave: Callback<()>,
+    /// Retries after a failure.
+    pub on_retry: Callback<()>,
+}
+
+fn display_name<'a>(text: &'static Text, presence: Option<&'a Presence>) -> &'a str {
+    match presence {
+        Some(p) if !p.name.is_empty() => &p.name,
+        _ => text.anonymous,
+    }
+}
+
+fn status_line(text: &'static Text, status: &Status) -> Option<String> {
+    match status {
+        Status::Connecting => Some(text.connecting.into()),
+        Status::Reconnecting { in_seconds, .. } => {
+            Some(format!("{} {in_seconds} s", text.reconnecting))
+        }
+        Status::Failed(Failure::RoomFull) => Some(text.room_full.into()),
+        Status::Failed(Failure::Encryption) => Some(text.encryption_failed.into()),
+        Status::Failed(_) => Some(text.failed.into()),
+        Status::Connected | Status::Ended => None,
+    }
+}
+
+/// The meeting screen.
+#[function_component]
+pub fn Room(props: &Props) -> Html {
+    let text = props.lang.text();
+    let view = &*props.view;
+    let (mic_on, camera_on) = props.call.local_state();
+    let refresh = use_force_update();
+    let copied = use_state(|| false);
+    let chat_input = use_node_ref();
+
+    let on_mic = {
+        let call = props.call.clone();
+        let refresh = refresh.clone();
+        Callback::from(move |_: MouseEvent| {
+            call.set_mic(!call.local_state().0);
+            refresh.force_update();
+        })
+    };
+    let on_camera = {
+        let call = props.call.clone();
+        let refresh = refresh.clone();
+        Callback::from(move |_: MouseEvent| {
+            call.set_camera(!call.local_state().1);
+            refresh.force_update();
+        })
+    };
+    let on_leave = {
+        let on_leave = props.on_leave.clone();
+        Callback::from(move |_: MouseEvent| on_leave.emit(()))
+    };
+    let on_copy = {
+        let copied = copied.clone();
+        Callback::from(move |_: MouseEvent| {
+            if let Some(window) = web_sys::window() {
+                if let Ok(href) = window.location().href() {
+                    let _ = window.navigator().clipboard().write_text(&href);
+                    copied.set(true);
+                }
+            }
+        })
+    };
+    let on_chat = {
+        let call = props.call.clone();
+        let chat_input = chat_input.clone();
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            if let Some(input) = chat_input.cast::<HtmlInputElement>() {
+                if call.send_chat(&input.value()) {
+                    input.set_value("");
+                }
+            }
+        })
+    };
+    let toggle_chat = {
+        let view = props.view.clone();
+        Callback::from(move |_: MouseEvent| view.dispatch(Action::ToggleChat))
+    };
+
+    let track_of = |who: &ParticipantId, source: Source| {
+        view.tracks
+            .iter()
+            .find(|(_, p, s, _)| p == who && *s == source)
+            .map(|(_, _, _, track)| track.clone())
+    };
+
+    let own_tile = html! {
+        <figure class="tile own" data-testid="tile-self">
+            if let (Some(track), true) = (props.own_video.clone(), camera_on) {
+                <MediaElement track={track} local=true />
+            } else {
+                <div class="no-video" />
+            }
+            <figcaption>
+                { format!("{} ({})", if props.own_name.is_empty() { text.anonymous } else { props.own_name.as_str() }, text.you) }
+                if !mic_on { <span class="muted">{ text.muted }</span> }
+            </figcaption>
+        </figure>
+    };
+    let remote_tiles = view.participants.iter().map(|who| {
+        let presence = view.presence.get(who);
+        let name = display_name(text, presence).to_owned();
+        let failing = view.decryption.get(who) == Some(&Decryption::Failing);
+        let camera = track_of(who, Source::Camera);
+        let audio = track_of(who, Source::Microphone);
+        let muted = presence.is_some_and(|p| !p.mic);
+        let reception = view.reception.get(who).copied().unwrap_or_default();
+        html! {
+            <figure class="tile" data-testid="tile-remote" data-participant={who.to_string()}
+                data-state={if failing { "cannot-decrypt" } else { "ok" }}
+                data-frames-decoded={reception.frames_decoded.to_string()}
+                data-audio-energy={reception.audio_energy.to_string()}>
+                if failing {
+                    <div class="cannot-decrypt" role="status">{ text.cannot_decrypt }</div>
+                } else if let Some(track) = camera {
+                    <MediaElement track={track} testid="remote-video" />
+                } else {
+                    <div class="no-video">{ text.waiting_for_video }</div>
+                }
+                if let Some(track) = audio {
+                    <MediaElement track={track} testid="remote-audio" />
+                }
+                <figcaption>
+                    <span data-testid="tile-name">{ name }</span>
+                    if muted {
+                        <span class="muted" data-testid="tile-muted">{ text.muted }</span>
+                    }
+                </figcaption>
+                <details class="reception">
+                    <summary>{ text.reception }</summary>
+                    <dl>
+                        <dt>{ text.frames_per_second }</dt>
+                        <dd>{ format!("{:.0}", reception.frames_per_second) }</dd>
+                        <dt>{ text.packets_lost }</dt>
+                        <dd>{ reception.packets_lost }</dd>
+                    </dl>
+                </details>
+            </figure>
+        }
+    });
+    let screens = view.participants.iter().filter_map(|who| {
+        let track = track_of(who, Source::Screen)?;
+        view.presence.get(who).filter(|p| p.screen)?;
+        Some(html! {
+            <figure class="tile screen" data-testid="tile-screen">
+                <MediaElement track={track} />
+                <figcaption>{ display_name(text, view.presence.get(who)) }</figcaption>
+            </figure>
+        })
+    });
+    let count = view.participants.len() + 1;
+    let chat_label = if view.unread > 0 {
+        format!("{} ({})", text.chat, view.unread)
+    } else {
+        text.chat.to_owned()
+    };
+
+    html! {
+        <main class="room" data-testid="room">
+            if let Some(line) = status_line(text, &view.status) {
+                <p class="status" role="status" data-testid="status">
+                    { line }
+                    if matches!(view.status, Status::Failed(_)) {
+                        { " " }
+                        <button onclick={let r = props.on_retry.clone(); Callback::from(move |_: MouseEvent| r.emit(()))}>
+                            { text.retry }
+                        </button>
+                    }
+                </p>
+            }
+            <section class="stage">
+                { for screens }
+                <div class={classes!("grid", format!("n{}", count.min(25)))}>
+                    { own_tile }
+                    { for remote_tiles }
+                </div>
+                if view.participants.is_empty() {
+                    <p class="alone">{ text.alone }</p>
+                }
+            </section>
+            <aside class="side">
+                <section class="safety" aria-label={text.safety_code}>
+                    <h2>{ text.safety_code }</h2>
+                    <p class="code" data-testid="safety-code">{ props.safety_code.clone() }</p>
+                    <p class="hint">{ text.safety_code_hint }</p>
+                    <button onclick={on_copy} data-testid="copy-link">
+                        { if *copied { text.link_copied } else { text.copy_link } }
+                    </button>
+                    <p class="hint">{ text.link_warning }</p>
+                </section>
+                <section class="people">
+                    <h2>{ text.participants }{ format!(" ({count})") }</h2>
+                    <ul data-testid="participants">
+                        <li>{ text.you }</li>
+                        { for view.participants.iter().map(|who| html! {
+                            <li>{ display_name(text, view.presence.get(who)) }</li>
+                        }) }
+                    </ul>
+                </section>
+                if view.chat_open {
+                    <section class="chat" data-testid="chat">
+                        <h2>{ text.chat }</h2>
+                        <ol data-testid="chat-messages">
+                            { for view.chat.iter().map(|(from, message)| {
+                                let who = match from {
+                                    None => text.you.to_owned(),
+                                    Some(p) => display_name(text, view.presence.get(p)).to_owned(),
+                                };
+                                html! { <li><b>{ who }{ ": " }</b>{ message }</li> }
+                            }) }
+                        </ol>
+                        <form onsubmit={on_chat}>
+                            <input ref={chat_input} type="text" maxlength="2000"
+                                placeholder={text.chat_placeholder} aria-label={text.chat_placeholder}
+                                data-testid="chat-input" />
+                            <button type="submit">{ text.send }</button>
+                        </form>
+                    </section>
+                }
+            </aside>
+            <nav class="controls">
+                <button onclick={on_mic} aria-pressed={(!mic_on).to_string()} data-testid="toggle-mic"
+                    title={format!("{} (m)", text.microphone)}>
+                    { text.microphone }{ if mic_on { "" } else { " ✕" } }
+                </button>
+                <button onclick={on_camera} aria-pressed={(!camera_on).to_string()} data-testid="toggle-camera"
+                    title={format!("{} (v)", text.camera)}>
+                    { text.camera }{ if camera_on { "" } else { " ✕" } }
+                </button>
+                <button onclick={toggle_chat} data-testid="toggle-chat">{ chat_label }</button>
+                <button class="leave" onclick={on_leave} data-testid="leave" title={format!("{} (l)", text.leave)}>
+                    { text.leave }
+                </button>
+            </nav>
+        </main>
+    }
+}

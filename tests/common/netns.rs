@@ -1,0 +1,92 @@
+//! Running a test inside a network namespace of its own, so that browsers and the relay do
+//! WebRTC on a real (virtual) network interface.
+//!
+//! Why: Firefox never gathers loopback candidates, and Chromium only with a flag, so a call
+//! between browsers and a relay on 127.0.0.1 cannot connect; and the test machine's own
+//! network may be anything. Inside a fresh namespace there is a veth pair, 10.99.0.1 and
+//! 10.99.0.2, with a default route (without one Firefox gathers nothing), and loopback. The
+//! relay binds its media port to 10.99.0.1; HTTP stays on 127.0.0.1 (a secure context, so the
+//! camera may be used).
+//!
+//! The test re-runs itself in the namespace: [`isolated`] returns `true` inside, where the
+//! test goes on; outside it creates the namespace, runs the test binary there with just this
+//! test, removes the namespace and returns `false` after asserting that the inner run passed.
+//! Needs root (CI and `cargo xtask test` run as root) and iproute2.
+
+use std::process::Command;
+
+const INSIDE: &str = "VEILIG_NETNS";
+
+/// The address the relay's media socket uses inside the namespace.
+pub const RELAY_IP: &str = "10.99.0.1";
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let status = Command::new("ip")
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run `ip`: {e} (install iproute2)"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`ip {}` failed: {status} (root needed)",
+            args.join(" ")
+        ))
+    }
+}
+
+/// Removes the namespace when dropped, even if the test panics.
+struct Namespace(String);
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// `true`: we are inside the namespace, run the test. `false`: the test ran (and passed) in a
+/// child inside one; return.
+pub fn isolated(test: &str) -> bool {
+    if std::env::var_os(INSIDE).is_some() {
+        return true;
+    }
+    let name = format!("veilig-test-{}", std::process::id());
+    let ns = Namespace(name.clone());
+    let setup = [
+        vec!["netns", "add", &name],
+        vec!["-n", &name, "link", "set", "lo", "up"],
+        vec![
+            "-n", &name, "link", "add", "v0", "type", "veth", "peer", "name", "v1",
+        ],
+        vec!["-n", &name, "addr", "add", "10.99.0.1/24", "dev", "v0"],
+        vec!["-n", &name, "addr", "add", "10.99.0.2/24", "dev", "v1"],
+        vec!["-n", &name, "link", "set", "v0", "up"],
+        vec!["-n", &name, "link", "set", "v1", "up"],
+        vec!["-n", &name, "route", "add", "default", "via", "10.99.0.2"],
+    ];
+    for args in &setup {
+        if let Err(e) = ip(args) {
+            panic!("setting up the test network: {e}");
+        }
+    }
+    let exe = std::env::current_exe().expect("the test binary");
+    let status = Command::new("ip")
+        .args(["netns", "exec", &name])
+        .arg(exe)
+        .args([
+            test,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(INSIDE, &name)
+        .status()
+        .expect("running the test in its namespace");
+    drop(ns);
+    assert!(
+        status.success(),
+        "{test} failed inside its network namespace"
+    );
+    false
+}

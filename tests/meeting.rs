@@ -1,0 +1,236 @@
+//! The whole app, end to end: headless Chromium and Firefox meet through the real relay, over
+//! real WebRTC, with frame encryption on. One creates a meeting on the start page, the other
+//! opens its link; both see and hear each other, chat both ways, see the other's mute, compare
+//! the same safety code, and see the other leave. Screenshots of the start page, the lobby
+//! and the meeting go to `target/test-artifacts/screens/` for a reviewer.
+//!
+//! Runs inside its own network namespace (see `common/netns.rs`): browsers do not do WebRTC
+//! over loopback.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{netns, Browser, HarnessError, Session, TIMEOUT};
+use fantoccini::Locator;
+use serde_json::{json, Value};
+
+macro_rules! check {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(HarnessError::Check(format!($($msg)+)));
+        }
+    };
+}
+
+/// The relay, in-process, serving `dist/`, media on the namespace's address.
+async fn start_relay() -> veilig_relay::Relay {
+    let mut config = veilig_relay::Config::defaults();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let ip: IpAddr = netns::RELAY_IP.parse().unwrap();
+    config.udp = SocketAddr::new(ip, 0);
+    config.public_ip = Some(ip);
+    config.static_dir = Some(common::dist_dir().unwrap_or_else(|e| panic!("{e}")));
+    veilig_relay::start(config)
+        .await
+        .expect("starting the relay")
+}
+
+async fn eval(session: &Session, script: &str) -> Result<Value, HarnessError> {
+    Ok(session.client().execute(script, vec![]).await?)
+}
+
+/// Waits (up to [`TIMEOUT`]) until `script` returns `true`.
+async fn wait_until(session: &Session, what: &str, script: &str) -> Result<(), HarnessError> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if eval(session, script).await? == json!(true) {
+            return Ok(());
+        }
+        check!(
+            Instant::now() < deadline,
+            "{}: timed out waiting for {what}",
+            session.browser().name()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn click(session: &Session, test_id: &str) -> Result<(), HarnessError> {
+    session.wait_for_test_id(test_id).await?.click().await?;
+    Ok(())
+}
+
+async fn screenshot(session: &Session, name: &str) -> Result<(), HarnessError> {
+    let dir: PathBuf = common::artifacts_dir().join("screens");
+    let _ = std::fs::create_dir_all(&dir);
+    let png = session.client().screenshot().await?;
+    let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+    Ok(())
+}
+
+/// In the lobby: types the name and joins; waits for the meeting screen.
+async fn join_as(session: &Session, name: &str) -> Result<(), HarnessError> {
+    session.wait_for_test_id("lobby").await?;
+    let field = session.wait_for_test_id("name").await?;
+    field.clear().await?;
+    field.send_keys(name).await?;
+    // The join button is enabled once the camera and microphone answered.
+    wait_until(
+        session,
+        "the join button",
+        r#"const b = document.querySelector('[data-testid="join"]'); return !!b && !b.disabled;"#,
+    )
+    .await?;
+    click(session, "join").await?;
+    session.wait_for_test_id("room").await?;
+    Ok(())
+}
+
+/// JavaScript: the remote tile of `name` plays decoded video.
+fn sees_video_of(name: &str) -> String {
+    format!(
+        r#"for (const tile of document.querySelectorAll('[data-testid="tile-remote"]')) {{
+             const n = tile.querySelector('[data-testid="tile-name"]');
+             const v = tile.querySelector('video');
+             if (n && n.textContent === {name:?} && v && v.videoWidth > 0 && v.currentTime > 0.5
+                 && tile.dataset.state === "ok") return true;
+           }}
+           return false;"#
+    )
+}
+
+/// Waits until audio with energy arrives from the other participant, as the app's reception
+/// details show it (the browser's own `totalAudioEnergy` of the decrypted, decoded audio).
+async fn hears(session: &Session) -> Result<(), HarnessError> {
+    wait_until(
+        session,
+        "audio with energy",
+        r#"const tile = document.querySelector('[data-testid="tile-remote"]');
+           return !!tile && Number(tile.dataset.audioEnergy || 0) > 0;"#,
+    )
+    .await
+}
+
+async fn text_of(session: &Session, test_id: &str) -> Result<String, HarnessError> {
+    Ok(session.wait_for_test_id(test_id).await?.text().await?)
+}
+
+async fn send_chat(session: &Session, message: &str) -> Result<(), HarnessError> {
+    if session
+        .client()
+        .find_all(Locator::Css(r#"[data-testid="chat-input"]"#))
+        .await?
+        .is_empty()
+    {
+        click(session, "toggle-chat").await?;
+    }
+    let input = session.wait_for_test_id("chat-input").await?;
+    input.send_keys(message).await?;
+    input.send_keys("\u{E007}").await?; // Enter
+    Ok(())
+}
+
+async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessError> {
+    // Anna starts a meeting on the start page.
+    anna.goto(base).await?;
+    anna.wait_for_test_id("new-meeting").await?;
+    screenshot(anna, "start-page").await?;
+    click(anna, "new-meeting").await?;
+    anna.wait_for_test_id("lobby").await?;
+    let link = anna.client().current_url().await?.to_string();
+    check!(
+        link.contains('#'),
+        "the meeting link carries its secret: {link}"
+    );
+    wait_until(anna, "the camera preview", r#"const v = document.querySelector('[data-testid="preview"]'); return !!v && v.videoWidth > 0;"#).await?;
+    screenshot(anna, "lobby").await?;
+    join_as(anna, "Anna").await?;
+
+    // Bram opens the link in the other browser.
+    bram.goto(&link).await?;
+    join_as(bram, "Bram").await?;
+
+    // Both see each other's video, decrypted and decoded, and hear audio.
+    wait_until(anna, "Bram's video", &sees_video_of("Bram")).await?;
+    wait_until(bram, "Anna's video", &sees_video_of("Anna")).await?;
+    hears(anna).await?;
+    hears(bram).await?;
+    screenshot(anna, "meeting-two").await?;
+
+    // The same safety code on both sides.
+    let (code_a, code_b) = (
+        text_of(anna, "safety-code").await?,
+        text_of(bram, "safety-code").await?,
+    );
+    check!(
+        code_a == code_b && code_a.len() >= 16,
+        "safety codes {code_a:?} / {code_b:?}"
+    );
+
+    // Chat, both ways.
+    send_chat(anna, "Hallo Bram").await?;
+    send_chat(bram, "Dag Anna").await?;
+    for (session, expected) in [(anna, "Dag Anna"), (bram, "Hallo Bram")] {
+        wait_until(
+            session,
+            "the chat message",
+            &format!(
+                r#"const list = document.querySelector('[data-testid="chat-messages"]');
+                   return !!list && list.textContent.includes({expected:?});"#
+            ),
+        )
+        .await?;
+    }
+
+    // Anna mutes; Bram sees it.
+    click(anna, "toggle-mic").await?;
+    wait_until(
+        bram,
+        "Anna's mute",
+        r#"return !!document.querySelector('[data-testid="tile-muted"]');"#,
+    )
+    .await?;
+
+    // Bram leaves; Anna's meeting shrinks to herself.
+    click(bram, "leave").await?;
+    bram.wait_for_test_id("left").await?;
+    wait_until(
+        anna,
+        "Bram gone",
+        r#"return document.querySelectorAll('[data-testid="tile-remote"]').length === 0;"#,
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the release build, the browsers and root: run `cargo xtask test`"]
+async fn chromium_and_firefox_meet_through_the_relay() {
+    if !netns::isolated("chromium_and_firefox_meet_through_the_relay") {
+        return;
+    }
+    let relay = start_relay().await;
+    let base = format!("http://{}/", relay.http_addr);
+    let anna = Session::start(Browser::Chromium)
+        .await
+        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let bram = Session::start(Browser::Firefox)
+        .await
+        .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
+    let outcome = call(&anna, &bram, &base).await;
+    let failed = outcome.is_err();
+    let context = format!("relay at {base}");
+    if failed {
+        // The other browser's picture is worth having too.
+        let _ = screenshot(&bram, "failure-firefox").await;
+        anna.finish("meeting", outcome, &context).await;
+    } else {
+        anna.finish("meeting", Ok(()), &context).await;
+        bram.finish("meeting", Ok(()), &context).await;
+    }
+    relay.shut_down().await;
+}
