@@ -26,12 +26,13 @@ macro_rules! check {
     };
 }
 
-/// The relay, in-process, serving `dist/`, media on the namespace's address.
-async fn start_relay() -> veilig_relay::Relay {
+/// The relay, in-process, serving `dist/`, media on the namespace's address; `at` gives the
+/// HTTP and UDP addresses of a relay to restart in place.
+async fn start_relay(at: Option<(SocketAddr, SocketAddr)>) -> veilig_relay::Relay {
     let mut config = veilig_relay::Config::defaults();
-    config.listen = "127.0.0.1:0".parse().unwrap();
     let ip: IpAddr = netns::RELAY_IP.parse().unwrap();
-    config.udp = SocketAddr::new(ip, 0);
+    (config.listen, config.udp) =
+        at.unwrap_or(("127.0.0.1:0".parse().unwrap(), SocketAddr::new(ip, 0)));
     config.public_ip = Some(ip);
     config.static_dir = Some(common::dist_dir().unwrap_or_else(|e| panic!("{e}")));
     veilig_relay::start(config)
@@ -195,6 +196,28 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
     )
     .await?;
 
+    // A third participant (the third screenshot), who then leaves again.
+    let cas = Session::start(Browser::Chromium).await?;
+    let three = async {
+        cas.goto(&link).await?;
+        join_as(&cas, "Cas").await?;
+        wait_until(anna, "Cas's video", &sees_video_of("Cas")).await?;
+        wait_until(&cas, "Bram's video", &sees_video_of("Bram")).await?;
+        screenshot(anna, "meeting-three").await?;
+        click(&cas, "leave").await?;
+        cas.wait_for_test_id("left").await?;
+        Ok::<(), HarnessError>(())
+    }
+    .await;
+    let _ = cas.close().await;
+    three?;
+    wait_until(
+        anna,
+        "Cas gone",
+        r#"return document.querySelectorAll('[data-testid="tile-remote"]').length === 1;"#,
+    )
+    .await?;
+
     // Bram leaves; Anna's meeting shrinks to herself.
     click(bram, "leave").await?;
     bram.wait_for_test_id("left").await?;
@@ -213,7 +236,7 @@ async fn chromium_and_firefox_meet_through_the_relay() {
     if !netns::isolated("chromium_and_firefox_meet_through_the_relay") {
         return;
     }
-    let relay = start_relay().await;
+    let relay = start_relay(None).await;
     let base = format!("http://{}/", relay.http_addr);
     let anna = Session::start(Browser::Chromium)
         .await
@@ -233,4 +256,90 @@ async fn chromium_and_firefox_meet_through_the_relay() {
         bram.finish("meeting", Ok(()), &context).await;
     }
     relay.shut_down().await;
+}
+
+/// Both join, the relay restarts (closing every socket with "restarting"), and both come back
+/// by themselves: they see each other's video again, and a chat message typed while
+/// reconnecting arrives afterwards.
+async fn restart(
+    anna: &Session,
+    bram: &Session,
+    relay: &mut Option<veilig_relay::Relay>,
+) -> Result<(), HarnessError> {
+    let base = format!("http://{}/", relay.as_ref().unwrap().http_addr);
+    anna.goto(&base).await?;
+    click(anna, "new-meeting").await?;
+    anna.wait_for_test_id("lobby").await?;
+    let link = anna.client().current_url().await?.to_string();
+    join_as(anna, "Anna").await?;
+    bram.goto(&link).await?;
+    join_as(bram, "Bram").await?;
+    wait_until(anna, "Bram's video", &sees_video_of("Bram")).await?;
+    wait_until(bram, "Anna's video", &sees_video_of("Anna")).await?;
+
+    let old = relay.take().unwrap();
+    let addresses = (old.http_addr, old.udp_addr);
+    old.shut_down().await;
+    wait_until(
+        anna,
+        "the reconnecting notice",
+        r#"const s = document.querySelector('[data-testid="status"]'); return !!s;"#,
+    )
+    .await?;
+    send_chat(anna, "Nog steeds hier").await?;
+    *relay = Some(start_relay(Some(addresses)).await);
+
+    wait_until(
+        anna,
+        "Bram's video after the restart",
+        &sees_video_of("Bram"),
+    )
+    .await?;
+    wait_until(
+        bram,
+        "Anna's video after the restart",
+        &sees_video_of("Anna"),
+    )
+    .await?;
+    if bram
+        .client()
+        .find_all(Locator::Css(r#"[data-testid="chat-input"]"#))
+        .await?
+        .is_empty()
+    {
+        click(bram, "toggle-chat").await?;
+    }
+    wait_until(
+        bram,
+        "the message typed while reconnecting",
+        r#"const list = document.querySelector('[data-testid="chat-messages"]');
+           return !!list && list.textContent.includes("Nog steeds hier");"#,
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the release build, the browsers and root: run `cargo xtask test`"]
+async fn both_reconnect_by_themselves_after_a_relay_restart() {
+    if !netns::isolated("both_reconnect_by_themselves_after_a_relay_restart") {
+        return;
+    }
+    let mut relay = Some(start_relay(None).await);
+    let anna = Session::start(Browser::Chromium)
+        .await
+        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let bram = Session::start(Browser::Firefox)
+        .await
+        .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
+    let outcome = restart(&anna, &bram, &mut relay).await;
+    if outcome.is_err() {
+        let _ = screenshot(&bram, "restart-failure-firefox").await;
+    }
+    anna.finish("relay_restart", outcome, "relay restarted in place")
+        .await;
+    bram.finish("relay_restart", Ok(()), "").await;
+    if let Some(relay) = relay {
+        relay.shut_down().await;
+    }
 }

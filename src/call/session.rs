@@ -145,7 +145,8 @@ struct State {
     signaling: Option<Signaling>,
     notes: Notes,
     participants: Vec<ParticipantId>,
-    outbox: Vec<String>,
+    /// Chat typed while nobody could receive it (reconnecting, or alone after a restart).
+    outbox: Vec<Note>,
     joined: bool,
     attempt: u32,
     ended: bool,
@@ -300,6 +301,9 @@ impl Call {
                 Err(_) => return schedule_reconnect(&state),
             };
             let mut s = state.borrow_mut();
+            // Everyone gets a new participant id on joining again, so notes start afresh too:
+            // a new KID for ours, no memory of the old ids.
+            s.notes = Notes::new(&s.config.room, &s.config.keys.metadata, random_u64());
             s.crypto = Some(crypto);
             s.peer = Some(peer);
             s.signaling = Some(socket);
@@ -313,18 +317,11 @@ impl Call {
         if text.is_empty() || text.chars().count() > MAX_CHAT_CHARS {
             return false;
         }
-        let note = Note::Chat { text: text.into() };
-        let blob = self.state.borrow_mut().notes.seal(&note);
-        if let Some(blob) = blob {
-            let mut s = self.state.borrow_mut();
-            match (&s.signaling, s.joined) {
-                (Some(signaling), true) => signaling.send(&ClientMessage::Blob {
-                    to: None,
-                    data: blob,
-                }),
-                _ => s.outbox.push(blob),
-            }
-        }
+        self.state
+            .borrow_mut()
+            .outbox
+            .push(Note::Chat { text: text.into() });
+        flush_outbox(&self.state);
         emit(
             &self.state,
             CallEvent::Chat {
@@ -399,6 +396,24 @@ fn fail(state: &Rc<RefCell<State>>, failure: Failure) {
     emit(state, CallEvent::Status(Status::Failed(failure)));
 }
 
+/// Sends queued chat once in the room with somebody to receive it.
+fn flush_outbox(state: &Rc<RefCell<State>>) {
+    let mut s = state.borrow_mut();
+    if !s.joined || s.participants.is_empty() || s.outbox.is_empty() {
+        return;
+    }
+    let outbox = std::mem::take(&mut s.outbox);
+    let blobs: Vec<String> = outbox
+        .iter()
+        .filter_map(|note| s.notes.seal(note))
+        .collect();
+    if let Some(signaling) = &s.signaling {
+        for data in blobs {
+            signaling.send(&ClientMessage::Blob { to: None, data });
+        }
+    }
+}
+
 fn send_presence(state: &Rc<RefCell<State>>, to: Option<ParticipantId>) {
     let mut s = state.borrow_mut();
     let note = Note::Presence {
@@ -466,21 +481,16 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
         ServerMessage::Welcome {
             you, participants, ..
         } => {
-            let outbox = {
+            {
                 let mut s = state.borrow_mut();
                 s.joined = true;
                 s.attempt = 0;
                 s.participants = participants.clone();
-                std::mem::take(&mut s.outbox)
-            };
+            }
             emit(state, CallEvent::You(you));
             emit(state, CallEvent::Participants(participants));
             send_presence(state, None);
-            if let Some(signaling) = &state.borrow().signaling {
-                for data in outbox {
-                    signaling.send(&ClientMessage::Blob { to: None, data });
-                }
-            }
+            flush_outbox(state);
         }
         ServerMessage::Offer { sdp, lines } => {
             let Some(peer) = state.borrow().peer.clone() else {
@@ -513,6 +523,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
             };
             emit(state, CallEvent::Participants(list));
             send_presence(state, Some(participant));
+            flush_outbox(state);
         }
         ServerMessage::Left { participant } => {
             let list = {

@@ -228,6 +228,50 @@ pub fn Room(props: &Props) -> Html {
             }
         })
     };
+    // Keyboard shortcuts, outside text fields: m microphone, v camera, c chat, Shift+L leave.
+    {
+        let call = props.call.clone();
+        let refresh = refresh.clone();
+        let view = props.view.clone();
+        let on_leave = props.on_leave.clone();
+        use_effect_with((), move |_| {
+            let listener = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(
+                move |event: web_sys::KeyboardEvent| {
+                    let typing = event
+                        .target()
+                        .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+                        .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA"));
+                    if typing || event.ctrl_key() || event.meta_key() || event.alt_key() {
+                        return;
+                    }
+                    match event.key().as_str() {
+                        "m" => call.set_mic(!call.local_state().0),
+                        "v" => call.set_camera(!call.local_state().1),
+                        "c" => view.dispatch(Action::ToggleChat),
+                        "L" if event.shift_key() => on_leave.emit(()),
+                        _ => return,
+                    }
+                    event.prevent_default();
+                    refresh.force_update();
+                },
+            );
+            let document = web_sys::window().and_then(|w| w.document());
+            if let Some(document) = &document {
+                let _ = document.add_event_listener_with_callback(
+                    "keydown",
+                    wasm_bindgen::JsCast::unchecked_ref(listener.as_ref()),
+                );
+            }
+            move || {
+                if let Some(document) = document {
+                    let _ = document.remove_event_listener_with_callback(
+                        "keydown",
+                        wasm_bindgen::JsCast::unchecked_ref(listener.as_ref()),
+                    );
+                }
+            }
+        });
+    }
     let toggle_chat = {
         let view = props.view.clone();
         Callback::from(move |_: MouseEvent| view.dispatch(Action::ToggleChat))
@@ -383,8 +427,8 @@ pub fn Room(props: &Props) -> Html {
                     title={format!("{} (v)", text.camera)}>
                     { text.camera }{ if camera_on { "" } else { " ✕" } }
                 </button>
-                <button onclick={toggle_chat} data-testid="toggle-chat">{ chat_label }</button>
-                <button class="leave" onclick={on_leave} data-testid="leave" title={format!("{} (l)", text.leave)}>
+                <button onclick={toggle_chat} data-testid="toggle-chat" title={format!("{} (c)", text.chat)}>{ chat_label }</button>
+                <button class="leave" onclick={on_leave} data-testid="leave" title={format!("{} (Shift+L)", text.leave)}>
                     { text.leave }
                 </button>
             </nav>

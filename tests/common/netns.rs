@@ -14,6 +14,13 @@
 //! Needs root (CI and `cargo xtask test` run as root) and iproute2.
 
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+
+/// One isolated test at a time: each runs two or three browsers, which is what a 2-core
+/// machine can take.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static NEXT: AtomicU32 = AtomicU32::new(0);
 
 const INSIDE: &str = "VEILIG_NETNS";
 
@@ -50,7 +57,14 @@ pub fn isolated(test: &str) -> bool {
     if std::env::var_os(INSIDE).is_some() {
         return true;
     }
-    let name = format!("veilig-test-{}", std::process::id());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let name = format!(
+        "veilig-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
     let ns = Namespace(name.clone());
     let setup = [
         vec!["netns", "add", &name],
