@@ -343,3 +343,63 @@ async fn both_reconnect_by_themselves_after_a_relay_restart() {
         relay.shut_down().await;
     }
 }
+
+/// Somebody with the right room but another secret: both sides see the other's tile in the
+/// "can't decrypt" state instead of a frozen or black picture, and neither reads the other's
+/// name.
+async fn wrong_key(anna: &Session, eve: &Session, base: &str) -> Result<(), HarnessError> {
+    anna.goto(base).await?;
+    click(anna, "new-meeting").await?;
+    anna.wait_for_test_id("lobby").await?;
+    let link = anna.client().current_url().await?.to_string();
+    join_as(anna, "Anna").await?;
+    let (room, _secret) = link.split_once('#').expect("a link with a secret");
+    // Another 128-bit secret, base64url: same room, different key.
+    let other = format!("{room}#AAECAwQFBgcICQoLDA0ODw");
+    eve.goto(&other).await?;
+    join_as(eve, "Eve").await?;
+    let cannot = r#"const tiles = document.querySelectorAll('[data-testid="tile-remote"]');
+        return tiles.length === 1 && tiles[0].dataset.state === "cannot-decrypt"
+            && !tiles[0].querySelector('video');"#;
+    wait_until(anna, "Eve's tile in the can't-decrypt state", cannot).await?;
+    wait_until(eve, "Anna's tile in the can't-decrypt state", cannot).await?;
+    let names = r#"return [...document.querySelectorAll('[data-testid="tile-name"]')].map(n => n.textContent).join(",");"#;
+    let (seen_by_anna, seen_by_eve) = (eval(anna, names).await?, eval(eve, names).await?);
+    check!(
+        seen_by_anna != json!("Eve") && seen_by_eve != json!("Anna"),
+        "names must not be readable with another key: {seen_by_anna} / {seen_by_eve}"
+    );
+    let (code_a, code_e) = (
+        text_of(anna, "safety-code").await?,
+        text_of(eve, "safety-code").await?,
+    );
+    check!(
+        code_a != code_e,
+        "different keys show different safety codes"
+    );
+    screenshot(eve, "meeting-wrong-key").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the release build, the browsers and root: run `cargo xtask test`"]
+async fn a_different_key_shows_cannot_decrypt_on_both_sides() {
+    if !netns::isolated("a_different_key_shows_cannot_decrypt_on_both_sides") {
+        return;
+    }
+    let relay = start_relay(None).await;
+    let base = format!("http://{}/", relay.http_addr);
+    let anna = Session::start(Browser::Chromium)
+        .await
+        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let eve = Session::start(Browser::Firefox)
+        .await
+        .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
+    let outcome = wrong_key(&anna, &eve, &base).await;
+    if outcome.is_err() {
+        let _ = screenshot(&eve, "wrong-key-failure-firefox").await;
+    }
+    anna.finish("wrong_key", outcome, &base).await;
+    eve.finish("wrong_key", Ok(()), "").await;
+    relay.shut_down().await;
+}
