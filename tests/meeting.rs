@@ -148,6 +148,15 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
         "the meeting link carries its secret: {link}"
     );
     wait_until(anna, "the camera preview", r#"const v = document.querySelector('[data-testid="preview"]'); return !!v && v.videoWidth > 0;"#).await?;
+    // The lobby's microphone meter moves, and the pickers list the (fake) devices.
+    wait_until(anna, "the microphone meter to move", r#"const m = document.querySelector('[data-testid="mic-level"]'); return !!m && m.value > 0;"#).await?;
+    wait_until(
+        anna,
+        "the device pickers",
+        r#"return document.querySelectorAll('[data-testid="camera-select"] option').length >= 1
+        && document.querySelectorAll('[data-testid="mic-select"] option').length >= 1;"#,
+    )
+    .await?;
     screenshot(anna, "lobby").await?;
     join_as(anna, "Anna").await?;
 

@@ -33,24 +33,93 @@ impl LocalMedia {
     }
 }
 
-/// Asks for the microphone and/or camera. Device labels and ids never leave this module.
+/// Which device to open for one kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Device {
+    /// None of this kind.
+    Off,
+    /// The browser's default.
+    Default,
+    /// This device id (from [`devices`]).
+    Id(String),
+}
+
+impl Device {
+    fn constraint(&self, video: bool) -> wasm_bindgen::JsValue {
+        let object = js_sys::Object::new();
+        if video {
+            let _ = js_sys::Reflect::set(&object, &"width".into(), &1280.into());
+            let _ = js_sys::Reflect::set(&object, &"height".into(), &720.into());
+        }
+        match self {
+            Device::Off => return false.into(),
+            Device::Default => {}
+            Device::Id(id) => {
+                let exact = js_sys::Object::new();
+                let _ = js_sys::Reflect::set(&exact, &"exact".into(), &id.into());
+                let _ = js_sys::Reflect::set(&object, &"deviceId".into(), &exact);
+            }
+        }
+        object.into()
+    }
+}
+
+/// A camera, microphone or speaker, for the pickers. Stays in this browser: never sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// `audioinput`, `videoinput` or `audiooutput`.
+    pub kind: String,
+    /// The browser's id for it.
+    pub id: String,
+    /// Its name (empty before permission is given).
+    pub label: String,
+}
+
+/// The devices the browser lists.
+pub async fn devices() -> Vec<DeviceInfo> {
+    let Some(media) = web_sys::window().and_then(|w| w.navigator().media_devices().ok()) else {
+        return Vec::new();
+    };
+    let Ok(promise) = media.enumerate_devices() else {
+        return Vec::new();
+    };
+    let Ok(list) = JsFuture::from(promise).await else {
+        return Vec::new();
+    };
+    let field = |d: &wasm_bindgen::JsValue, name: &str| {
+        js_sys::Reflect::get(d, &name.into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    js_sys::Array::from(&list)
+        .iter()
+        .map(|d| DeviceInfo {
+            kind: field(&d, "kind"),
+            id: field(&d, "deviceId"),
+            label: field(&d, "label"),
+        })
+        .filter(|d| !d.id.is_empty())
+        .collect()
+}
+
+/// Asks for the microphone and/or camera with the browser's default devices.
 pub async fn open(audio: bool, video: bool) -> Result<LocalMedia, MediaError> {
-    if !audio && !video {
+    let pick = |on: bool| if on { Device::Default } else { Device::Off };
+    open_devices(&pick(audio), &pick(video)).await
+}
+
+/// Asks for the chosen microphone and camera. Device labels and ids never leave the browser.
+pub async fn open_devices(audio: &Device, video: &Device) -> Result<LocalMedia, MediaError> {
+    if *audio == Device::Off && *video == Device::Off {
         return Ok(LocalMedia::default());
     }
     let devices = web_sys::window()
         .and_then(|w| w.navigator().media_devices().ok())
         .ok_or(MediaError::Unavailable)?;
     let constraints = MediaStreamConstraints::new();
-    constraints.set_audio(&audio.into());
-    if video {
-        let size = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&size, &"width".into(), &1280.into());
-        let _ = js_sys::Reflect::set(&size, &"height".into(), &720.into());
-        constraints.set_video(&size);
-    } else {
-        constraints.set_video(&false.into());
-    }
+    constraints.set_audio(&audio.constraint(false));
+    constraints.set_video(&video.constraint(true));
     let promise = devices
         .get_user_media_with_constraints(&constraints)
         .map_err(|_| MediaError::Unavailable)?;
@@ -73,4 +142,43 @@ pub async fn open(audio: bool, video: bool) -> Result<LocalMedia, MediaError> {
         audio: first(stream.get_audio_tracks()),
         video: first(stream.get_video_tracks()),
     })
+}
+
+/// The microphone's level, 0 to 1, for the lobby's meter: WebAudio reading the track.
+pub struct LevelMeter {
+    context: web_sys::AudioContext,
+    analyser: web_sys::AnalyserNode,
+    samples: Vec<f32>,
+}
+
+impl LevelMeter {
+    /// Starts measuring `track`.
+    pub fn new(track: &MediaStreamTrack) -> Option<LevelMeter> {
+        let context = web_sys::AudioContext::new().ok()?;
+        let _ = context.resume();
+        let stream = MediaStream::new_with_tracks(&js_sys::Array::of1(track)).ok()?;
+        let source = context.create_media_stream_source(&stream).ok()?;
+        let analyser = context.create_analyser().ok()?;
+        source.connect_with_audio_node(&analyser).ok()?;
+        let samples = vec![0.0; analyser.fft_size() as usize];
+        Some(LevelMeter {
+            context,
+            analyser,
+            samples,
+        })
+    }
+
+    /// The level now: the RMS of the latest samples, scaled so speech fills the meter.
+    pub fn level(&mut self) -> f64 {
+        self.analyser.get_float_time_domain_data(&mut self.samples);
+        let sum: f32 = self.samples.iter().map(|x| x * x).sum();
+        let rms = (sum / self.samples.len().max(1) as f32).sqrt();
+        f64::from(rms * 4.0).min(1.0)
+    }
+}
+
+impl Drop for LevelMeter {
+    fn drop(&mut self) {
+        let _ = self.context.close();
+    }
 }

@@ -3,10 +3,11 @@
 //! (listen-only) works; a denied permission says how to fix it.
 
 use veilig_e2ee::{InviteLink, RoomKeys};
-use web_sys::HtmlInputElement;
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use crate::call::media::{self, LocalMedia, MediaError};
+use crate::call::media::{self, Device, DeviceInfo, LevelMeter, LocalMedia, MediaError};
 use crate::call::metadata::MAX_NAME_CHARS;
 use crate::i18n::Lang;
 
@@ -65,21 +66,90 @@ pub fn Lobby(props: &Props) -> Html {
             }
         });
     }
+    let mic_device = use_state(|| Device::Default);
+    let cam_device = use_state(|| Device::Default);
+    let devices = use_state(Vec::<DeviceInfo>::new);
+    let level = use_state(|| 0u8);
+    let opened = use_mut_ref(LocalMedia::default);
     {
+        // (Re)opens the chosen devices; the previous tracks are stopped first.
         let media = media.clone();
-        use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = match media::open(true, true).await {
-                    Ok(local) => Ok(local),
-                    // A machine without a camera may still have a microphone.
-                    Err(MediaError::NotFound) => media::open(true, false).await,
-                    Err(other) => Err(other),
-                };
-                media.set(Some(result));
+        let devices = devices.clone();
+        let opened = opened.clone();
+        use_effect_with(
+            ((*mic_device).clone(), (*cam_device).clone()),
+            move |(mic, cam)| {
+                let (mic, cam) = (mic.clone(), cam.clone());
+                opened.borrow().stop();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let result = match media::open_devices(&mic, &cam).await {
+                        Ok(local) => Ok(local),
+                        // A machine without a camera may still have a microphone.
+                        Err(MediaError::NotFound) => media::open_devices(&mic, &Device::Off).await,
+                        Err(other) => Err(other),
+                    };
+                    if let Ok(local) = &result {
+                        *opened.borrow_mut() = local.clone();
+                    }
+                    media.set(Some(result));
+                    devices.set(media::devices().await);
+                });
+            },
+        );
+    }
+    {
+        // The microphone meter: WebAudio on the current microphone track, ten times a second.
+        let level = level.clone();
+        let track = match &*media {
+            Some(Ok(local)) => local.audio.clone(),
+            _ => None,
+        };
+        use_effect_with(track, move |track| {
+            let meter = track.as_ref().and_then(LevelMeter::new);
+            let mut meter = meter;
+            let tick = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+                if let Some(meter) = meter.as_mut() {
+                    level.set((meter.level() * 100.0) as u8);
+                }
             });
+            let window = web_sys::window();
+            let timer = window.as_ref().and_then(|w| {
+                w.set_interval_with_callback_and_timeout_and_arguments_0(
+                    tick.as_ref().unchecked_ref(),
+                    100,
+                )
+                .ok()
+            });
+            move || {
+                if let (Some(window), Some(timer)) = (window, timer) {
+                    window.clear_interval_with_handle(timer);
+                }
+                drop(tick);
+            }
         });
     }
-
+    let picker = |kind: &str, state: UseStateHandle<Device>, testid: &'static str| {
+        let options: Vec<&DeviceInfo> = devices.iter().filter(|d| d.kind == kind).collect();
+        let selected = match &*state {
+            Device::Id(id) => id.clone(),
+            _ => String::new(),
+        };
+        let onchange = Callback::from(move |event: Event| {
+            if let Some(select) = event.target_dyn_into::<HtmlSelectElement>() {
+                state.set(Device::Id(select.value()));
+            }
+        });
+        html! {
+            <select {onchange} data-testid={testid}>
+                { for options.iter().enumerate().map(|(i, d)| {
+                    let label = if d.label.is_empty() { format!("{} {}", kind, i + 1) } else { d.label.clone() };
+                    html! { <option value={d.id.clone()} selected={d.id == selected}>{ label }</option> }
+                }) }
+            </select>
+        }
+    };
+    let mic_picker = picker("audioinput", mic_device.clone(), "mic-select");
+    let cam_picker = picker("videoinput", cam_device.clone(), "camera-select");
     let toggle = |state: UseStateHandle<bool>| Callback::from(move |_: Event| state.set(!*state));
 
     let on_submit = {
@@ -175,11 +245,15 @@ pub fn Lobby(props: &Props) -> Html {
                         data-testid="lobby-mic" />
                     { text.microphone }
                 </label>
+                { mic_picker }
+                <meter min="0" max="100" value={level.to_string()} aria-label={text.microphone}
+                    data-testid="mic-level" />
                 <label>
                     <input type="checkbox" checked={*camera} onchange={toggle(camera.clone())}
                         data-testid="lobby-camera" />
                     { text.camera }
                 </label>
+                { cam_picker }
                 <label for="name">{ text.your_name }</label>
                 <input id="name" ref={name_ref.clone()} type="text" maxlength="64" autocomplete="off"
                     data-testid="name" />
