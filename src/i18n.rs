@@ -147,6 +147,12 @@ pub struct Text {
     pub alone: &'static str,
     /// Meeting: encryption failed to start.
     pub encryption_failed: &'static str,
+    /// Meeting: start sharing the screen.
+    pub share_screen: &'static str,
+    /// Meeting: stop sharing.
+    pub stop_sharing: &'static str,
+    /// Meeting: while sharing.
+    pub sharing_notice: &'static str,
     /// Meeting: per-tile reception details.
     pub reception: &'static str,
     /// Meeting: frames per second.
@@ -201,6 +207,9 @@ pub const NL: Text = Text {
     participants: "Deelnemers",
     alone: "U bent de enige hier. Deel de link om anderen uit te nodigen.",
     encryption_failed: "De versleuteling kon niet starten. Zonder versleuteling beginnen we geen gesprek.",
+    share_screen: "Scherm delen",
+    stop_sharing: "Stoppen met delen",
+    sharing_notice: "U deelt uw scherm met iedereen in deze vergadering.",
     reception: "Ontvangst",
     frames_per_second: "Beelden per seconde",
     packets_lost: "Pakketten verloren",
@@ -252,6 +261,9 @@ pub const EN: Text = Text {
     participants: "Participants",
     alone: "You are the only one here. Share the link to invite others.",
     encryption_failed: "Encryption could not start. Without encryption we do not start a call.",
+    share_screen: "Share screen",
+    stop_sharing: "Stop sharing",
+    sharing_notice: "You are sharing your screen with everyone in this meeting.",
     reception: "Reception",
     frames_per_second: "Frames per second",
     packets_lost: "Packets lost",

@@ -205,6 +205,24 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
     )
     .await?;
 
+    // Anna shares her screen; Bram sees it, large; she stops, and it goes.
+    click(anna, "toggle-screen").await?;
+    wait_until(
+        bram,
+        "Anna's screen",
+        r#"const t = document.querySelector('[data-testid="tile-screen"] video');
+        return !!t && t.videoWidth > 0 && t.currentTime > 0.5;"#,
+    )
+    .await?;
+    screenshot(bram, "meeting-screen-share").await?;
+    click(anna, "toggle-screen").await?;
+    wait_until(
+        bram,
+        "the screen share to end",
+        r#"return !document.querySelector('[data-testid="tile-screen"]');"#,
+    )
+    .await?;
+
     // A third participant (the third screenshot), who then leaves again.
     let cas = Session::start(Browser::Chromium).await?;
     let three = async {

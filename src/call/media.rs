@@ -182,3 +182,22 @@ impl Drop for LevelMeter {
         let _ = self.context.close();
     }
 }
+
+/// Asks to share a screen or window (the browser shows its own picker).
+pub async fn share_screen() -> Result<MediaStreamTrack, MediaError> {
+    let devices = web_sys::window()
+        .and_then(|w| w.navigator().media_devices().ok())
+        .ok_or(MediaError::Unavailable)?;
+    let promise = devices
+        .get_display_media()
+        .map_err(|_| MediaError::Unavailable)?;
+    let stream: MediaStream = JsFuture::from(promise)
+        .await
+        .map_err(|_| MediaError::Denied)?
+        .unchecked_into();
+    stream
+        .get_video_tracks()
+        .get(0)
+        .dyn_into::<MediaStreamTrack>()
+        .map_err(|_| MediaError::NotFound)
+}

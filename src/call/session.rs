@@ -137,6 +137,9 @@ pub struct CallConfig {
 struct State {
     config: CallConfig,
     local: LocalMedia,
+    /// The shared screen, if any.
+    screen: Option<web_sys::MediaStreamTrack>,
+    _screen_ended: Option<Closure<dyn FnMut()>>,
     mic: bool,
     camera: bool,
     on_event: Rc<dyn Fn(CallEvent)>,
@@ -192,6 +195,8 @@ impl Call {
             camera: local.video.is_some(),
             config,
             local,
+            screen: None,
+            _screen_ended: None,
             on_event,
             crypto: None,
             peer: None,
@@ -284,6 +289,7 @@ impl Call {
                 let s = state.borrow();
                 peer.set_local(Source::Microphone, s.local.audio.clone());
                 peer.set_local(Source::Camera, s.local.video.clone());
+                peer.set_local(Source::Screen, s.screen.clone());
             }
             let handler = {
                 let weak = Rc::downgrade(&state);
@@ -344,6 +350,36 @@ impl Call {
         self.apply_local();
     }
 
+    /// Shares `track` as our screen, or stops sharing. A share the user ends from the browser's
+    /// own controls stops here too.
+    pub fn set_screen(&self, track: Option<web_sys::MediaStreamTrack>) {
+        let ended = track.as_ref().map(|track| {
+            let call = self.clone();
+            let closure = Closure::<dyn FnMut()>::new(move || call.set_screen(None));
+            track.set_onended(Some(closure.as_ref().unchecked_ref()));
+            closure
+        });
+        let previous = {
+            let mut s = self.state.borrow_mut();
+            let previous = std::mem::replace(&mut s.screen, track.clone());
+            s._screen_ended = ended;
+            if let Some(peer) = &s.peer {
+                peer.set_local(Source::Screen, track);
+            }
+            previous
+        };
+        if let Some(previous) = previous {
+            previous.set_onended(None);
+            previous.stop();
+        }
+        send_presence(&self.state, None);
+    }
+
+    /// Whether we share a screen.
+    pub fn sharing_screen(&self) -> bool {
+        self.state.borrow().screen.is_some()
+    }
+
     /// Whether microphone and camera are on.
     pub fn local_state(&self) -> (bool, bool) {
         let s = self.state.borrow();
@@ -378,6 +414,10 @@ impl Call {
         }
         s.crypto = None;
         s.local.stop();
+        if let Some(screen) = s.screen.take() {
+            screen.set_onended(None);
+            screen.stop();
+        }
         if let (Some(window), Some(timer)) = (web_sys::window(), s.ping_timer.take()) {
             window.clear_interval_with_handle(timer);
         }
@@ -420,7 +460,7 @@ fn send_presence(state: &Rc<RefCell<State>>, to: Option<ParticipantId>) {
         name: s.config.name.clone(),
         mic: s.mic && s.local.audio.is_some(),
         camera: s.camera && s.local.video.is_some(),
-        screen: false,
+        screen: s.screen.is_some(),
     };
     let Some(blob) = s.notes.seal(&note) else {
         return;

@@ -272,6 +272,26 @@ pub fn Room(props: &Props) -> Html {
             }
         });
     }
+    let on_screen = {
+        let call = props.call.clone();
+        let refresh = refresh.clone();
+        Callback::from(move |_: MouseEvent| {
+            if call.sharing_screen() {
+                call.set_screen(None);
+                refresh.force_update();
+                return;
+            }
+            let call = call.clone();
+            let refresh = refresh.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(track) = crate::call::media::share_screen().await {
+                    call.set_screen(Some(track));
+                    refresh.force_update();
+                }
+            });
+        })
+    };
+    let sharing = props.call.sharing_screen();
     let toggle_chat = {
         let view = props.view.clone();
         Callback::from(move |_: MouseEvent| view.dispatch(Action::ToggleChat))
@@ -369,6 +389,9 @@ pub fn Room(props: &Props) -> Html {
                 </p>
             }
             <section class="stage">
+                if sharing {
+                    <p class="sharing" role="status">{ text.sharing_notice }</p>
+                }
                 { for screens }
                 <div class={classes!("grid", format!("n{}", count.min(25)))}>
                     { own_tile }
@@ -426,6 +449,9 @@ pub fn Room(props: &Props) -> Html {
                 <button onclick={on_camera} aria-pressed={(!camera_on).to_string()} data-testid="toggle-camera"
                     title={format!("{} (v)", text.camera)}>
                     { text.camera }{ if camera_on { "" } else { " ✕" } }
+                </button>
+                <button onclick={on_screen} aria-pressed={sharing.to_string()} data-testid="toggle-screen">
+                    { if sharing { text.stop_sharing } else { text.share_screen } }
                 </button>
                 <button onclick={toggle_chat} data-testid="toggle-chat" title={format!("{} (c)", text.chat)}>{ chat_label }</button>
                 <button class="leave" onclick={on_leave} data-testid="leave" title={format!("{} (Shift+L)", text.leave)}>

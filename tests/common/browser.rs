@@ -78,6 +78,8 @@ impl Browser {
                             "--no-default-browser-check",
                             "--use-fake-device-for-media-stream",
                             "--use-fake-ui-for-media-stream",
+                            // Screen sharing picks the (virtual) screen without a dialog.
+                            "--auto-select-desktop-capture-source=Entire screen",
                             format!("--user-data-dir={}", profile.display()),
                         ],
                     },
