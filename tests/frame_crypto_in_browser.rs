@@ -238,6 +238,8 @@ struct Received {
     /// Allocations so far in the receiver's and the sender's worker.
     receiver_allocations: u64,
     sender_allocations: u64,
+    /// Both workers have measured their engine crossover.
+    calibrated: bool,
 }
 
 /// The latest counters per transform, and the worker's allocation count.
@@ -245,6 +247,7 @@ struct Received {
 struct Counters {
     transforms: RefCell<HashMap<u32, TransformStats>>,
     allocations: Cell<u64>,
+    calibrated: Cell<bool>,
 }
 
 fn collect(crypto: &FrameCrypto) -> Rc<Counters> {
@@ -256,6 +259,7 @@ fn collect(crypto: &FrameCrypto) -> Rc<Counters> {
             transforms.insert(*id, *s);
         }
         sink.allocations.set(stats.allocations.unwrap_or(0));
+        sink.calibrated.set(stats.calibrated);
     }));
     counters
 }
@@ -364,6 +368,7 @@ async fn run_call(call: Call, mut done: impl FnMut(&Received) -> bool) -> Receiv
             sender: sum(&sender_counters),
             receiver_allocations: receiver_counters.allocations.get(),
             sender_allocations: sender_counters.allocations.get(),
+            calibrated: sender_counters.calibrated.get() && receiver_counters.calibrated.get(),
         };
         if done(&received) {
             break;
@@ -522,8 +527,10 @@ async fn frames_cost_no_allocation_in_the_steady_state() {
             receiver_transform: true,
         },
         |r| match start.get() {
+            // The window starts once frames flow and both workers have finished measuring
+            // their engine crossover, which allocates.
             None => {
-                if decodes(r) {
+                if decodes(r) && r.calibrated {
                     start.set(Some((
                         r.sender.encrypted,
                         r.sender_allocations,

@@ -37,6 +37,8 @@ pub struct WorkerStats {
     pub webcrypto_from: Option<usize>,
     /// Allocations so far in the worker, if a test installed a probe.
     pub allocations: Option<u64>,
+    /// Whether the worker has measured its engine crossover.
+    pub calibrated: bool,
 }
 
 /// Receives the worker's reports.
@@ -105,6 +107,7 @@ fn read_stats(data: &JsValue) -> WorkerStats {
         allocations: messages::field(data, "allocations")
             .as_f64()
             .map(|count| count as u64),
+        calibrated: messages::field(data, "calibrated").as_bool() == Some(true),
     }
 }
 

@@ -250,6 +250,13 @@ impl Keyring {
         }
         let message = super::messages::message("stats");
         let _ = js_sys::Reflect::set(&message, &"transforms".into(), &transforms);
+        // Whether the engine crossover has been measured (the measurement allocates; tests
+        // that count allocations wait for it).
+        let _ = js_sys::Reflect::set(
+            &message,
+            &"calibrated".into(),
+            &self.crossover.is_some().into(),
+        );
         if let EnginePolicy::Auto { webcrypto_from } = self.policy {
             // Bytes from which frames go to WebCrypto (absent: never).
             if webcrypto_from != usize::MAX {
