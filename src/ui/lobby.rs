@@ -34,6 +34,43 @@ pub struct Props {
     pub on_join: Callback<Ready>,
 }
 
+/// What a link's fragment may preset for the lobby: `name=…`, `mic=off`, `camera=off`,
+/// `lobby=skip` (join as soon as the devices answer; not with a passphrase). Fragment options
+/// never reach the server.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LinkOptions {
+    /// Display name.
+    pub name: Option<String>,
+    /// Start with the microphone off.
+    pub mic_off: bool,
+    /// Start with the camera off.
+    pub camera_off: bool,
+    /// Join without stopping in the lobby.
+    pub skip_lobby: bool,
+}
+
+impl LinkOptions {
+    /// The options of `link`.
+    pub fn from_link(link: &InviteLink) -> LinkOptions {
+        let mut options = LinkOptions::default();
+        for (key, value) in link.options() {
+            match (key.as_str(), value.as_str()) {
+                ("name", name) => {
+                    options.name = js_sys::decode_uri_component(name)
+                        .ok()
+                        .map(String::from)
+                        .map(|n| n.trim().chars().take(MAX_NAME_CHARS).collect())
+                }
+                ("mic", "off") => options.mic_off = true,
+                ("camera", "off") => options.camera_off = true,
+                ("lobby", "skip") => options.skip_lobby = true,
+                _ => {}
+            }
+        }
+        options
+    }
+}
+
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
@@ -43,16 +80,19 @@ fn storage() -> Option<web_sys::Storage> {
 pub fn Lobby(props: &Props) -> Html {
     let text = props.lang.text();
     let media = use_state(|| None::<Result<LocalMedia, MediaError>>);
-    let mic = use_state(|| true);
-    let camera = use_state(|| true);
+    let options = use_memo(props.link.clone(), |link| LinkOptions::from_link(link));
+    let mic = use_state(|| !options.mic_off);
+    let camera = use_state(|| !options.camera_off);
     let preparing = use_state(|| false);
     let name_ref = use_node_ref();
     let remember_ref = use_node_ref();
     let pass_ref = use_node_ref();
-    let stored_name = use_memo((), |_| {
-        storage()
-            .and_then(|s| s.get_item(NAME_KEY).ok().flatten())
-            .unwrap_or_default()
+    let stored_name = use_memo(options.clone(), |options| {
+        options.name.clone().unwrap_or_else(|| {
+            storage()
+                .and_then(|s| s.get_item(NAME_KEY).ok().flatten())
+                .unwrap_or_default()
+        })
     });
 
     {
@@ -152,15 +192,14 @@ pub fn Lobby(props: &Props) -> Html {
     let cam_picker = picker("videoinput", cam_device.clone(), "camera-select");
     let toggle = |state: UseStateHandle<bool>| Callback::from(move |_: Event| state.set(!*state));
 
-    let on_submit = {
+    let join = {
         let media = media.clone();
         let (mic, camera, preparing) = (mic.clone(), camera.clone(), preparing.clone());
         let (name_ref, remember_ref, pass_ref) =
             (name_ref.clone(), remember_ref.clone(), pass_ref.clone());
         let link = props.link.clone();
         let on_join = props.on_join.clone();
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
+        Callback::from(move |()| {
             if *preparing {
                 return;
             }
@@ -216,6 +255,24 @@ pub fn Lobby(props: &Props) -> Html {
             });
         })
     };
+
+    let on_submit = {
+        let join = join.clone();
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            join.emit(());
+        })
+    };
+    {
+        // `lobby=skip`: join once the devices have answered (never past a passphrase prompt).
+        let skip = options.skip_lobby && !props.link.passphrase_required();
+        let join = join.clone();
+        use_effect_with(media.is_some(), move |ready| {
+            if skip && *ready {
+                join.emit(());
+            }
+        });
+    }
 
     let preview = match &*media {
         Some(Ok(LocalMedia {

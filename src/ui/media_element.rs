@@ -4,6 +4,33 @@
 use web_sys::{HtmlMediaElement, MediaStream, MediaStreamTrack};
 use yew::prelude::*;
 
+/// Name of the User Timing mark set when the first remote video frame is shown: time from
+/// opening the link (navigation start) to seeing someone, read by the benchmark.
+pub const FIRST_REMOTE_FRAME: &str = "veilig:first-remote-frame";
+
+/// Marks [`FIRST_REMOTE_FRAME`] (once per page) when `element` presents its first frame. Local
+/// only: a User Timing entry in this page, sent nowhere.
+fn mark_first_remote_frame(element: &HtmlMediaElement) {
+    let Some(performance) = web_sys::window().and_then(|w| w.performance()) else {
+        return;
+    };
+    if performance.get_entries_by_name(FIRST_REMOTE_FRAME).length() > 0 {
+        return;
+    }
+    let Ok(request) = js_sys::Reflect::get(element, &"requestVideoFrameCallback".into()) else {
+        return;
+    };
+    let Some(request) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Function>(&request) else {
+        return;
+    };
+    let callback = wasm_bindgen::closure::Closure::once_into_js(move || {
+        if performance.get_entries_by_name(FIRST_REMOTE_FRAME).length() == 0 {
+            let _ = performance.mark(FIRST_REMOTE_FRAME);
+        }
+    });
+    let _ = request.call1(element, &callback);
+}
+
 /// Props: the track, and whether it is our own (muted, mirrored).
 #[derive(Properties, PartialEq)]
 pub struct Props {
@@ -24,11 +51,15 @@ pub fn MediaElement(props: &Props) -> Html {
     {
         let node = node.clone();
         let track = props.track.clone();
+        let local = props.local;
         use_effect_with(track, move |track| {
             if let Some(element) = node.cast::<HtmlMediaElement>() {
                 let tracks = js_sys::Array::of1(track);
                 if let Ok(stream) = MediaStream::new_with_tracks(&tracks) {
                     element.set_src_object(Some(&stream));
+                    if track.kind() == "video" && !local {
+                        mark_first_remote_frame(&element);
+                    }
                     // A newer track may interrupt this play(); that rejection is expected.
                     if let Ok(playing) = element.play() {
                         let ignore = wasm_bindgen::closure::Closure::<

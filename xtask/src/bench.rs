@@ -40,5 +40,21 @@ pub fn run_browser(root: &Path) -> Result<(), Error> {
         .env("CHROMEDRIVER", &chromedriver)
         .env("GECKODRIVER", &geckodriver))?;
     s.done();
+
+    let s = step("Time from invite link to the first remote frame (headless Chromium, real relay)");
+    run(exec::cargo()
+        .args([
+            "test",
+            "-p",
+            "veilig",
+            "--test",
+            "first_frame",
+            "--",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("CHROMEDRIVER", &chromedriver)
+        .env("GECKODRIVER", &geckodriver))?;
+    s.done();
     Ok(())
 }
