@@ -147,6 +147,12 @@ pub struct Text {
     pub alone: &'static str,
     /// Meeting: encryption failed to start.
     pub encryption_failed: &'static str,
+    /// Meeting: a participant's camera is off.
+    pub camera_off: &'static str,
+    /// Meeting: pin a tile large.
+    pub pin: &'static str,
+    /// Meeting: unpin it.
+    pub unpin: &'static str,
     /// Meeting: start sharing the screen.
     pub share_screen: &'static str,
     /// Meeting: stop sharing.
@@ -207,6 +213,9 @@ pub const NL: Text = Text {
     participants: "Deelnemers",
     alone: "U bent de enige hier. Deel de link om anderen uit te nodigen.",
     encryption_failed: "De versleuteling kon niet starten. Zonder versleuteling beginnen we geen gesprek.",
+    camera_off: "Camera uit",
+    pin: "Vastzetten",
+    unpin: "Losmaken",
     share_screen: "Scherm delen",
     stop_sharing: "Stoppen met delen",
     sharing_notice: "U deelt uw scherm met iedereen in deze vergadering.",
@@ -261,6 +270,9 @@ pub const EN: Text = Text {
     participants: "Participants",
     alone: "You are the only one here. Share the link to invite others.",
     encryption_failed: "Encryption could not start. Without encryption we do not start a call.",
+    camera_off: "Camera off",
+    pin: "Pin",
+    unpin: "Unpin",
     share_screen: "Share screen",
     stop_sharing: "Stop sharing",
     sharing_notice: "You are sharing your screen with everyone in this meeting.",

@@ -205,6 +205,29 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
     )
     .await?;
 
+    // Anna turns her camera off (Bram sees "camera off") and on again (Bram sees her again).
+    click(anna, "toggle-camera").await?;
+    wait_until(
+        bram,
+        "Anna's camera off",
+        r#"return !!document.querySelector('[data-testid="camera-off"]');"#,
+    )
+    .await?;
+    wait_until(
+        anna,
+        "her own tile without video",
+        r#"return !document.querySelector('[data-testid="tile-self"] video');"#,
+    )
+    .await?;
+    click(anna, "toggle-camera").await?;
+    wait_until(bram, "Anna's video again", &sees_video_of("Anna")).await?;
+
+    // Bram's (Firefox's fake) tone makes him the active speaker on Anna's screen; she pins him.
+    wait_until(anna, "Bram speaking", r#"const t = document.querySelector('[data-testid="tile-remote"]'); return !!t && t.dataset.speaking === "true";"#).await?;
+    click(anna, "pin").await?;
+    wait_until(anna, "Bram pinned", r#"const t = document.querySelector('[data-testid="tile-remote"]'); return !!t && t.dataset.pinned === "true";"#).await?;
+    click(anna, "pin").await?;
+
     // Anna shares her screen; Bram sees it, large; she stops, and it goes.
     click(anna, "toggle-screen").await?;
     wait_until(

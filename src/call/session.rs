@@ -105,6 +105,8 @@ pub enum CallEvent {
     Decryption(HashMap<ParticipantId, Decryption>),
     /// What arrives from each participant, from the browser's own statistics.
     Reception(HashMap<ParticipantId, Reception>),
+    /// Our own camera track changed (turned on or off).
+    LocalVideo(Option<web_sys::MediaStreamTrack>),
 }
 
 /// Received media of one participant, as the browser counts it (shown per tile on request).
@@ -118,6 +120,8 @@ pub struct Reception {
     pub audio_energy: f64,
     /// Packets lost, audio and video.
     pub packets_lost: i64,
+    /// Audio level now, 0 to 1.
+    pub audio_level: f64,
 }
 
 /// Everything the call needs to start.
@@ -212,7 +216,9 @@ impl Call {
             ping_timer: None,
             tracks: HashMap::new(),
         }));
+        let own_video = state.borrow().local.video.clone();
         let call = Call { state };
+        emit(&call.state, CallEvent::LocalVideo(own_video));
         call.start_pinging();
         call.connect();
         call
@@ -338,16 +344,55 @@ impl Call {
         true
     }
 
-    /// Turns the microphone on or off (off sends nothing at all).
+    /// Turns the microphone on or off (off sends silence, still encrypted).
     pub fn set_mic(&self, on: bool) {
         self.state.borrow_mut().mic = on;
         self.apply_local();
     }
 
     /// Turns the camera on or off.
+    /// Turns the camera on or off. Off releases the camera (its light goes out) and sends
+    /// nothing; on asks for it again.
     pub fn set_camera(&self, on: bool) {
-        self.state.borrow_mut().camera = on;
-        self.apply_local();
+        if !on {
+            let track = {
+                let mut s = self.state.borrow_mut();
+                s.camera = false;
+                if let Some(peer) = &s.peer {
+                    peer.set_local(Source::Camera, None);
+                }
+                s.local.video.take()
+            };
+            if let Some(track) = track {
+                track.stop();
+            }
+            emit(&self.state, CallEvent::LocalVideo(None));
+            send_presence(&self.state, None);
+            return;
+        }
+        let call = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let Ok(opened) = super::media::open(false, true).await else {
+                return;
+            };
+            let Some(track) = opened.video else { return };
+            {
+                let mut s = call.state.borrow_mut();
+                if s.ended {
+                    track.stop();
+                    return;
+                }
+                s.camera = true;
+                if let Some(old) = s.local.video.replace(track.clone()) {
+                    old.stop();
+                }
+                if let Some(peer) = &s.peer {
+                    peer.set_local(Source::Camera, Some(track.clone()));
+                }
+            }
+            emit(&call.state, CallEvent::LocalVideo(Some(track)));
+            send_presence(&call.state, None);
+        });
     }
 
     /// Shares `track` as our screen, or stops sharing. A share the user ends from the browser's
@@ -393,9 +438,6 @@ impl Call {
         let s = self.state.borrow();
         if let Some(audio) = &s.local.audio {
             audio.set_enabled(s.mic);
-        }
-        if let Some(video) = &s.local.video {
-            video.set_enabled(s.camera);
         }
         drop(s);
         send_presence(&self.state, None);
@@ -747,6 +789,7 @@ fn poll_reception(state: &Rc<RefCell<State>>) {
             r.packets_lost += number(&entry, "packetsLost") as i64;
             if *audio {
                 r.audio_energy += number(&entry, "totalAudioEnergy");
+                r.audio_level = r.audio_level.max(number(&entry, "audioLevel"));
             } else {
                 r.frames_decoded += number(&entry, "framesDecoded") as u64;
                 r.frames_per_second += number(&entry, "framesPerSecond");

@@ -32,7 +32,6 @@ enum Phase {
     Lobby,
     InCall {
         call: Call,
-        own_video: Option<web_sys::MediaStreamTrack>,
         own_name: AttrValue,
         safety_code: AttrValue,
     },
@@ -63,7 +62,6 @@ pub fn Meeting(props: &Props) -> Html {
         Callback::from(move |ready: Ready| {
             let dispatcher = view.dispatcher();
             let on_event = Rc::new(move |event| dispatcher.dispatch(Action::Event(event)));
-            let own_video = ready.media.video.clone();
             let own_name = AttrValue::from(ready.name.clone());
             let safety_code = AttrValue::from(ready.keys.safety_code.to_string());
             let config = CallConfig {
@@ -76,7 +74,6 @@ pub fn Meeting(props: &Props) -> Html {
             let call = Call::start(config, ready.media, on_event);
             phase.set(Phase::InCall {
                 call,
-                own_video,
                 own_name,
                 safety_code,
             });
@@ -89,7 +86,6 @@ pub fn Meeting(props: &Props) -> Html {
         },
         Phase::InCall {
             call,
-            own_video,
             own_name,
             safety_code,
         } => {
@@ -111,7 +107,7 @@ pub fn Meeting(props: &Props) -> Html {
             };
             html! {
                 <Room lang={props.lang} call={call.clone()} view={view.clone()}
-                    own_video={own_video.clone()} own_name={own_name.clone()}
+                    own_name={own_name.clone()}
                     safety_code={safety_code.clone()} {on_leave} {on_retry} />
             }
         }

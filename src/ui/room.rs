@@ -33,6 +33,8 @@ pub struct View {
     chat: Vec<(Option<ParticipantId>, String)>,
     decryption: HashMap<ParticipantId, Decryption>,
     reception: HashMap<ParticipantId, Reception>,
+    own_video: Option<MediaStreamTrack>,
+    pinned: Option<ParticipantId>,
     chat_open: bool,
     unread: usize,
 }
@@ -48,6 +50,8 @@ impl Default for View {
             chat: Vec::new(),
             decryption: HashMap::new(),
             reception: HashMap::new(),
+            own_video: None,
+            pinned: None,
             chat_open: false,
             unread: 0,
         }
@@ -60,6 +64,8 @@ pub enum Action {
     Event(CallEvent),
     /// Chat panel open or closed.
     ToggleChat,
+    /// Pin a participant's tile large, or unpin.
+    TogglePin(ParticipantId),
 }
 
 impl Reducible for View {
@@ -72,6 +78,13 @@ impl Reducible for View {
                 view.chat_open = !view.chat_open;
                 view.unread = 0;
             }
+            Action::TogglePin(who) => {
+                view.pinned = if view.pinned.as_ref() == Some(&who) {
+                    None
+                } else {
+                    Some(who)
+                };
+            }
             Action::Event(event) => match event {
                 CallEvent::Status(status) => view.status = status,
                 CallEvent::You(you) => {
@@ -79,6 +92,9 @@ impl Reducible for View {
                     view.tracks.clear();
                 }
                 CallEvent::Participants(list) => {
+                    if view.pinned.as_ref().is_some_and(|p| !list.contains(p)) {
+                        view.pinned = None;
+                    }
                     view.presence.retain(|p, _| list.contains(p));
                     view.tracks.retain(|(_, p, _, _)| list.contains(p));
                     view.participants = list;
@@ -120,6 +136,7 @@ impl Reducible for View {
                     view.chat.push((from, text));
                 }
                 CallEvent::Reception(reception) => view.reception = reception,
+                CallEvent::LocalVideo(track) => view.own_video = track,
                 CallEvent::Decryption(health) => {
                     for (who, state) in health {
                         // Keep "fine" once seen until it fails; "waiting" says nothing new.
@@ -143,8 +160,6 @@ pub struct Props {
     pub call: Call,
     /// Its view state.
     pub view: UseReducerHandle<View>,
-    /// Our own camera, for our tile.
-    pub own_video: Option<MediaStreamTrack>,
     /// Our display name.
     pub own_name: AttrValue,
     /// The safety code, as shown.
@@ -306,7 +321,7 @@ pub fn Room(props: &Props) -> Html {
 
     let own_tile = html! {
         <figure class="tile own" data-testid="tile-self">
-            if let (Some(track), true) = (props.own_video.clone(), camera_on) {
+            if let (Some(track), true) = (view.own_video.clone(), camera_on) {
                 <MediaElement track={track} local=true />
             } else {
                 <div class="no-video" />
@@ -317,6 +332,13 @@ pub fn Room(props: &Props) -> Html {
             </figcaption>
         </figure>
     };
+    // The active speaker: the loudest participant, if loud enough to be speaking.
+    let speaker = view
+        .reception
+        .iter()
+        .filter(|(_, r)| r.audio_level > 0.02)
+        .max_by(|a, b| a.1.audio_level.total_cmp(&b.1.audio_level))
+        .map(|(who, _)| who.clone());
     let remote_tiles = view.participants.iter().map(|who| {
         let presence = view.presence.get(who);
         let name = display_name(text, presence).to_owned();
@@ -325,13 +347,24 @@ pub fn Room(props: &Props) -> Html {
         let audio = track_of(who, Source::Microphone);
         let muted = presence.is_some_and(|p| !p.mic);
         let reception = view.reception.get(who).copied().unwrap_or_default();
+        let speaking = speaker.as_ref() == Some(who);
+        let pinned = view.pinned.as_ref() == Some(who);
+        let pin = {
+            let view = props.view.clone();
+            let who = who.clone();
+            Callback::from(move |_: MouseEvent| view.dispatch(Action::TogglePin(who.clone())))
+        };
         html! {
-            <figure class="tile" data-testid="tile-remote" data-participant={who.to_string()}
+            <figure class={classes!("tile", speaking.then_some("speaking"), pinned.then_some("pinned"))}
+                data-testid="tile-remote" data-participant={who.to_string()}
+                data-speaking={speaking.to_string()} data-pinned={pinned.to_string()}
                 data-state={if failing { "cannot-decrypt" } else { "ok" }}
                 data-frames-decoded={reception.frames_decoded.to_string()}
                 data-audio-energy={reception.audio_energy.to_string()}>
                 if failing {
                     <div class="cannot-decrypt" role="status">{ text.cannot_decrypt }</div>
+                } else if presence.is_some_and(|p| !p.camera) {
+                    <div class="no-video" data-testid="camera-off">{ text.camera_off }</div>
                 } else if let Some(track) = camera {
                     <MediaElement track={track} testid="remote-video" />
                 } else {
@@ -346,6 +379,10 @@ pub fn Room(props: &Props) -> Html {
                         <span class="muted" data-testid="tile-muted">{ text.muted }</span>
                     }
                 </figcaption>
+                <button class="pin" onclick={pin} aria-pressed={pinned.to_string()}
+                    data-testid="pin">
+                    { if pinned { text.unpin } else { text.pin } }
+                </button>
                 <details class="reception">
                     <summary>{ text.reception }</summary>
                     <dl>
