@@ -67,6 +67,8 @@ pub struct Text {
     pub promise: &'static str,
     /// Start page: button.
     pub new_meeting: &'static str,
+    /// Start page: the new meeting also needs a passphrase.
+    pub require_passphrase: &'static str,
     /// Start page: label of the link field.
     pub paste_link: &'static str,
     /// Start page: button next to it.
@@ -173,6 +175,7 @@ pub const NL: Text = Text {
     tagline: "Veilig videobellen, van begin tot eind versleuteld.",
     promise: "Beeld, geluid, chat en namen worden in uw browser versleuteld. De server ziet alleen versleutelde gegevens; de sleutel staat in de link en gaat nooit naar de server. Geen account, geen installatie.",
     new_meeting: "Nieuwe vergadering",
+    require_passphrase: "Ook een wachtwoord vragen (deel het apart van de link)",
     paste_link: "Link of vergadercode",
     open_link: "Openen",
     bad_link: "Dit is geen geldige Veilig-link. Een link ziet eruit als https://…/kamer#sleutel.",
@@ -230,6 +233,7 @@ pub const EN: Text = Text {
     tagline: "Safe video meetings, end-to-end encrypted.",
     promise: "Video, audio, chat and names are encrypted in your browser. The server only sees ciphertext; the key is in the link and never reaches the server. No account, nothing to install.",
     new_meeting: "New meeting",
+    require_passphrase: "Also require a passphrase (share it apart from the link)",
     paste_link: "Link or meeting code",
     open_link: "Open",
     bad_link: "This is not a valid Veilig link. A link looks like https://…/room#key.",

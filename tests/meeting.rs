@@ -75,7 +75,23 @@ async fn screenshot(session: &Session, name: &str) -> Result<(), HarnessError> {
 
 /// In the lobby: types the name and joins; waits for the meeting screen.
 async fn join_as(session: &Session, name: &str) -> Result<(), HarnessError> {
+    join_with(session, name, None).await
+}
+
+/// [`join_as`], typing `passphrase` into the passphrase field the lobby must then show.
+async fn join_with(
+    session: &Session,
+    name: &str,
+    passphrase: Option<&str>,
+) -> Result<(), HarnessError> {
     session.wait_for_test_id("lobby").await?;
+    if let Some(passphrase) = passphrase {
+        session
+            .wait_for_test_id("passphrase")
+            .await?
+            .send_keys(passphrase)
+            .await?;
+    }
     let field = session.wait_for_test_id("name").await?;
     field.clear().await?;
     field.send_keys(name).await?;
@@ -451,5 +467,71 @@ async fn a_different_key_shows_cannot_decrypt_on_both_sides() {
     }
     anna.finish("wrong_key", outcome, &base).await;
     eve.finish("wrong_key", Ok(()), "").await;
+    relay.shut_down().await;
+}
+
+/// A meeting that also needs a passphrase: the right one gets in and sees and hears the
+/// others; a wrong one, with the right link, is in the room but decrypts nothing.
+async fn passphrase(
+    anna: &Session,
+    bram: &Session,
+    eve: &Session,
+    base: &str,
+) -> Result<(), HarnessError> {
+    anna.goto(base).await?;
+    click(anna, "require-passphrase").await?;
+    click(anna, "new-meeting").await?;
+    anna.wait_for_test_id("lobby").await?;
+    let link = anna.client().current_url().await?.to_string();
+    check!(
+        link.contains("pw=1"),
+        "the link says a passphrase is needed: {link}"
+    );
+    join_with(anna, "Anna", Some("lange zin van woorden")).await?;
+    bram.goto(&link).await?;
+    join_with(bram, "Bram", Some("lange zin van woorden")).await?;
+    wait_until(anna, "Bram's video", &sees_video_of("Bram")).await?;
+    wait_until(bram, "Anna's video", &sees_video_of("Anna")).await?;
+    eve.goto(&link).await?;
+    join_with(eve, "Eve", Some("verkeerd")).await?;
+    let all_cannot = r#"const tiles = [...document.querySelectorAll('[data-testid="tile-remote"]')];
+        return tiles.length === 2 && tiles.every(t => t.dataset.state === "cannot-decrypt");"#;
+    wait_until(eve, "everyone undecryptable for Eve", all_cannot).await?;
+    wait_until(
+        anna,
+        "Eve undecryptable for Anna, Bram still fine",
+        r#"const tiles = [...document.querySelectorAll('[data-testid="tile-remote"]')];
+           return tiles.length === 2
+               && tiles.filter(t => t.dataset.state === "cannot-decrypt").length === 1;"#,
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the release build, the browsers and root: run `cargo xtask test`"]
+async fn a_passphrase_meeting_admits_only_the_right_passphrase() {
+    if !netns::isolated("a_passphrase_meeting_admits_only_the_right_passphrase") {
+        return;
+    }
+    let relay = start_relay(None).await;
+    let base = format!("http://{}/", relay.http_addr);
+    let anna = Session::start(Browser::Chromium)
+        .await
+        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let bram = Session::start(Browser::Firefox)
+        .await
+        .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
+    let eve = Session::start(Browser::Chromium)
+        .await
+        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let outcome = passphrase(&anna, &bram, &eve, &base).await;
+    if outcome.is_err() {
+        let _ = screenshot(&eve, "passphrase-failure-eve").await;
+        let _ = screenshot(&bram, "passphrase-failure-bram").await;
+    }
+    eve.close().await.ok();
+    bram.close().await.ok();
+    anna.finish("passphrase", outcome, &base).await;
     relay.shut_down().await;
 }

@@ -22,15 +22,15 @@ fn open(link: &InviteLink) {
     }
 }
 
-/// A fresh link from the browser's CSPRNG.
-fn new_link() -> Option<InviteLink> {
+/// A fresh link from the browser's CSPRNG; `passphrase`: the link says a passphrase is needed.
+fn new_link(passphrase: bool) -> Option<InviteLink> {
     let mut random = [0u8; 26];
     web_sys::window()?
         .crypto()
         .ok()?
         .get_random_values_with_u8_array(&mut random)
         .ok()?;
-    Some(InviteLink::generate(&random, false))
+    Some(InviteLink::generate(&random, passphrase))
 }
 
 /// The start page.
@@ -39,11 +39,18 @@ pub fn Start(props: &Props) -> Html {
     let text = props.lang.text();
     let input = use_node_ref();
     let error = use_state(|| false);
-    let on_new = Callback::from(|_: MouseEvent| {
-        if let Some(link) = new_link() {
-            open(&link);
-        }
-    });
+    let passphrase = use_node_ref();
+    let on_new = {
+        let passphrase = passphrase.clone();
+        Callback::from(move |_: MouseEvent| {
+            let wanted = passphrase
+                .cast::<HtmlInputElement>()
+                .is_some_and(|i| i.checked());
+            if let Some(link) = new_link(wanted) {
+                open(&link);
+            }
+        })
+    };
     let on_open = {
         let input = input.clone();
         let error = error.clone();
@@ -67,6 +74,10 @@ pub fn Start(props: &Props) -> Html {
             <button class="primary" data-testid="new-meeting" onclick={on_new}>
                 { text.new_meeting }
             </button>
+            <label class="with-passphrase">
+                <input type="checkbox" ref={passphrase} data-testid="require-passphrase" />
+                { text.require_passphrase }
+            </label>
             <form class="open-link" onsubmit={on_open}>
                 <label for="link">{ text.paste_link }</label>
                 <input id="link" ref={input} type="text" autocomplete="off" spellcheck="false" />
