@@ -11,7 +11,7 @@
 //! The test re-runs itself in the namespace: [`isolated`] returns `true` inside, where the
 //! test goes on; outside it creates the namespace, runs the test binary there with just this
 //! test, removes the namespace and returns `false` after asserting that the inner run passed.
-//! Needs root (CI and `cargo xtask test` run as root) and iproute2.
+//! Needs iproute2, and root or passwordless `sudo` (CI runs as root).
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -27,8 +27,23 @@ const INSIDE: &str = "VEILIG_NETNS";
 /// The address the relay's media socket uses inside the namespace.
 pub const RELAY_IP: &str = "10.99.0.1";
 
+/// `ip`, through `sudo -n` when not root.
+fn ip_command() -> Command {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+    if root {
+        Command::new("ip")
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.args(["-n", "--preserve-env", "ip"]);
+        sudo
+    }
+}
+
 fn ip(args: &[&str]) -> Result<(), String> {
-    let status = Command::new("ip")
+    let status = ip_command()
         .args(args)
         .status()
         .map_err(|e| format!("cannot run `ip`: {e} (install iproute2)"))?;
@@ -47,7 +62,7 @@ struct Namespace(String);
 
 impl Drop for Namespace {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        let _ = ip_command().args(["netns", "del", &self.0]).status();
     }
 }
 
@@ -84,7 +99,7 @@ pub fn isolated(test: &str) -> bool {
         }
     }
     let exe = std::env::current_exe().expect("the test binary");
-    let status = Command::new("ip")
+    let status = ip_command()
         .args(["netns", "exec", &name])
         .arg(exe)
         .args([
