@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use js_sys::{Array, Reflect};
+use js_sys::Reflect;
 use veilig_protocol::{MediaLine, ParticipantId, Source};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -125,11 +125,6 @@ impl Peer {
             inner,
             _on_state: on_state_closure,
         })
-    }
-
-    /// Who sends on remote line `mid`, as of the latest offer.
-    pub fn line(&self, mid: &str) -> Option<MediaLine> {
-        self.inner.borrow().lines.get(mid).cloned()
     }
 
     /// The remote lines: transform id → (participant, source).
@@ -304,12 +299,4 @@ pub async fn sleep(ms: i32) {
         }
     });
     let _ = JsFuture::from(promise).await;
-}
-
-/// All tracks of `array`, as tracks.
-pub fn tracks(array: &Array) -> Vec<MediaStreamTrack> {
-    array
-        .iter()
-        .filter_map(|t| t.dyn_into::<MediaStreamTrack>().ok())
-        .collect()
 }

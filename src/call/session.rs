@@ -466,11 +466,6 @@ impl Call {
         drop(s);
         emit(&self.state, CallEvent::Status(Status::Ended));
     }
-
-    /// The peer connection's stats (for diagnostics and tests).
-    pub fn peer_stats(&self) -> Option<js_sys::Promise> {
-        self.state.borrow().peer.as_ref().map(|p| p.stats())
-    }
 }
 
 fn fail(state: &Rc<RefCell<State>>, failure: Failure) {

@@ -253,11 +253,6 @@ impl FrameCrypto {
         let _ = self.worker.post_message(&message);
     }
 
-    /// Posts a raw message to the worker (the benchmark page's `bench`).
-    pub fn post(&self, message: &JsValue) -> Result<(), JsValue> {
-        self.worker.post_message(message)
-    }
-
     fn script_transform(
         &self,
         options: &TransformOptions,
