@@ -46,7 +46,9 @@ async fn a_missing_encryption_path_is_refused_in_plain_words() {
                 ensure!(
                     session
                         .client()
-                        .find_all(fantoccini::Locator::Css("button, input, video"))
+                        .find_all(fantoccini::Locator::Css(
+                            r#"[data-testid="unsupported"] :is(button, input, video), [data-testid="join"], [data-testid="new-meeting"]"#
+                        ))
                         .await?
                         .is_empty(),
                     "the unsupported screen offers nothing to join with"
