@@ -81,6 +81,19 @@ async fn check(session: &Session, server: &StaticServer) -> Result<(), HarnessEr
     let text = landing.text().await?;
     ensure!(text.contains("Veilig"), "landing screen shows {text:?}");
 
+    // The language switch changes every word on the page, and back.
+    let before = landing.text().await?;
+    session.wait_for_test_id("language").await?.click().await?;
+    let switched = session.wait_for_test_id("landing").await?.text().await?;
+    ensure!(
+        switched != before
+            && (switched.contains("Nieuwe vergadering") || switched.contains("New meeting")),
+        "the language switch changed nothing: {before:?} / {switched:?}"
+    );
+    session.wait_for_test_id("language").await?.click().await?;
+    let back = session.wait_for_test_id("landing").await?.text().await?;
+    ensure!(back == before, "switching back restores the page: {back:?}");
+
     // The icon is fetched after the page renders; once it is in, the page has asked for
     // everything it will.
     server.wait_for_request("/static/favicon.svg").await?;

@@ -29,12 +29,21 @@ macro_rules! check {
 /// The relay, in-process, serving `dist/`, media on the namespace's address; `at` gives the
 /// HTTP and UDP addresses of a relay to restart in place.
 async fn start_relay(at: Option<(SocketAddr, SocketAddr)>) -> veilig_relay::Relay {
+    start_relay_with(at, |_| {}).await
+}
+
+/// [`start_relay`] with settings changed by `adjust`.
+async fn start_relay_with(
+    at: Option<(SocketAddr, SocketAddr)>,
+    adjust: impl FnOnce(&mut veilig_relay::Config),
+) -> veilig_relay::Relay {
     let mut config = veilig_relay::Config::defaults();
     let ip: IpAddr = netns::RELAY_IP.parse().unwrap();
     (config.listen, config.udp) =
         at.unwrap_or(("127.0.0.1:0".parse().unwrap(), SocketAddr::new(ip, 0)));
     config.public_ip = Some(ip);
     config.static_dir = Some(common::dist_dir().unwrap_or_else(|e| panic!("{e}")));
+    adjust(&mut config);
     veilig_relay::start(config)
         .await
         .expect("starting the relay")
@@ -533,5 +542,54 @@ async fn a_passphrase_meeting_admits_only_the_right_passphrase() {
     eve.close().await.ok();
     bram.close().await.ok();
     anna.finish("passphrase", outcome, &base).await;
+    relay.shut_down().await;
+}
+
+/// A full room: the one who does not fit is told so, in plain words, with a way to try again,
+/// instead of a spinner; the one inside is not disturbed.
+async fn full(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessError> {
+    anna.goto(base).await?;
+    click(anna, "new-meeting").await?;
+    anna.wait_for_test_id("lobby").await?;
+    let link = anna.client().current_url().await?.to_string();
+    join_as(anna, "Anna").await?;
+    bram.goto(&link).await?;
+    join_as(bram, "Bram").await?;
+    wait_until(
+        bram,
+        "the room-full notice with a retry button",
+        r#"const s = document.querySelector('[data-testid="status"]');
+           return !!s && s.textContent.includes("full") && !!s.querySelector("button");"#,
+    )
+    .await?;
+    let anna_status = eval(
+        anna,
+        r#"return document.querySelector('[data-testid="status"]') === null;"#,
+    )
+    .await?;
+    check!(anna_status == json!(true), "Anna's call is undisturbed");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the release build, the browsers and root: run `cargo xtask test`"]
+async fn a_full_room_says_so_and_offers_to_try_again() {
+    if !netns::isolated("a_full_room_says_so_and_offers_to_try_again") {
+        return;
+    }
+    let relay = start_relay_with(None, |config| config.max_participants = 1).await;
+    let base = format!("http://{}/", relay.http_addr);
+    let anna = Session::start(Browser::Chromium)
+        .await
+        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let bram = Session::start(Browser::Firefox)
+        .await
+        .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
+    let outcome = full(&anna, &bram, &base).await;
+    if outcome.is_err() {
+        let _ = screenshot(&bram, "room-full-failure-firefox").await;
+    }
+    bram.close().await.ok();
+    anna.finish("room_full", outcome, &base).await;
     relay.shut_down().await;
 }
