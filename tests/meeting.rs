@@ -185,9 +185,19 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
     screenshot(anna, "lobby").await?;
     join_as(anna, "Anna").await?;
 
-    // Bram opens the link in the other browser.
-    bram.goto(&link).await?;
+    // Bram opens the link in the other browser, with his name as a link option; the invite
+    // link his meeting screen offers to pass on is the plain one, without his option.
+    bram.goto(&format!("{link}&name=Bram")).await?;
     join_as(bram, "Bram").await?;
+    let offered = eval(
+        bram,
+        r#"return document.querySelector('[data-testid="invite-link"]').value;"#,
+    )
+    .await?;
+    check!(
+        offered == json!(link),
+        "the invite link offered: {offered} (expected {link})"
+    );
 
     // Both see each other's video, decrypted and decoded, and hear audio.
     wait_until(anna, "Bram's video", &sees_video_of("Bram")).await?;

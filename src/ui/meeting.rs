@@ -48,6 +48,19 @@ fn engine(link: &InviteLink) -> String {
         .unwrap_or_else(|| "auto".into())
 }
 
+/// The link to hand out: this page's origin, the room and the fragment with the secret (and
+/// `pw=1`), but none of this user's own options (`name=`, `lobby=skip`, ...).
+fn invite_link(link: &InviteLink) -> AttrValue {
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
+    AttrValue::from(format!(
+        "{origin}{}#{}",
+        link.path(),
+        link.fragment().as_str()
+    ))
+}
+
 /// The meeting page.
 #[function_component]
 pub fn Meeting(props: &Props) -> Html {
@@ -108,7 +121,8 @@ pub fn Meeting(props: &Props) -> Html {
             html! {
                 <Room lang={props.lang} call={call.clone()} view={view.clone()}
                     own_name={own_name.clone()}
-                    safety_code={safety_code.clone()} {on_leave} {on_retry} />
+                    safety_code={safety_code.clone()} invite={invite_link(&props.link)}
+                    {on_leave} {on_retry} />
             }
         }
         Phase::Left => {

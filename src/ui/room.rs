@@ -164,6 +164,9 @@ pub struct Props {
     pub own_name: AttrValue,
     /// The safety code, as shown.
     pub safety_code: AttrValue,
+    /// The invite link to copy: room and secret (and `pw=1`), without personal link options
+    /// such as `name=`.
+    pub invite: AttrValue,
     /// Leaves the meeting.
     pub on_leave: Callback<()>,
     /// Retries after a failure.
@@ -222,12 +225,11 @@ pub fn Room(props: &Props) -> Html {
     };
     let on_copy = {
         let copied = copied.clone();
+        let invite = props.invite.clone();
         Callback::from(move |_: MouseEvent| {
             if let Some(window) = web_sys::window() {
-                if let Ok(href) = window.location().href() {
-                    let _ = window.navigator().clipboard().write_text(&href);
-                    copied.set(true);
-                }
+                let _ = window.navigator().clipboard().write_text(&invite);
+                copied.set(true);
             }
         })
     };
@@ -443,6 +445,8 @@ pub fn Room(props: &Props) -> Html {
                     <h2>{ text.safety_code }</h2>
                     <p class="code" data-testid="safety-code">{ props.safety_code.clone() }</p>
                     <p class="hint">{ text.safety_code_hint }</p>
+                    <input class="invite" type="text" readonly=true value={props.invite.clone()}
+                        aria-label={text.copy_link} data-testid="invite-link" />
                     <button onclick={on_copy} data-testid="copy-link">
                         { if *copied { text.link_copied } else { text.copy_link } }
                     </button>
