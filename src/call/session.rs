@@ -25,6 +25,7 @@ use super::peer::{sleep, Peer, RemoteTrack};
 use super::signaling::{self, Signaling, SignalingEvent};
 use crate::encryption::{AttachPath, FrameCrypto, WorkerStats, WORKER_URL};
 use crate::frame_crypto::messages::Direction;
+use crate::frame_crypto::webcrypto::random_u64;
 
 /// How the call is doing.
 #[derive(Clone, Debug, PartialEq)]
@@ -150,7 +151,8 @@ struct State {
     crypto: Option<Rc<FrameCrypto>>,
     peer: Option<Rc<Peer>>,
     signaling: Option<Signaling>,
-    notes: Notes,
+    /// Our notes under this connection's KID; made anew on every (re)connect.
+    notes: Option<Notes>,
     participants: Vec<ParticipantId>,
     /// Chat typed while nobody could receive it (reconnecting, or alone after a restart).
     outbox: Vec<Note>,
@@ -182,18 +184,9 @@ fn emit(state: &Rc<RefCell<State>>, event: CallEvent) {
     on_event(event);
 }
 
-fn random_u64() -> u64 {
-    let mut bytes = [0u8; 8];
-    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
-        let _ = crypto.get_random_values_with_u8_array(&mut bytes);
-    }
-    u64::from_be_bytes(bytes)
-}
-
 impl Call {
     /// Starts a call with `local` media (either track may be absent).
     pub fn start(config: CallConfig, local: LocalMedia, on_event: Rc<dyn Fn(CallEvent)>) -> Call {
-        let notes = Notes::new(&config.room, &config.keys.metadata, random_u64());
         let state = Rc::new(RefCell::new(State {
             mic: local.audio.is_some(),
             camera: local.video.is_some(),
@@ -205,7 +198,7 @@ impl Call {
             crypto: None,
             peer: None,
             signaling: None,
-            notes,
+            notes: None,
             participants: Vec::new(),
             outbox: Vec::new(),
             joined: false,
@@ -312,10 +305,13 @@ impl Call {
                 Ok(socket) => socket,
                 Err(_) => return schedule_reconnect(&state),
             };
+            let Ok(kid) = random_u64() else {
+                return fail(&state, Failure::Encryption);
+            };
             let mut s = state.borrow_mut();
             // Everyone gets a new participant id on joining again, so notes start afresh too:
             // a new KID for ours, no memory of the old ids.
-            s.notes = Notes::new(&s.config.room, &s.config.keys.metadata, random_u64());
+            s.notes = Some(Notes::new(&s.config.room, &s.config.keys.metadata, kid));
             s.crypto = Some(crypto);
             s.peer = Some(peer);
             s.signaling = Some(socket);
@@ -476,16 +472,20 @@ fn fail(state: &Rc<RefCell<State>>, failure: Failure) {
 /// Sends queued chat once in the room with somebody to receive it.
 fn flush_outbox(state: &Rc<RefCell<State>>) {
     let mut s = state.borrow_mut();
-    if !s.joined || s.participants.is_empty() || s.outbox.is_empty() {
+    if !s.joined || s.participants.is_empty() {
         return;
     }
-    let outbox = std::mem::take(&mut s.outbox);
-    let blobs: Vec<String> = outbox
-        .iter()
-        .filter_map(|note| s.notes.seal(note))
-        .collect();
-    if let Some(signaling) = &s.signaling {
-        for data in blobs {
+    let State {
+        notes: Some(notes),
+        signaling: Some(signaling),
+        outbox,
+        ..
+    } = &mut *s
+    else {
+        return;
+    };
+    for note in outbox.drain(..) {
+        if let Some(data) = notes.seal(&note) {
             signaling.send(&ClientMessage::Blob { to: None, data });
         }
     }
@@ -499,7 +499,7 @@ fn send_presence(state: &Rc<RefCell<State>>, to: Option<ParticipantId>) {
         camera: s.camera && s.local.video.is_some(),
         screen: s.screen.is_some(),
     };
-    let Some(blob) = s.notes.seal(&note) else {
+    let Some(blob) = s.notes.as_mut().and_then(|notes| notes.seal(&note)) else {
         return;
     };
     // Before joining there is nobody to tell: the welcome sends it.
@@ -606,13 +606,18 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
             let list = {
                 let mut s = state.borrow_mut();
                 s.participants.retain(|p| p != &participant);
-                s.notes.forget(&participant);
+                if let Some(notes) = s.notes.as_mut() {
+                    notes.forget(&participant);
+                }
                 s.participants.clone()
             };
             emit(state, CallEvent::Participants(list));
         }
         ServerMessage::Blob { from, data } => {
-            let note = state.borrow_mut().notes.open(&from, &data);
+            let note = match state.borrow_mut().notes.as_mut() {
+                Some(notes) => notes.open(&from, &data),
+                None => return,
+            };
             match note {
                 Ok(Note::Presence {
                     name,

@@ -89,11 +89,8 @@ fn read_stats(data: &JsValue) -> WorkerStats {
             list.iter()
                 .filter_map(|entry| {
                     let id = messages::field(&entry, "id").as_f64()? as u32;
-                    let direction = match messages::field(&entry, "direction").as_string()?.as_str()
-                    {
-                        "send" => Direction::Send,
-                        _ => Direction::Receive,
-                    };
+                    let direction = messages::field(&entry, "direction").as_string()?;
+                    let direction = Direction::from_name(&direction)?;
                     Some((id, direction, TransformStats::from_js(&entry)))
                 })
                 .collect()

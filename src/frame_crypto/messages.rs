@@ -36,6 +36,25 @@ pub enum Direction {
     Receive,
 }
 
+impl Direction {
+    /// The name in messages: `send` or `receive`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Send => "send",
+            Direction::Receive => "receive",
+        }
+    }
+
+    /// The direction named `name`.
+    pub fn from_name(name: &str) -> Option<Direction> {
+        match name {
+            "send" => Some(Direction::Send),
+            "receive" => Some(Direction::Receive),
+            _ => None,
+        }
+    }
+}
+
 /// What the page tells the worker about one transform.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransformOptions {
@@ -110,14 +129,7 @@ impl TransformOptions {
     pub fn to_js(&self) -> Object {
         let object = Object::new();
         set(&object, "id", self.id);
-        set(
-            &object,
-            "direction",
-            match self.direction {
-                Direction::Send => "send",
-                Direction::Receive => "receive",
-            },
-        );
+        set(&object, "direction", self.direction.name());
         set(
             &object,
             "kind",
@@ -140,11 +152,11 @@ impl TransformOptions {
             .as_f64()
             .filter(|id| id.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(id))
             .ok_or(Malformed("transform id"))? as u32;
-        let direction = match get(value, "direction").as_string().as_deref() {
-            Some("send") => Direction::Send,
-            Some("receive") => Direction::Receive,
-            _ => return Err(Malformed("transform direction")),
-        };
+        let direction = get(value, "direction")
+            .as_string()
+            .as_deref()
+            .and_then(Direction::from_name)
+            .ok_or(Malformed("transform direction"))?;
         let kind = get(value, "kind")
             .as_string()
             .as_deref()
@@ -201,14 +213,7 @@ impl TransformStats {
     pub fn to_js(&self, id: u32, direction: Direction) -> Object {
         let object = Object::new();
         set(&object, "id", id);
-        set(
-            &object,
-            "direction",
-            match direction {
-                Direction::Send => "send",
-                Direction::Receive => "receive",
-            },
-        );
+        set(&object, "direction", direction.name());
         for (name, value) in [
             ("encrypted", self.encrypted),
             ("decrypted", self.decrypted),

@@ -30,6 +30,6 @@ pub mod messages;
 #[cfg(target_arch = "wasm32")]
 mod pipeline;
 #[cfg(target_arch = "wasm32")]
-mod webcrypto;
+pub mod webcrypto;
 #[cfg(target_arch = "wasm32")]
 pub mod worker;

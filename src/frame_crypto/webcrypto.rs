@@ -1,5 +1,5 @@
 //! The browser's AES-GCM (`crypto.subtle`) as the frame-crypto worker's second engine, and the
-//! worker's random numbers.
+//! app's random numbers (in the worker and on the page alike).
 //!
 //! Thin: everything SFrame-specific (nonces, associated data, layout, checks) comes from the
 //! core's external-engine plans (`veilig_e2ee::external`); this module only calls WebCrypto.
@@ -20,10 +20,16 @@ fn subtle() -> Result<SubtleCrypto, JsValue> {
     Ok(crypto()?.subtle())
 }
 
+/// Fills `bytes` from the browser's CSPRNG.
+pub fn fill_random(bytes: &mut [u8]) -> Result<(), JsValue> {
+    crypto()?.get_random_values_with_u8_array(bytes)?;
+    Ok(())
+}
+
 /// A random 64-bit value from the browser's CSPRNG.
 pub fn random_u64() -> Result<u64, JsValue> {
     let mut bytes = [0u8; 8];
-    crypto()?.get_random_values_with_u8_array(&mut bytes)?;
+    fill_random(&mut bytes)?;
     Ok(u64::from_be_bytes(bytes))
 }
 

@@ -5,6 +5,7 @@ use veilig_e2ee::InviteLink;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::frame_crypto::webcrypto::fill_random;
 use crate::i18n::Lang;
 
 /// Props: the UI language.
@@ -25,11 +26,7 @@ fn open(link: &InviteLink) {
 /// A fresh link from the browser's CSPRNG; `passphrase`: the link says a passphrase is needed.
 fn new_link(passphrase: bool) -> Option<InviteLink> {
     let mut random = [0u8; 26];
-    web_sys::window()?
-        .crypto()
-        .ok()?
-        .get_random_values_with_u8_array(&mut random)
-        .ok()?;
+    fill_random(&mut random).ok()?;
     Some(InviteLink::generate(&random, passphrase))
 }
 
