@@ -82,6 +82,63 @@ async fn screenshot(session: &Session, name: &str) -> Result<(), HarnessError> {
     Ok(())
 }
 
+/// Chromium and Firefox, each with a fresh profile.
+async fn chromium_and_firefox() -> (Session, Session) {
+    let chromium = Session::start(Browser::Chromium)
+        .await
+        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let firefox = Session::start(Browser::Firefox)
+        .await
+        .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
+    (chromium, firefox)
+}
+
+/// Ends a test of two browsers: on failure the second one's screenshot is saved too, then the
+/// first reports (and panics) with its own screenshot, console and `context`.
+async fn finish_pair(
+    test: &str,
+    first: Session,
+    second: Session,
+    outcome: Result<(), HarnessError>,
+    context: &str,
+) {
+    if outcome.is_err() {
+        let name = format!("{test}-failure-{}", second.browser().name());
+        let _ = screenshot(&second, &name).await;
+    }
+    second.close().await.ok();
+    first.finish(test, outcome, context).await;
+}
+
+/// Starts a meeting on the start page (one that also needs a passphrase if `passphrase`);
+/// leaves the session in the lobby and returns the meeting's link.
+async fn new_meeting(
+    session: &Session,
+    base: &str,
+    passphrase: bool,
+) -> Result<String, HarnessError> {
+    session.goto(base).await?;
+    if passphrase {
+        click(session, "require-passphrase").await?;
+    }
+    click(session, "new-meeting").await?;
+    session.wait_for_test_id("lobby").await?;
+    Ok(session.client().current_url().await?.to_string())
+}
+
+/// Opens the chat panel if it is closed.
+async fn open_chat(session: &Session) -> Result<(), HarnessError> {
+    if session
+        .client()
+        .find_all(Locator::Css(r#"[data-testid="chat-input"]"#))
+        .await?
+        .is_empty()
+    {
+        click(session, "toggle-chat").await?;
+    }
+    Ok(())
+}
+
 /// In the lobby: types the name and joins; waits for the meeting screen.
 async fn join_as(session: &Session, name: &str) -> Result<(), HarnessError> {
     join_with(session, name, None).await
@@ -146,14 +203,7 @@ async fn text_of(session: &Session, test_id: &str) -> Result<String, HarnessErro
 }
 
 async fn send_chat(session: &Session, message: &str) -> Result<(), HarnessError> {
-    if session
-        .client()
-        .find_all(Locator::Css(r#"[data-testid="chat-input"]"#))
-        .await?
-        .is_empty()
-    {
-        click(session, "toggle-chat").await?;
-    }
+    open_chat(session).await?;
     let input = session.wait_for_test_id("chat-input").await?;
     input.send_keys(message).await?;
     input.send_keys("\u{E007}").await?; // Enter
@@ -165,9 +215,7 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
     anna.goto(base).await?;
     anna.wait_for_test_id("new-meeting").await?;
     screenshot(anna, "start-page").await?;
-    click(anna, "new-meeting").await?;
-    anna.wait_for_test_id("lobby").await?;
-    let link = anna.client().current_url().await?.to_string();
+    let link = new_meeting(anna, base, false).await?;
     check!(
         link.contains('#'),
         "the meeting link carries its secret: {link}"
@@ -323,23 +371,9 @@ async fn chromium_and_firefox_meet_through_the_relay() {
     }
     let relay = start_relay(None).await;
     let base = format!("http://{}/", relay.http_addr);
-    let anna = Session::start(Browser::Chromium)
-        .await
-        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
-    let bram = Session::start(Browser::Firefox)
-        .await
-        .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
+    let (anna, bram) = chromium_and_firefox().await;
     let outcome = call(&anna, &bram, &base).await;
-    let failed = outcome.is_err();
-    let context = format!("relay at {base}");
-    if failed {
-        // The other browser's picture is worth having too.
-        let _ = screenshot(&bram, "failure-firefox").await;
-        anna.finish("meeting", outcome, &context).await;
-    } else {
-        anna.finish("meeting", Ok(()), &context).await;
-        bram.finish("meeting", Ok(()), &context).await;
-    }
+    finish_pair("meeting", anna, bram, outcome, &format!("relay at {base}")).await;
     relay.shut_down().await;
 }
 
@@ -352,10 +386,7 @@ async fn restart(
     relay: &mut Option<veilig_relay::Relay>,
 ) -> Result<(), HarnessError> {
     let base = format!("http://{}/", relay.as_ref().unwrap().http_addr);
-    anna.goto(&base).await?;
-    click(anna, "new-meeting").await?;
-    anna.wait_for_test_id("lobby").await?;
-    let link = anna.client().current_url().await?.to_string();
+    let link = new_meeting(anna, &base, false).await?;
     join_as(anna, "Anna").await?;
     bram.goto(&link).await?;
     join_as(bram, "Bram").await?;
@@ -386,14 +417,7 @@ async fn restart(
         &sees_video_of("Anna"),
     )
     .await?;
-    if bram
-        .client()
-        .find_all(Locator::Css(r#"[data-testid="chat-input"]"#))
-        .await?
-        .is_empty()
-    {
-        click(bram, "toggle-chat").await?;
-    }
+    open_chat(bram).await?;
     wait_until(
         bram,
         "the message typed while reconnecting",
@@ -411,19 +435,16 @@ async fn both_reconnect_by_themselves_after_a_relay_restart() {
         return;
     }
     let mut relay = Some(start_relay(None).await);
-    let anna = Session::start(Browser::Chromium)
-        .await
-        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
-    let bram = Session::start(Browser::Firefox)
-        .await
-        .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
+    let (anna, bram) = chromium_and_firefox().await;
     let outcome = restart(&anna, &bram, &mut relay).await;
-    if outcome.is_err() {
-        let _ = screenshot(&bram, "restart-failure-firefox").await;
-    }
-    anna.finish("relay_restart", outcome, "relay restarted in place")
-        .await;
-    bram.finish("relay_restart", Ok(()), "").await;
+    finish_pair(
+        "relay_restart",
+        anna,
+        bram,
+        outcome,
+        "relay restarted in place",
+    )
+    .await;
     if let Some(relay) = relay {
         relay.shut_down().await;
     }
@@ -433,10 +454,7 @@ async fn both_reconnect_by_themselves_after_a_relay_restart() {
 /// "can't decrypt" state instead of a frozen or black picture, and neither reads the other's
 /// name.
 async fn wrong_key(anna: &Session, eve: &Session, base: &str) -> Result<(), HarnessError> {
-    anna.goto(base).await?;
-    click(anna, "new-meeting").await?;
-    anna.wait_for_test_id("lobby").await?;
-    let link = anna.client().current_url().await?.to_string();
+    let link = new_meeting(anna, base, false).await?;
     join_as(anna, "Anna").await?;
     let (room, _secret) = link.split_once('#').expect("a link with a secret");
     // Another 128-bit secret, base64url: same room, different key.
@@ -474,18 +492,9 @@ async fn a_different_key_shows_cannot_decrypt_on_both_sides() {
     }
     let relay = start_relay(None).await;
     let base = format!("http://{}/", relay.http_addr);
-    let anna = Session::start(Browser::Chromium)
-        .await
-        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
-    let eve = Session::start(Browser::Firefox)
-        .await
-        .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
+    let (anna, eve) = chromium_and_firefox().await;
     let outcome = wrong_key(&anna, &eve, &base).await;
-    if outcome.is_err() {
-        let _ = screenshot(&eve, "wrong-key-failure-firefox").await;
-    }
-    anna.finish("wrong_key", outcome, &base).await;
-    eve.finish("wrong_key", Ok(()), "").await;
+    finish_pair("wrong_key", anna, eve, outcome, &base).await;
     relay.shut_down().await;
 }
 
@@ -497,11 +506,7 @@ async fn passphrase(
     eve: &Session,
     base: &str,
 ) -> Result<(), HarnessError> {
-    anna.goto(base).await?;
-    click(anna, "require-passphrase").await?;
-    click(anna, "new-meeting").await?;
-    anna.wait_for_test_id("lobby").await?;
-    let link = anna.client().current_url().await?.to_string();
+    let link = new_meeting(anna, base, true).await?;
     check!(
         link.contains("pw=1"),
         "the link says a passphrase is needed: {link}"
@@ -535,33 +540,23 @@ async fn a_passphrase_meeting_admits_only_the_right_passphrase() {
     }
     let relay = start_relay(None).await;
     let base = format!("http://{}/", relay.http_addr);
-    let anna = Session::start(Browser::Chromium)
-        .await
-        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
-    let bram = Session::start(Browser::Firefox)
-        .await
-        .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
+    let (anna, bram) = chromium_and_firefox().await;
     let eve = Session::start(Browser::Chromium)
         .await
         .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
     let outcome = passphrase(&anna, &bram, &eve, &base).await;
     if outcome.is_err() {
         let _ = screenshot(&eve, "passphrase-failure-eve").await;
-        let _ = screenshot(&bram, "passphrase-failure-bram").await;
     }
     eve.close().await.ok();
-    bram.close().await.ok();
-    anna.finish("passphrase", outcome, &base).await;
+    finish_pair("passphrase", anna, bram, outcome, &base).await;
     relay.shut_down().await;
 }
 
 /// A full room: the one who does not fit is told so, in plain words, with a way to try again,
 /// instead of a spinner; the one inside is not disturbed.
 async fn full(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessError> {
-    anna.goto(base).await?;
-    click(anna, "new-meeting").await?;
-    anna.wait_for_test_id("lobby").await?;
-    let link = anna.client().current_url().await?.to_string();
+    let link = new_meeting(anna, base, false).await?;
     join_as(anna, "Anna").await?;
     bram.goto(&link).await?;
     join_as(bram, "Bram").await?;
@@ -589,17 +584,8 @@ async fn a_full_room_says_so_and_offers_to_try_again() {
     }
     let relay = start_relay_with(None, |config| config.max_participants = 1).await;
     let base = format!("http://{}/", relay.http_addr);
-    let anna = Session::start(Browser::Chromium)
-        .await
-        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
-    let bram = Session::start(Browser::Firefox)
-        .await
-        .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
+    let (anna, bram) = chromium_and_firefox().await;
     let outcome = full(&anna, &bram, &base).await;
-    if outcome.is_err() {
-        let _ = screenshot(&bram, "room-full-failure-firefox").await;
-    }
-    bram.close().await.ok();
-    anna.finish("room_full", outcome, &base).await;
+    finish_pair("room_full", anna, bram, outcome, &base).await;
     relay.shut_down().await;
 }
