@@ -2,7 +2,9 @@
 //!
 //! Defaults suit a developer on one machine: HTTP on `127.0.0.1:8080`, media on one UDP port
 //! (10000) shared by every peer, advertised at the machine's first non-loopback IPv4 address so
-//! that browsers on the same machine or network can reach it.
+//! that browsers on the same machine or network can reach it. Plain HTTP is the default (loopback
+//! development, or behind a reverse proxy that does TLS); `--tls-cert` with `--tls-key` makes
+//! the relay serve HTTPS itself. Operator metrics are off unless `--metrics-listen` is given.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -10,14 +12,31 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::tls::{TlsError, TlsFiles};
+
 /// Veilig relay: serves the app, relays signaling, forwards encrypted media. It never holds a
 /// key: media, chat and names stay end-to-end encrypted between browsers.
 #[derive(Clone, Debug, Parser)]
 #[command(name = "veilig-relay", version, about, long_about = None)]
 pub struct Config {
     /// HTTP address for the app, WebSocket signaling (/ws) and the health check (/healthz).
+    /// HTTPS with --tls-cert and --tls-key.
     #[arg(long, env = "VEILIG_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+
+    /// PEM certificate chain, leaf first (e.g. certbot's fullchain.pem). With --tls-key the relay
+    /// serves HTTPS (and WebSocket over TLS) itself and sends HSTS. Re-read on SIGHUP.
+    #[arg(long, env = "VEILIG_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert (e.g. certbot's privkey.pem). Re-read on SIGHUP.
+    #[arg(long, env = "VEILIG_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve Prometheus metrics (/metrics: counts only, never ids or addresses) on this address,
+    /// e.g. 127.0.0.1:9090. Off by default; never served on --listen.
+    #[arg(long, env = "VEILIG_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 
     /// UDP address for all media (one port, multiplexed by ICE username).
     #[arg(long, env = "VEILIG_UDP", default_value = "0.0.0.0:10000")]
@@ -74,6 +93,18 @@ impl Config {
         Config::parse_from(["veilig-relay"])
     }
 
+    /// The certificate and key files, if HTTPS is asked for; an error if only one is given.
+    pub fn tls_files(&self) -> Result<Option<TlsFiles>, TlsError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            })),
+            (None, None) => Ok(None),
+            _ => Err(TlsError::Incomplete),
+        }
+    }
+
     /// The idle timeout.
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout_secs)
@@ -101,5 +132,39 @@ impl Config {
                     .find(|ip| ip.is_ipv4() && !ip.is_loopback())
             })
             .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tls_files(flags: &[&str]) -> Result<Option<TlsFiles>, TlsError> {
+        let args = ["veilig-relay"].iter().chain(flags);
+        Config::try_parse_from(args).unwrap().tls_files()
+    }
+
+    #[test]
+    fn tls_needs_both_files_or_neither() {
+        assert_eq!(tls_files(&[]).unwrap(), None);
+        let both = tls_files(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+        assert_eq!(
+            both,
+            Some(TlsFiles {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
+        for one in [["--tls-cert", "c.pem"], ["--tls-key", "k.pem"]] {
+            let error = tls_files(&one).unwrap_err();
+            assert!(matches!(error, TlsError::Incomplete));
+            let message = error.to_string();
+            assert!(message.contains("--tls-cert") && message.contains("--tls-key"));
+        }
+    }
+
+    #[test]
+    fn metrics_are_off_by_default() {
+        assert_eq!(Config::defaults().metrics_listen, None);
     }
 }

@@ -11,7 +11,14 @@
 //! - `Referrer-Policy: no-referrer`, `X-Content-Type-Options: nosniff`,
 //!   `Cross-Origin-Opener-Policy: same-origin`, `Permissions-Policy` allowing camera, microphone
 //!   and display capture for this origin (and configured embedders) and nothing else.
+//! - `Strict-Transport-Security: max-age=63072000` (two years) when the relay serves HTTPS
+//!   itself, so browsers never try plain HTTP again; never over plain HTTP, where it would be
+//!   ignored at best and, behind a proxy, not ours to promise. No `includeSubDomains`: the
+//!   relay cannot speak for its domain's other hosts.
 //! - No cookies are ever set.
+//!
+//! `/metrics` is deliberately a 404 here: operator counts live on their own listener
+//! ([`crate::metrics`]), never on the public one.
 
 use std::sync::Arc;
 
@@ -28,6 +35,7 @@ use veilig_protocol::{RoomId, MAX_MESSAGE_BYTES};
 
 use crate::assets::Assets;
 use crate::config::Config;
+use crate::metrics::Counters;
 use crate::rooms::Rooms;
 
 /// What the HTTP handlers share.
@@ -41,17 +49,36 @@ pub struct AppState {
     pub assets: Assets,
     /// Headers added to every response.
     pub headers: Arc<Vec<(HeaderName, HeaderValue)>>,
+    /// Counts for operators.
+    pub counters: Arc<Counters>,
+}
+
+/// Whether the relay's own listener speaks HTTPS (it decides HSTS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP: loopback development, or behind a reverse proxy.
+    Http,
+    /// HTTPS with the relay's own certificate.
+    Https,
 }
 
 impl AppState {
-    /// State for `config`, with the security headers worked out from the app's page.
-    pub fn new(rooms: Rooms, config: Arc<Config>, assets: Assets) -> Self {
-        let headers = security_headers(&config, &assets.index());
+    /// State for `config`, with the security headers worked out from the app's page and
+    /// whether the listener speaks HTTPS.
+    pub fn new(
+        rooms: Rooms,
+        config: Arc<Config>,
+        assets: Assets,
+        scheme: Scheme,
+        counters: Arc<Counters>,
+    ) -> Self {
+        let headers = security_headers(&config, &assets.index(), scheme);
         AppState {
             rooms,
             config,
             assets,
             headers: Arc::new(headers),
+            counters,
         }
     }
 }
@@ -62,6 +89,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(page))
         .route("/healthz", get(health))
         .route("/ws", get(websocket))
+        .route("/metrics", get(not_here))
         .route("/{*path}", get(file))
         .layer(middleware::from_fn_with_state(state.clone(), add_headers))
         .with_state(state)
@@ -105,6 +133,10 @@ async fn file(State(state): State<AppState>, Path(path): Path<String>) -> Respon
     if RoomId::new(&path).is_ok() {
         return html(state.assets.index().into_owned());
     }
+    not_here().await
+}
+
+async fn not_here() -> Response {
     (StatusCode::NOT_FOUND, "not found").into_response()
 }
 
@@ -139,12 +171,17 @@ async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> 
         .max_message_size(2 * MAX_MESSAGE_BYTES)
         .max_frame_size(2 * MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
-            crate::signaling::serve(socket, state.rooms.clone(), &state.config).await
+            crate::signaling::serve(socket, state.rooms.clone(), &state.config, &state.counters)
+                .await
         })
 }
 
 /// The headers of the module docs.
-fn security_headers(config: &Config, index: &[u8]) -> Vec<(HeaderName, HeaderValue)> {
+fn security_headers(
+    config: &Config,
+    index: &[u8],
+    scheme: Scheme,
+) -> Vec<(HeaderName, HeaderValue)> {
     let script_hashes: String = inline_scripts(&String::from_utf8_lossy(index))
         .map(|script| {
             format!(
@@ -185,6 +222,12 @@ fn security_headers(config: &Config, index: &[u8]) -> Vec<(HeaderName, HeaderVal
     if config.frame_ancestors.is_empty() {
         headers.push((header::X_FRAME_OPTIONS, "DENY".to_owned()));
     }
+    if scheme == Scheme::Https {
+        headers.push((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000".to_owned(),
+        ));
+    }
     headers
         .into_iter()
         .filter_map(|(name, value)| {
@@ -222,12 +265,24 @@ mod tests {
 
     #[test]
     fn frame_ancestors_default_to_none() {
-        let headers = security_headers(&Config::defaults(), b"");
+        let headers = security_headers(&Config::defaults(), b"", Scheme::Http);
         let csp = &headers
             .iter()
             .find(|(name, _)| name == header::CONTENT_SECURITY_POLICY)
             .unwrap()
             .1;
         assert!(csp.to_str().unwrap().ends_with("frame-ancestors 'none'"));
+    }
+
+    #[test]
+    fn hsts_only_over_https() {
+        let hsts = |scheme| {
+            security_headers(&Config::defaults(), b"", scheme)
+                .into_iter()
+                .find(|(name, _)| name == header::STRICT_TRANSPORT_SECURITY)
+                .map(|(_, value)| value)
+        };
+        assert_eq!(hsts(Scheme::Http), None);
+        assert_eq!(hsts(Scheme::Https).unwrap(), "max-age=63072000");
     }
 }

@@ -3,59 +3,95 @@
 //! media, chat and names pass through it as ciphertext.
 //!
 //! ```text
-//!  browsers ── HTTP (app, /healthz) ──► http ──────────────┐
-//!           ── WebSocket /ws ────────► signaling ─► rooms ─┼─► room task (one per room: its
-//!           ── UDP (one port) ───────► udp router ─────────┘   peers' str0m Rtc, forwarding)
+//!  browsers ── HTTP(S) (app, /healthz) ─► [tls] ─► http ───────────────┐
+//!           ── WebSocket /ws ───────────► [tls] ─► signaling ─► rooms ─┼─► room task (one per
+//!           ── UDP (one port) ───────────────────► udp router ─────────┘   room: its peers'
+//!                                                                         str0m Rtc, forwarding)
+//!  operator ── /metrics (own listener, optional) ─► metrics (counts only, read from all above)
 //! ```
 //! Each room's state is owned by one task ([`room`]), reached only through its channel, so rooms
-//! share nothing but the UDP socket.
+//! share nothing but the UDP socket. TLS ([`tls`]) is optional: plain HTTP suits loopback and
+//! reverse proxies.
 
 #![forbid(unsafe_code)]
 
 pub mod assets;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod room;
 pub mod rooms;
 pub mod signaling;
 pub mod tap;
+pub mod tls;
 pub mod udp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::Listener;
+use axum::Router;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use config::Config;
+use http::Scheme;
+use tls::{Certificates, TlsError, TlsListener};
+
+/// Why the relay could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A socket could not be bound (or the payload tap opened).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The TLS settings or files are unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
 
 /// A running relay.
 pub struct Relay {
-    /// Where HTTP and WebSocket listen.
+    /// Where HTTP (or HTTPS) and WebSocket listen.
     pub http_addr: SocketAddr,
     /// Where media arrives.
     pub udp_addr: SocketAddr,
+    /// Where `/metrics` is served, if it is.
+    pub metrics_addr: Option<SocketAddr>,
     /// The rooms (for counts).
     pub rooms: rooms::Rooms,
     /// UDP routing counts.
     pub udp_stats: Arc<udp::UdpStats>,
+    /// Everything else counted for operators.
+    pub counters: Arc<metrics::Counters>,
+    certificates: Option<Arc<Certificates>>,
     stop: watch::Sender<bool>,
-    server: JoinHandle<std::io::Result<()>>,
+    servers: Vec<JoinHandle<std::io::Result<()>>>,
     router: JoinHandle<()>,
 }
 
-/// Binds the sockets and starts serving.
-pub async fn start(config: Config) -> std::io::Result<Relay> {
+/// Binds the sockets and starts serving. TLS files are read before anything is bound, so a
+/// bad certificate fails the start at once.
+pub async fn start(config: Config) -> Result<Relay, StartError> {
     str0m::crypto::from_feature_flags().install_process_default();
+    let certificates = match config.tls_files()? {
+        Some(files) => Some(Arc::new(Certificates::load(files)?)),
+        None => None,
+    };
     let listener = TcpListener::bind(config.listen).await?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
     let socket = Arc::new(UdpSocket::bind(config.udp).await?);
     let http_addr = listener.local_addr()?;
     let udp_addr = socket.local_addr()?;
     let candidate = SocketAddr::new(config.candidate_ip(), udp_addr.port());
     let (routes, changes) = mpsc::channel(1024);
     let udp_stats = Arc::new(udp::UdpStats::default());
+    let counters = Arc::new(metrics::Counters::default());
     let router = tokio::spawn(udp::route(socket.clone(), changes, udp_stats.clone()));
     #[cfg(feature = "payload-tap")]
     let tap = match &config.payload_tap {
@@ -70,41 +106,113 @@ pub async fn start(config: Config) -> std::io::Result<Relay> {
         candidate,
         max_participants: config.max_participants,
         tap,
+        counters: counters.clone(),
     };
     let rooms = rooms::Rooms::new(ctx, config.max_rooms);
     let assets = match &config.static_dir {
         Some(dir) => assets::Assets::Directory(dir.clone()),
         None => assets::Assets::Embedded,
     };
-    let state = http::AppState::new(rooms.clone(), Arc::new(config), assets);
-    let (stop, mut stopped) = watch::channel(false);
+    let scheme = match certificates {
+        Some(_) => Scheme::Https,
+        None => Scheme::Http,
+    };
+    let state = http::AppState::new(
+        rooms.clone(),
+        Arc::new(config),
+        assets,
+        scheme,
+        counters.clone(),
+    );
+    let (stop, stopped) = watch::channel(false);
     let app = http::app(state);
-    let server = tokio::spawn(async move {
+    let mut servers = vec![match &certificates {
+        Some(certificates) => {
+            let listener = TlsListener::new(listener, certificates.server_config()?)?;
+            serve(listener, app, stopped.clone())
+        }
+        None => serve(listener, app, stopped.clone()),
+    }];
+    let metrics_addr = match metrics_listener {
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            let sources = metrics::Sources {
+                rooms: rooms.clone(),
+                udp: udp_stats.clone(),
+                counters: counters.clone(),
+            };
+            servers.push(serve(listener, metrics::app(sources), stopped));
+            tracing::info!(%addr, "metrics listening");
+            Some(addr)
+        }
+        None => None,
+    };
+    tracing::info!(%http_addr, ?scheme, %udp_addr, %candidate, "relay listening");
+    Ok(Relay {
+        http_addr,
+        udp_addr,
+        metrics_addr,
+        rooms,
+        udp_stats,
+        counters,
+        certificates,
+        stop,
+        servers,
+        router,
+    })
+}
+
+/// Serves `app` on `listener` until `stopped` turns true, then lets open connections finish.
+fn serve<L>(
+    listener: L,
+    app: Router,
+    mut stopped: watch::Receiver<bool>,
+) -> JoinHandle<std::io::Result<()>>
+where
+    L: Listener<Addr = SocketAddr>,
+{
+    tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             })
             .await
-    });
-    tracing::info!(%http_addr, %udp_addr, %candidate, "relay listening");
-    Ok(Relay {
-        http_addr,
-        udp_addr,
-        rooms,
-        udp_stats,
-        stop,
-        server,
-        router,
     })
 }
 
 impl Relay {
+    /// Whether the relay serves HTTPS itself.
+    pub fn serves_https(&self) -> bool {
+        self.certificates.is_some()
+    }
+
+    /// Reads the certificate and key files again (on SIGHUP, after a renewal). New handshakes
+    /// get the new certificate; open connections, and so calls, carry on untouched. If the
+    /// files are unusable, the error is logged and returned, and the current certificate stays.
+    pub fn reload_tls(&self) -> Result<(), TlsError> {
+        let Some(certificates) = &self.certificates else {
+            tracing::warn!("asked to reload TLS, but this relay serves plain HTTP");
+            return Err(TlsError::NotServingTls);
+        };
+        match certificates.reload() {
+            Ok(()) => {
+                tracing::info!("TLS certificate reloaded");
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(%error, "TLS certificate reload failed; keeping the current one");
+                Err(error)
+            }
+        }
+    }
+
     /// Stops gracefully: every participant is told the relay is restarting (close code 4012,
     /// so browsers rejoin by themselves), then HTTP stops. Waits at most a few seconds.
     pub async fn shut_down(self) {
         self.rooms.shut_down();
         let _ = self.stop.send(true);
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
+        let servers = futures_util::future::join_all(self.servers);
+        let _ = tokio::time::timeout(Duration::from_secs(5), servers).await;
         self.router.abort();
         tracing::info!("relay stopped");
     }

@@ -31,6 +31,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,7 @@ use veilig_protocol::{
     ErrorCode, MediaLine, ParticipantId, RoomId, ServerMessage, Source, PROTOCOL_VERSION,
 };
 
+use crate::metrics::{Counters, Gauge, Held};
 use crate::rooms::Rooms;
 use crate::tap::Tap;
 use crate::udp::{Datagram, RouteChange};
@@ -105,6 +107,8 @@ pub struct RoomContext {
     pub max_participants: usize,
     /// Where forwarded payloads are recorded, in test builds that ask for it.
     pub tap: Option<Tap>,
+    /// Counts for operators.
+    pub counters: Arc<Counters>,
 }
 
 /// One upstream slot of a participant: a line it sends on.
@@ -150,6 +154,8 @@ struct Peer {
     next_timeout: Instant,
     /// Keyframe requests to this peer, per upstream line.
     keyframes: HashMap<Mid, KeyframeAsk>,
+    /// Counted among the relay's participants while the peer exists.
+    _counted: Held,
 }
 
 /// Keyframe requests for one upstream line of a peer.
@@ -307,6 +313,7 @@ impl Room {
             connected: false,
             next_timeout: now,
             keyframes: HashMap::new(),
+            _counted: self.ctx.counters.hold(Gauge::Participants),
         };
         peer.send(ServerMessage::Welcome {
             version: PROTOCOL_VERSION,
@@ -478,7 +485,7 @@ impl Room {
             let mut work = Vec::new();
             for peer in &mut self.peers {
                 peer.send_keyframe_requests(now);
-                peer.poll(&self.ctx.socket, &mut work);
+                peer.poll(&self.ctx, &mut work);
             }
             if work.is_empty() {
                 return;
@@ -524,8 +531,15 @@ impl Room {
             let Some(pt) = writer.match_params(data.params) else {
                 continue;
             };
-            if let Err(error) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
-                tracing::debug!(participant = %peer.id, %error, "write refused");
+            match writer.write(pt, data.network_time, data.time, data.data.clone()) {
+                Ok(()) => {
+                    let counters = &self.ctx.counters;
+                    counters.forwarded_frames.fetch_add(1, Ordering::Relaxed);
+                    counters
+                        .forwarded_bytes
+                        .fetch_add(data.data.len() as u64, Ordering::Relaxed);
+                }
+                Err(error) => tracing::debug!(participant = %peer.id, %error, "write refused"),
             }
         }
     }
@@ -698,7 +712,7 @@ impl Peer {
     }
 
     /// Drains the session's output: datagrams go out, events become work for the room.
-    fn poll(&mut self, socket: &UdpSocket, work: &mut Vec<Propagate>) {
+    fn poll(&mut self, ctx: &RoomContext, work: &mut Vec<Propagate>) {
         loop {
             let output = match self.rtc.poll_output() {
                 Ok(output) => output,
@@ -715,7 +729,21 @@ impl Peer {
                 }
                 Output::Transmit(transmit) => {
                     // UDP: a full socket buffer drops the datagram, like the network would.
-                    let _ = socket.try_send_to(&transmit.contents, transmit.destination);
+                    let counters = &ctx.counters;
+                    match ctx
+                        .socket
+                        .try_send_to(&transmit.contents, transmit.destination)
+                    {
+                        Ok(sent) => {
+                            counters.sent_datagrams.fetch_add(1, Ordering::Relaxed);
+                            counters
+                                .sent_bytes
+                                .fetch_add(sent as u64, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            counters.unsent_datagrams.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                 }
                 Output::Event(event) => match event {
                     Event::Connected => self.connected = true,

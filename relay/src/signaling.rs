@@ -6,8 +6,10 @@
 //! connection with an error message and a close code ([`ErrorCode::close_code`]): messages over
 //! the size limit, binary or malformed messages, a flood beyond the rate limit, no `join` within
 //! the join timeout, silence beyond the idle timeout. The relay and every other connection carry
-//! on.
+//! on. Each close is counted by its reason for operators ([`crate::metrics`]), never by who.
 
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message};
@@ -16,6 +18,7 @@ use tokio::sync::mpsc;
 use veilig_protocol::{ClientMessage, ErrorCode, ParticipantId, ServerMessage, PROTOCOL_VERSION};
 
 use crate::config::Config;
+use crate::metrics::{Counters, Gauge};
 use crate::room::RoomInput;
 use crate::rooms::Rooms;
 
@@ -68,16 +71,28 @@ impl Closing {
     }
 }
 
-/// Serves one connection until it closes.
-pub async fn serve<S>(mut socket: S, rooms: Rooms, config: &Config)
+/// Serves one connection until it closes; counts it, and why the relay closed it, in
+/// `counters`.
+pub async fn serve<S>(mut socket: S, rooms: Rooms, config: &Config, counters: &Arc<Counters>)
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin,
+{
+    let _open = counters.hold(Gauge::SignalingConnections);
+    counters.signaling_total.fetch_add(1, Ordering::Relaxed);
+    if let Some(closing) = session(&mut socket, rooms, config).await {
+        counters.closed(closing.code);
+        close(&mut socket, closing).await;
+    }
+}
+
+/// Joins and relays; `Some` when the relay ends the connection, with the reason to send.
+async fn session<S>(socket: &mut S, rooms: Rooms, config: &Config) -> Option<Closing>
 where
     S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin,
 {
     let mut limit = RateLimit::new(config.messages_per_second, config.message_burst);
     let first =
-        match tokio::time::timeout(config.join_timeout(), next_message(&mut socket, &mut limit))
-            .await
-        {
+        match tokio::time::timeout(config.join_timeout(), next_message(socket, &mut limit)).await {
             Err(_) => Err(Closing::new(ErrorCode::IdleTimeout, "no join in time")),
             Ok(result) => result,
         };
@@ -90,20 +105,20 @@ where
         }
         Ok(Some(ClientMessage::Join { room, .. })) => Ok(room),
         Ok(Some(_)) => Err(Closing::new(ErrorCode::WrongState, "join first")),
-        Ok(None) => return,
+        Ok(None) => return None,
         Err(closing) => Err(closing),
     };
     let room = match room {
         Ok(room) => room,
-        Err(closing) => return close(&mut socket, closing).await,
+        Err(closing) => return Some(closing),
     };
     let (signal, mut outbox) = mpsc::channel(OUTBOX);
     let (participant, inbox) = match rooms.join(&room, signal).await {
         Ok(joined) => joined,
-        Err(code) => return close(&mut socket, Closing::new(code, "cannot join")).await,
+        Err(code) => return Some(Closing::new(code, "cannot join")),
     };
     let ending = run(
-        &mut socket,
+        socket,
         &mut outbox,
         &inbox,
         &participant,
@@ -112,9 +127,7 @@ where
     )
     .await;
     let _ = inbox.send(RoomInput::Leave { participant }).await;
-    if let Some(closing) = ending {
-        close(&mut socket, closing).await;
-    }
+    ending
 }
 
 /// Relays messages both ways until one side ends. `None`: the browser closed or left.

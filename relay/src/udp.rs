@@ -52,11 +52,13 @@ pub enum RouteChange {
     },
 }
 
-/// Counts for operators and tests.
+/// Counts for operators (`/metrics`) and tests.
 #[derive(Debug, Default)]
 pub struct UdpStats {
     /// Datagrams routed to a room.
     pub routed: AtomicU64,
+    /// Their bytes.
+    pub routed_bytes: AtomicU64,
     /// Datagrams nobody claimed.
     pub unrouted: AtomicU64,
     /// Datagrams dropped because a room's queue was full.
@@ -109,7 +111,10 @@ pub async fn route(
                 };
                 let datagram = Datagram { at: Instant::now(), source, destination: local, contents: contents.to_vec() };
                 match room.try_send(RoomInput::Datagram(datagram)) {
-                    Ok(()) => { stats.routed.fetch_add(1, Ordering::Relaxed); }
+                    Ok(()) => {
+                        stats.routed.fetch_add(1, Ordering::Relaxed);
+                        stats.routed_bytes.fetch_add(len as u64, Ordering::Relaxed);
+                    }
                     Err(_) => { stats.congested.fetch_add(1, Ordering::Relaxed); }
                 }
             }

@@ -4,50 +4,9 @@
 mod common;
 
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-async fn get(relay: &veilig_relay::Relay, path: &str) -> Response {
-    let mut stream = TcpStream::connect(relay.http_addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-        .collect();
-    Response {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+async fn get(relay: &veilig_relay::Relay, path: &str) -> common::HttpResponse {
+    common::get(relay.http_addr, path).await
 }
 
 #[tokio::test]
@@ -59,6 +18,7 @@ async fn every_response_carries_the_security_headers() {
         ("/healthz", 200),
         ("/no/such/file.js", 404),
         ("/ws", 400),
+        ("/metrics", 404),
     ] {
         let response = get(&relay, path).await;
         assert_eq!(response.status, status, "{path}");
@@ -98,6 +58,10 @@ async fn every_response_carries_the_security_headers() {
         assert!(
             response.header("set-cookie").is_none(),
             "{path}: sets a cookie"
+        );
+        assert!(
+            response.header("strict-transport-security").is_none(),
+            "{path}: HSTS over plain HTTP"
         );
     }
     relay.shut_down().await;

@@ -1,6 +1,9 @@
 //! Test helpers: a relay on loopback, and participants that are real WebRTC peers (str0m, no
-//! browser) speaking the real signaling protocol over a real WebSocket and media over UDP.
+//! browser) speaking the real signaling protocol over a real WebSocket and media over UDP;
+//! [`tls`] adds test certificates and clients that trust only them.
 #![allow(dead_code)]
+
+pub mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -11,9 +14,11 @@ use str0m::format::Codec;
 use str0m::media::{Frequency, KeyframeRequestKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 use veilig_protocol::{
     ClientMessage, MediaLine, ParticipantId, RoomId, ServerMessage, Source, PROTOCOL_VERSION,
 };
@@ -96,9 +101,17 @@ impl Participant {
 
     /// Joins `room` on the relay whose signaling URL is `url`.
     pub async fn join_url(url: &str, room: &str) -> Participant {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("WebSocket connects");
+        Self::join_ws(ws, room).await
+    }
+
+    /// Joins `room` over a WebSocket already open on any stream (TLS, for instance).
+    pub async fn join_ws<S>(mut ws: WebSocketStream<S>, room: &str) -> Participant
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let join = ClientMessage::Join {
             version: PROTOCOL_VERSION,
             room: RoomId::new(room).unwrap(),
@@ -175,6 +188,12 @@ impl Participant {
                 ),
             }
         }
+    }
+
+    /// Waits until the relay says `other` joined our room.
+    pub async fn wait_for_joined(&mut self, other: &ParticipantId) {
+        self.wait_for(|seen| matches!(seen, Seen::Signal(ServerMessage::Joined { participant }) if participant == other))
+            .await;
     }
 
     /// Takes everything seen so far without waiting.
@@ -269,12 +288,9 @@ impl Drop for Filler {
     }
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// The participant's task: answers offers, moves datagrams, sends and reports frames.
-async fn drive(
-    mut ws: Ws,
+async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+    mut ws: WebSocketStream<S>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     seen: mpsc::UnboundedSender<Seen>,
 ) {
@@ -488,4 +504,57 @@ pub async fn warm_up(participants: &mut [Participant]) {
 /// Local address of a relay's HTTP side, for raw HTTP requests.
 pub fn http_addr(relay: &Relay) -> SocketAddr {
     relay.http_addr
+}
+
+/// An HTTP response, as read off the wire.
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first header called `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `GET path` over `stream` (plain TCP or TLS), with `Connection: close`.
+pub async fn http_get<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    path: &str,
+) -> HttpResponse {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// `GET path` from a relay's plain HTTP listener at `addr`.
+pub async fn get(addr: SocketAddr, path: &str) -> HttpResponse {
+    http_get(tokio::net::TcpStream::connect(addr).await.unwrap(), path).await
 }
