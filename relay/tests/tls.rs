@@ -7,6 +7,7 @@ mod common;
 
 use common::tls::{CertFiles, TestCert};
 use common::{Participant, Seen};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use veilig_protocol::{ClientMessage, ServerMessage};
 use veilig_relay::tls::TlsError;
 use veilig_relay::{Config, StartError};
@@ -46,7 +47,6 @@ async fn plain_http_is_refused_on_the_https_listener() {
         .await
         .unwrap();
     let mut raw = Vec::new();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     plain
         .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
@@ -56,6 +56,25 @@ async fn plain_http_is_refused_on_the_https_listener() {
         !String::from_utf8_lossy(&raw).contains("Veilig"),
         "the app was served without TLS"
     );
+    relay.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_silent_client_does_not_hold_up_other_handshakes() {
+    let cert = TestCert::new();
+    let (relay, _files) = common::tls::relay(&cert, |_| {}).await;
+    // Connects and never says hello: its handshake waits in a task of its own.
+    let _silent = tokio::net::TcpStream::connect(relay.http_addr)
+        .await
+        .unwrap();
+    let tls = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        cert.connect(relay.http_addr),
+    )
+    .await
+    .expect("not held up by the silent client")
+    .unwrap();
+    assert_eq!(common::http_get(tls, "/healthz").await.status, 200);
     relay.shut_down().await;
 }
 
