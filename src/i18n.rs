@@ -101,6 +101,16 @@ pub struct Text {
     pub media_missing: &'static str,
     /// Lobby: joining without devices.
     pub listen_only: &'static str,
+    /// Lobby: speaker picker label.
+    pub speaker: &'static str,
+    /// Lobby: join pressed without the passphrase the link asks for.
+    pub passphrase_missing: &'static str,
+    /// Meeting: the browser refused the microphone or camera when turning it on.
+    pub device_refused: &'static str,
+    /// Meeting: the chat's new messages, for screen readers (followed by the count).
+    pub unread: &'static str,
+    /// Meeting: dismiss a notice.
+    pub dismiss: &'static str,
     /// Meeting: status while connecting.
     pub connecting: &'static str,
     /// Meeting: status while reconnecting (followed by seconds).
@@ -192,6 +202,11 @@ pub const NL: Text = Text {
     media_denied: "Geen toegang tot camera of microfoon. Sta het toe via het slotje naast het adres en laad de pagina opnieuw.",
     media_missing: "Geen camera of microfoon gevonden.",
     listen_only: "U kunt ook zonder camera en microfoon deelnemen.",
+    speaker: "Luidspreker",
+    passphrase_missing: "Vul het wachtwoord van de vergadering in.",
+    device_refused: "De browser geeft geen toegang tot de microfoon of camera. Sta het toe via het slotje naast het adres.",
+    unread: "nieuwe berichten",
+    dismiss: "Sluiten",
     connecting: "Verbinden…",
     reconnecting: "Verbinding verbroken, opnieuw proberen over",
     failed: "De verbinding is mislukt.",
@@ -250,6 +265,11 @@ pub const EN: Text = Text {
     media_denied: "No access to camera or microphone. Allow it with the lock icon next to the address and reload the page.",
     media_missing: "No camera or microphone found.",
     listen_only: "You can also join without camera and microphone.",
+    speaker: "Speaker",
+    passphrase_missing: "Enter the meeting's passphrase.",
+    device_refused: "The browser gives no access to the microphone or camera. Allow it with the lock icon next to the address.",
+    unread: "new messages",
+    dismiss: "Dismiss",
     connecting: "Connecting…",
     reconnecting: "Connection lost, trying again in",
     failed: "The connection failed.",

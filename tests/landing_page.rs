@@ -111,3 +111,59 @@ async fn check(session: &Session, server: &StaticServer) -> Result<(), HarnessEr
     ensure!(errors.is_empty(), "console errors: {errors:#?}");
     Ok(())
 }
+
+/// Chromium with both encoded-transform APIs removed from the page before its scripts run (as
+/// in a browser that never had them): a meeting link gets the unsupported screen, which says
+/// why, offers no way to join, and the page never opens signaling or asks for the camera.
+#[tokio::test]
+#[ignore = "needs the release build and the browsers: run `cargo xtask test`"]
+async fn a_browser_without_encoded_transforms_refuses_to_join() {
+    let dist = common::dist_dir().unwrap_or_else(|e| panic!("{e}"));
+    let server = StaticServer::serve(&dist).expect("starting the static server");
+    let session = Session::start(Browser::Chromium)
+        .await
+        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let outcome: Result<(), HarnessError> = async {
+        session
+            .add_init_script(
+                "delete window.RTCRtpScriptTransform;
+                 delete RTCRtpSender.prototype.createEncodedStreams;
+                 delete RTCRtpReceiver.prototype.createEncodedStreams;
+                 window.__cameraAsked = false;
+                 const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+                 navigator.mediaDevices.getUserMedia = (c) => { window.__cameraAsked = true; return gum(c); };",
+            )
+            .await?;
+        session
+            .goto(&server.url("/weekly-sync#AAECAwQFBgcICQoLDA0ODw"))
+            .await?;
+        let text = session.wait_for_test_id("unsupported").await?.text().await?;
+        ensure!(
+            text.contains("Firefox") && text.contains("Chromium"),
+            "the unsupported screen names the browsers that work: {text:?}"
+        );
+        let ways_in = session
+            .client()
+            .find_all(fantoccini::Locator::Css(
+                r#"[data-testid="lobby"], [data-testid="join"], [data-testid="room"]"#,
+            ))
+            .await?;
+        ensure!(ways_in.is_empty(), "no lobby, no join button, no meeting");
+        let asked = session
+            .client()
+            .execute("return window.__cameraAsked;", vec![])
+            .await?;
+        ensure!(asked == serde_json::json!(false), "the camera was never asked for");
+        let requested_ws = server.exchanges().iter().any(|e| e.path == "/ws");
+        ensure!(!requested_ws, "no signaling was opened");
+        Ok(())
+    }
+    .await;
+    session
+        .finish(
+            "no_encoded_transforms",
+            outcome,
+            "init script removed the APIs",
+        )
+        .await;
+}

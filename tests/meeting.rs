@@ -10,205 +10,10 @@
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
-use common::{netns, Browser, HarnessError, Session, TIMEOUT};
+use common::app::*;
+use common::{netns, Browser, HarnessError, Media, Session};
 use fantoccini::Locator;
-use serde_json::{json, Value};
-
-macro_rules! check {
-    ($cond:expr, $($msg:tt)+) => {
-        if !$cond {
-            return Err(HarnessError::Check(format!($($msg)+)));
-        }
-    };
-}
-
-/// The relay, in-process, serving `dist/`, media on the namespace's address; `at` gives the
-/// HTTP and UDP addresses of a relay to restart in place.
-async fn start_relay(at: Option<(SocketAddr, SocketAddr)>) -> veilig_relay::Relay {
-    start_relay_with(at, |_| {}).await
-}
-
-/// [`start_relay`] with settings changed by `adjust`.
-async fn start_relay_with(
-    at: Option<(SocketAddr, SocketAddr)>,
-    adjust: impl FnOnce(&mut veilig_relay::Config),
-) -> veilig_relay::Relay {
-    let mut config = veilig_relay::Config::defaults();
-    let ip: IpAddr = netns::RELAY_IP.parse().unwrap();
-    (config.listen, config.udp) =
-        at.unwrap_or(("127.0.0.1:0".parse().unwrap(), SocketAddr::new(ip, 0)));
-    config.public_ip = Some(ip);
-    config.static_dir = Some(common::dist_dir().unwrap_or_else(|e| panic!("{e}")));
-    adjust(&mut config);
-    veilig_relay::start(config)
-        .await
-        .expect("starting the relay")
-}
-
-async fn eval(session: &Session, script: &str) -> Result<Value, HarnessError> {
-    Ok(session.client().execute(script, vec![]).await?)
-}
-
-/// Waits (up to [`TIMEOUT`]) until `script` returns `true`.
-async fn wait_until(session: &Session, what: &str, script: &str) -> Result<(), HarnessError> {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if eval(session, script).await? == json!(true) {
-            return Ok(());
-        }
-        check!(
-            Instant::now() < deadline,
-            "{}: timed out waiting for {what}",
-            session.browser().name()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-async fn click(session: &Session, test_id: &str) -> Result<(), HarnessError> {
-    session.wait_for_test_id(test_id).await?.click().await?;
-    Ok(())
-}
-
-async fn screenshot(session: &Session, name: &str) -> Result<(), HarnessError> {
-    let dir: PathBuf = common::artifacts_dir().join("screens");
-    let _ = std::fs::create_dir_all(&dir);
-    let png = session.client().screenshot().await?;
-    let _ = std::fs::write(dir.join(format!("{name}.png")), png);
-    Ok(())
-}
-
-/// Chromium and Firefox, each with a fresh profile.
-async fn chromium_and_firefox() -> (Session, Session) {
-    let chromium = Session::start(Browser::Chromium)
-        .await
-        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
-    let firefox = Session::start(Browser::Firefox)
-        .await
-        .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
-    (chromium, firefox)
-}
-
-/// Ends a test of two browsers: on failure the second one's screenshot is saved too, then the
-/// first reports (and panics) with its own screenshot, console and `context`.
-async fn finish_pair(
-    test: &str,
-    first: Session,
-    second: Session,
-    outcome: Result<(), HarnessError>,
-    context: &str,
-) {
-    if outcome.is_err() {
-        let name = format!("{test}-failure-{}", second.browser().name());
-        let _ = screenshot(&second, &name).await;
-    }
-    second.close().await.ok();
-    first.finish(test, outcome, context).await;
-}
-
-/// Starts a meeting on the start page (one that also needs a passphrase if `passphrase`);
-/// leaves the session in the lobby and returns the meeting's link.
-async fn new_meeting(
-    session: &Session,
-    base: &str,
-    passphrase: bool,
-) -> Result<String, HarnessError> {
-    session.goto(base).await?;
-    if passphrase {
-        click(session, "require-passphrase").await?;
-    }
-    click(session, "new-meeting").await?;
-    session.wait_for_test_id("lobby").await?;
-    Ok(session.client().current_url().await?.to_string())
-}
-
-/// Opens the chat panel if it is closed.
-async fn open_chat(session: &Session) -> Result<(), HarnessError> {
-    if session
-        .client()
-        .find_all(Locator::Css(r#"[data-testid="chat-input"]"#))
-        .await?
-        .is_empty()
-    {
-        click(session, "toggle-chat").await?;
-    }
-    Ok(())
-}
-
-/// In the lobby: types the name and joins; waits for the meeting screen.
-async fn join_as(session: &Session, name: &str) -> Result<(), HarnessError> {
-    join_with(session, name, None).await
-}
-
-/// [`join_as`], typing `passphrase` into the passphrase field the lobby must then show.
-async fn join_with(
-    session: &Session,
-    name: &str,
-    passphrase: Option<&str>,
-) -> Result<(), HarnessError> {
-    session.wait_for_test_id("lobby").await?;
-    if let Some(passphrase) = passphrase {
-        session
-            .wait_for_test_id("passphrase")
-            .await?
-            .send_keys(passphrase)
-            .await?;
-    }
-    let field = session.wait_for_test_id("name").await?;
-    field.clear().await?;
-    field.send_keys(name).await?;
-    // The join button is enabled once the camera and microphone answered.
-    wait_until(
-        session,
-        "the join button",
-        r#"const b = document.querySelector('[data-testid="join"]'); return !!b && !b.disabled;"#,
-    )
-    .await?;
-    click(session, "join").await?;
-    session.wait_for_test_id("room").await?;
-    Ok(())
-}
-
-/// JavaScript: the remote tile of `name` plays decoded video.
-fn sees_video_of(name: &str) -> String {
-    format!(
-        r#"for (const tile of document.querySelectorAll('[data-testid="tile-remote"]')) {{
-             const n = tile.querySelector('[data-testid="tile-name"]');
-             const v = tile.querySelector('video');
-             if (n && n.textContent === {name:?} && v && v.videoWidth > 0 && v.currentTime > 0.5
-                 && tile.dataset.state === "ok") return true;
-           }}
-           return false;"#
-    )
-}
-
-/// Waits until audio with energy arrives from the other participant, as the app's reception
-/// details show it (the browser's own `totalAudioEnergy` of the decrypted, decoded audio).
-async fn hears(session: &Session) -> Result<(), HarnessError> {
-    wait_until(
-        session,
-        "audio with energy",
-        r#"const tile = document.querySelector('[data-testid="tile-remote"]');
-           return !!tile && Number(tile.dataset.audioEnergy || 0) > 0;"#,
-    )
-    .await
-}
-
-async fn text_of(session: &Session, test_id: &str) -> Result<String, HarnessError> {
-    Ok(session.wait_for_test_id(test_id).await?.text().await?)
-}
-
-async fn send_chat(session: &Session, message: &str) -> Result<(), HarnessError> {
-    open_chat(session).await?;
-    let input = session.wait_for_test_id("chat-input").await?;
-    input.send_keys(message).await?;
-    input.send_keys("\u{E007}").await?; // Enter
-    Ok(())
-}
+use serde_json::json;
 
 async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessError> {
     // Anna starts a meeting on the start page.
@@ -216,7 +21,7 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
     anna.wait_for_test_id("new-meeting").await?;
     screenshot(anna, "start-page").await?;
     let link = new_meeting(anna, base, false).await?;
-    check!(
+    ensure!(
         link.contains('#'),
         "the meeting link carries its secret: {link}"
     );
@@ -242,7 +47,7 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
         r#"return document.querySelector('[data-testid="invite-link"]').value;"#,
     )
     .await?;
-    check!(
+    ensure!(
         offered == json!(link),
         "the invite link offered: {offered} (expected {link})"
     );
@@ -259,7 +64,7 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
         text_of(anna, "safety-code").await?,
         text_of(bram, "safety-code").await?,
     );
-    check!(
+    ensure!(
         code_a == code_b && code_a.len() >= 16,
         "safety codes {code_a:?} / {code_b:?}"
     );
@@ -463,12 +268,12 @@ async fn wrong_key(anna: &Session, eve: &Session, base: &str) -> Result<(), Harn
     join_as(eve, "Eve").await?;
     let cannot = r#"const tiles = document.querySelectorAll('[data-testid="tile-remote"]');
         return tiles.length === 1 && tiles[0].dataset.state === "cannot-decrypt"
-            && !tiles[0].querySelector('video');"#;
+            && !tiles[0].querySelector('video') && tiles[0].dataset.framesDecoded === "0";"#;
     wait_until(anna, "Eve's tile in the can't-decrypt state", cannot).await?;
     wait_until(eve, "Anna's tile in the can't-decrypt state", cannot).await?;
     let names = r#"return [...document.querySelectorAll('[data-testid="tile-name"]')].map(n => n.textContent).join(",");"#;
     let (seen_by_anna, seen_by_eve) = (eval(anna, names).await?, eval(eve, names).await?);
-    check!(
+    ensure!(
         seen_by_anna != json!("Eve") && seen_by_eve != json!("Anna"),
         "names must not be readable with another key: {seen_by_anna} / {seen_by_eve}"
     );
@@ -476,7 +281,7 @@ async fn wrong_key(anna: &Session, eve: &Session, base: &str) -> Result<(), Harn
         text_of(anna, "safety-code").await?,
         text_of(eve, "safety-code").await?,
     );
-    check!(
+    ensure!(
         code_a != code_e,
         "different keys show different safety codes"
     );
@@ -507,7 +312,7 @@ async fn passphrase(
     base: &str,
 ) -> Result<(), HarnessError> {
     let link = new_meeting(anna, base, true).await?;
-    check!(
+    ensure!(
         link.contains("pw=1"),
         "the link says a passphrase is needed: {link}"
     );
@@ -519,14 +324,16 @@ async fn passphrase(
     eve.goto(&link).await?;
     join_with(eve, "Eve", Some("verkeerd")).await?;
     let all_cannot = r#"const tiles = [...document.querySelectorAll('[data-testid="tile-remote"]')];
-        return tiles.length === 2 && tiles.every(t => t.dataset.state === "cannot-decrypt");"#;
+        return tiles.length === 2
+            && tiles.every(t => t.dataset.state === "cannot-decrypt" && t.dataset.framesDecoded === "0");"#;
     wait_until(eve, "everyone undecryptable for Eve", all_cannot).await?;
     wait_until(
         anna,
         "Eve undecryptable for Anna, Bram still fine",
         r#"const tiles = [...document.querySelectorAll('[data-testid="tile-remote"]')];
            return tiles.length === 2
-               && tiles.filter(t => t.dataset.state === "cannot-decrypt").length === 1;"#,
+               && tiles.filter(t => t.dataset.state === "cannot-decrypt"
+                                    && t.dataset.framesDecoded === "0").length === 1;"#,
     )
     .await?;
     Ok(())
@@ -554,7 +361,8 @@ async fn a_passphrase_meeting_admits_only_the_right_passphrase() {
 }
 
 /// A full room: the one who does not fit is told so, in plain words, with a way to try again,
-/// instead of a spinner; the one inside is not disturbed.
+/// instead of a spinner; the one inside is not disturbed. Once there is room, trying again
+/// gets in.
 async fn full(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessError> {
     let link = new_meeting(anna, base, false).await?;
     join_as(anna, "Anna").await?;
@@ -572,7 +380,24 @@ async fn full(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
         r#"return document.querySelector('[data-testid="status"]') === null;"#,
     )
     .await?;
-    check!(anna_status == json!(true), "Anna's call is undisturbed");
+    ensure!(anna_status == json!(true), "Anna's call is undisturbed");
+
+    // Anna leaves; "try again" now gets Bram in, through the lobby.
+    click(anna, "leave").await?;
+    anna.wait_for_test_id("left").await?;
+    bram.client()
+        .find(Locator::Css(r#"[data-testid="status"] button"#))
+        .await?
+        .click()
+        .await?;
+    join_as(bram, "Bram").await?;
+    wait_until(
+        bram,
+        "Bram in the meeting, without a notice",
+        r#"return document.querySelector('[data-testid="status"]') === null
+               && !!document.querySelector('[data-testid="tile-self"]');"#,
+    )
+    .await?;
     Ok(())
 }
 
@@ -587,5 +412,115 @@ async fn a_full_room_says_so_and_offers_to_try_again() {
     let (anna, bram) = chromium_and_firefox().await;
     let outcome = full(&anna, &bram, &base).await;
     finish_pair("room_full", anna, bram, outcome, &base).await;
+    relay.shut_down().await;
+}
+
+/// Guests without camera or microphone: one whose browser refuses them (Firefox, blocked in its
+/// settings), one on a machine that has none (Chromium). The lobby says what is wrong and how
+/// to fix it, both still join, see and hear Anna, and Anna sees them without camera and muted.
+/// Anna joined with her microphone off (a link option): turning it on in the meeting opens it
+/// then, and the others hear her. On a narrow window the meeting still fits across.
+async fn listen_only(
+    anna: &Session,
+    bram: &Session,
+    cas: &Session,
+    base: &str,
+) -> Result<(), HarnessError> {
+    let link = new_meeting(anna, base, false).await?;
+    // The lobby offers the speakers the browser lists, where it can play on a chosen one.
+    let speakers = eval(
+        anna,
+        r#"return document.querySelectorAll('[data-testid="speaker-select"] option').length;"#,
+    )
+    .await?;
+    let outputs = eval(
+        anna,
+        r#"return navigator.mediaDevices.enumerateDevices().then(list =>
+             list.filter(d => d.kind === "audiooutput" && d.deviceId).length);"#,
+    )
+    .await?;
+    ensure!(
+        speakers == outputs,
+        "speaker picker shows {speakers} of the browser's {outputs} outputs"
+    );
+    anna.goto(&format!("{link}&mic=off")).await?;
+    join_as(anna, "Anna").await?;
+
+    for (guest, name, problem) in [(bram, "Bram", "access"), (cas, "Cas", "found")] {
+        guest.goto(&link).await?;
+        wait_until(
+            guest,
+            "the lobby's device notice",
+            &format!(
+                r#"const p = document.querySelector('[data-testid="media-problem"]');
+                   return !!p && p.textContent.includes({problem:?});"#
+            ),
+        )
+        .await?;
+        screenshot(
+            guest,
+            &format!("lobby-without-devices-{}", guest.browser().name()),
+        )
+        .await?;
+        join_as(guest, name).await?;
+        wait_until(guest, "Anna's video", &sees_video_of("Anna")).await?;
+        wait_until(
+            anna,
+            &format!("{name} without camera, muted"),
+            &format!(
+                r#"return [...document.querySelectorAll('[data-testid="tile-remote"]')].some(t =>
+                     t.querySelector('[data-testid="tile-name"]')?.textContent === {name:?}
+                     && !!t.querySelector('[data-testid="camera-off"]')
+                     && !!t.querySelector('[data-testid="tile-muted"]'));"#
+            ),
+        )
+        .await?;
+    }
+
+    // Anna turns her microphone on: it opens now, and both hear her.
+    click(anna, "toggle-mic").await?;
+    hears(bram).await?;
+    hears(cas).await?;
+    // Bram asks for his microphone in the meeting: his browser still says no, and he is told.
+    click(bram, "toggle-mic").await?;
+    bram.wait_for_test_id("device-refused").await?;
+
+    // A narrow window: nothing sticks out sideways, and the controls are in reach.
+    cas.client().set_window_size(420, 860).await?;
+    wait_until(
+        cas,
+        "the narrow layout",
+        r#"const leave = document.querySelector('[data-testid="leave"]').getBoundingClientRect();
+           return document.documentElement.scrollWidth <= window.innerWidth
+               && leave.right <= window.innerWidth && leave.left >= 0;"#,
+    )
+    .await?;
+    screenshot(cas, "meeting-narrow").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the release build, the browsers and root: run `cargo xtask test`"]
+async fn guests_without_camera_or_microphone_still_join_and_listen() {
+    if !netns::isolated("guests_without_camera_or_microphone_still_join_and_listen") {
+        return;
+    }
+    let relay = start_relay(None).await;
+    let base = format!("http://{}/", relay.http_addr);
+    let anna = Session::start(Browser::Chromium)
+        .await
+        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let bram = Session::start_with(Browser::Firefox, Media::Denied)
+        .await
+        .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
+    let cas = Session::start_with(Browser::Chromium, Media::Absent)
+        .await
+        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let outcome = listen_only(&anna, &bram, &cas, &base).await;
+    if outcome.is_err() {
+        let _ = screenshot(&cas, "listen_only-failure-cas").await;
+    }
+    cas.close().await.ok();
+    finish_pair("listen_only", anna, bram, outcome, &base).await;
     relay.shut_down().await;
 }

@@ -19,7 +19,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::RtcPeerConnectionState;
 
-use super::media::LocalMedia;
+use super::media::{open_devices, Device, LocalMedia, MediaError};
 use super::metadata::{Note, Notes, MAX_CHAT_CHARS};
 use super::peer::{sleep, Peer, RemoteTrack};
 use super::signaling::{self, Signaling, SignalingEvent};
@@ -108,6 +108,10 @@ pub enum CallEvent {
     Reception(HashMap<ParticipantId, Reception>),
     /// Our own camera track changed (turned on or off).
     LocalVideo(Option<web_sys::MediaStreamTrack>),
+    /// Our microphone or camera came on later (after joining without it).
+    LocalChanged,
+    /// The browser refused to open the microphone or camera when asked to turn it on.
+    DeviceRefused(MediaError),
 }
 
 /// Received media of one participant, as the browser counts it (shown per tile on request).
@@ -137,6 +141,10 @@ pub struct CallConfig {
     pub path: AttachPath,
     /// `auto`, `wasm` or `webcrypto`.
     pub engine: String,
+    /// The microphone chosen in the lobby, opened again when it is turned on later.
+    pub microphone: Device,
+    /// The camera chosen in the lobby, likewise.
+    pub camera: Device,
 }
 
 struct State {
@@ -340,54 +348,97 @@ impl Call {
         true
     }
 
-    /// Turns the microphone on or off (off sends silence, still encrypted).
+    /// Turns the microphone on or off. Off keeps the track but sends silence (still
+    /// encrypted); on when there is no track (joined muted, listen-only) asks for one.
     pub fn set_mic(&self, on: bool) {
+        if on && self.state.borrow().local.audio.is_none() {
+            return self.open_local(Source::Microphone);
+        }
         self.state.borrow_mut().mic = on;
         self.apply_local();
     }
 
-    /// Turns the camera on or off.
     /// Turns the camera on or off. Off releases the camera (its light goes out) and sends
     /// nothing; on asks for it again.
     pub fn set_camera(&self, on: bool) {
-        if !on {
-            let track = {
-                let mut s = self.state.borrow_mut();
-                s.camera = false;
-                if let Some(peer) = &s.peer {
-                    peer.set_local(Source::Camera, None);
-                }
-                s.local.video.take()
-            };
-            if let Some(track) = track {
-                track.stop();
-            }
-            emit(&self.state, CallEvent::LocalVideo(None));
-            send_presence(&self.state, None);
-            return;
+        if on {
+            return self.open_local(Source::Camera);
         }
+        let track = {
+            let mut s = self.state.borrow_mut();
+            s.camera = false;
+            if let Some(peer) = &s.peer {
+                peer.set_local(Source::Camera, None);
+            }
+            s.local.video.take()
+        };
+        if let Some(track) = track {
+            track.stop();
+        }
+        emit(&self.state, CallEvent::LocalVideo(None));
+        send_presence(&self.state, None);
+    }
+
+    /// Opens the lobby's choice of microphone or camera and sends it. A refusal leaves it off
+    /// and says so ([`CallEvent::DeviceRefused`]).
+    fn open_local(&self, source: Source) {
         let call = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let Ok(opened) = super::media::open(false, true).await else {
-                return;
+            let (mic, camera) = {
+                let s = call.state.borrow();
+                match source {
+                    Source::Microphone => (s.config.microphone.clone(), Device::Off),
+                    _ => (Device::Off, s.config.camera.clone()),
+                }
             };
-            let Some(track) = opened.video else { return };
+            let opened = match open_devices(&mic, &camera).await {
+                // A device unplugged since the lobby: the default one will do.
+                Err(MediaError::NotFound) if mic != Device::Off || camera != Device::Off => {
+                    let fallback = |d: &Device| match d {
+                        Device::Off => Device::Off,
+                        _ => Device::Default,
+                    };
+                    open_devices(&fallback(&mic), &fallback(&camera)).await
+                }
+                other => other,
+            };
+            let track = match (opened, source) {
+                (Ok(media), Source::Microphone) => media.audio,
+                (Ok(media), _) => media.video,
+                (Err(error), _) => {
+                    emit(&call.state, CallEvent::DeviceRefused(error));
+                    return;
+                }
+            };
+            let Some(track) = track else { return };
             {
                 let mut s = call.state.borrow_mut();
                 if s.ended {
                     track.stop();
                     return;
                 }
-                s.camera = true;
-                if let Some(old) = s.local.video.replace(track.clone()) {
+                let slot = match source {
+                    Source::Microphone => {
+                        s.mic = true;
+                        &mut s.local.audio
+                    }
+                    _ => {
+                        s.camera = true;
+                        &mut s.local.video
+                    }
+                };
+                if let Some(old) = slot.replace(track.clone()) {
                     old.stop();
                 }
                 if let Some(peer) = &s.peer {
-                    peer.set_local(Source::Camera, Some(track.clone()));
+                    peer.set_local(source, Some(track.clone()));
                 }
             }
-            emit(&call.state, CallEvent::LocalVideo(Some(track)));
+            if source == Source::Camera {
+                emit(&call.state, CallEvent::LocalVideo(Some(track)));
+            }
             send_presence(&call.state, None);
+            emit(&call.state, CallEvent::LocalChanged);
         });
     }
 

@@ -21,6 +21,18 @@ pub struct Ready {
     pub media: LocalMedia,
     /// Display name.
     pub name: String,
+    /// The chosen microphone and camera, to open again if turned on later.
+    pub devices: (Device, Device),
+    /// The chosen speaker (an `audiooutput` id), if not the default.
+    pub speaker: Option<String>,
+}
+
+/// Whether this browser can pick where audio plays (`HTMLMediaElement.setSinkId`).
+fn can_pick_speaker() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &"HTMLMediaElement".into())
+        .and_then(|class| js_sys::Reflect::get(&class, &"prototype".into()))
+        .and_then(|prototype| js_sys::Reflect::has(&prototype, &"setSinkId".into()))
+        .unwrap_or(false)
 }
 
 /// Props of the lobby.
@@ -108,6 +120,8 @@ pub fn Lobby(props: &Props) -> Html {
     }
     let mic_device = use_state(|| Device::Default);
     let cam_device = use_state(|| Device::Default);
+    let speaker = use_state(|| Device::Default);
+    let passphrase_missing = use_state(|| false);
     let devices = use_state(Vec::<DeviceInfo>::new);
     let level = use_state(|| 0u8);
     let opened = use_mut_ref(LocalMedia::default);
@@ -168,7 +182,10 @@ pub fn Lobby(props: &Props) -> Html {
             }
         });
     }
-    let picker = |kind: &str, state: UseStateHandle<Device>, testid: &'static str| {
+    let picker = |kind: &str,
+                  state: UseStateHandle<Device>,
+                  testid: &'static str,
+                  label: &'static str| {
         let options: Vec<&DeviceInfo> = devices.iter().filter(|d| d.kind == kind).collect();
         let selected = match &*state {
             Device::Id(id) => id.clone(),
@@ -180,7 +197,7 @@ pub fn Lobby(props: &Props) -> Html {
             }
         });
         html! {
-            <select {onchange} data-testid={testid}>
+            <select {onchange} aria-label={label} data-testid={testid}>
                 { for options.iter().enumerate().map(|(i, d)| {
                     let label = if d.label.is_empty() { format!("{} {}", kind, i + 1) } else { d.label.clone() };
                     html! { <option value={d.id.clone()} selected={d.id == selected}>{ label }</option> }
@@ -188,13 +205,38 @@ pub fn Lobby(props: &Props) -> Html {
             </select>
         }
     };
-    let mic_picker = picker("audioinput", mic_device.clone(), "mic-select");
-    let cam_picker = picker("videoinput", cam_device.clone(), "camera-select");
+    let mic_picker = picker(
+        "audioinput",
+        mic_device.clone(),
+        "mic-select",
+        text.microphone,
+    );
+    let cam_picker = picker(
+        "videoinput",
+        cam_device.clone(),
+        "camera-select",
+        text.camera,
+    );
+    let outputs = devices.iter().filter(|d| d.kind == "audiooutput").count();
+    let speaker_picker = (outputs > 0 && can_pick_speaker()).then(|| {
+        picker(
+            "audiooutput",
+            speaker.clone(),
+            "speaker-select",
+            text.speaker,
+        )
+    });
     let toggle = |state: UseStateHandle<bool>| Callback::from(move |_: Event| state.set(!*state));
 
     let join = {
         let media = media.clone();
         let (mic, camera, preparing) = (mic.clone(), camera.clone(), preparing.clone());
+        let chosen = ((*mic_device).clone(), (*cam_device).clone());
+        let speaker = match &*speaker {
+            Device::Id(id) => Some(id.clone()),
+            _ => None,
+        };
+        let passphrase_missing = passphrase_missing.clone();
         let (name_ref, remember_ref, pass_ref) =
             (name_ref.clone(), remember_ref.clone(), pass_ref.clone());
         let link = props.link.clone();
@@ -203,12 +245,20 @@ pub fn Lobby(props: &Props) -> Html {
             if *preparing {
                 return;
             }
-            preparing.set(true);
             let value = |node: &NodeRef| {
                 node.cast::<HtmlInputElement>()
                     .map(|i| i.value())
                     .unwrap_or_default()
             };
+            let passphrase = value(&pass_ref);
+            if link.passphrase_required() && passphrase.is_empty() {
+                passphrase_missing.set(true);
+                if let Some(field) = pass_ref.cast::<web_sys::HtmlElement>() {
+                    let _ = field.focus();
+                }
+                return;
+            }
+            preparing.set(true);
             let name: String = value(&name_ref)
                 .trim()
                 .chars()
@@ -224,7 +274,6 @@ pub fn Lobby(props: &Props) -> Html {
                     let _ = storage.remove_item(NAME_KEY);
                 }
             }
-            let passphrase = value(&pass_ref);
             let mut local = match &*media {
                 Some(Ok(local)) => local.clone(),
                 _ => LocalMedia::default(),
@@ -241,16 +290,22 @@ pub fn Lobby(props: &Props) -> Html {
             }
             let link = link.clone();
             let on_join = on_join.clone();
+            let (devices, speaker) = (chosen.clone(), speaker.clone());
+            let preparing = preparing.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 // Let "deriving keys" render first: a passphrase costs PBKDF2's 600,000 rounds.
                 crate::call::peer::sleep(30).await;
                 let pass = link.passphrase_required().then_some(passphrase.as_str());
-                if let Ok(keys) = RoomKeys::derive(&link, pass) {
-                    on_join.emit(Ready {
+                match RoomKeys::derive(&link, pass) {
+                    Ok(keys) => on_join.emit(Ready {
                         keys,
                         media: local,
                         name,
-                    });
+                        devices,
+                        speaker,
+                    }),
+                    // Only an empty passphrase fails, and that is caught above.
+                    Err(_) => preparing.set(false),
                 }
             });
         })
@@ -294,7 +349,7 @@ pub fn Lobby(props: &Props) -> Html {
             <div class="preview">{ preview }</div>
             <p class="badge" data-testid="e2ee-badge">{ text.e2ee_badge }</p>
             if let Some(problem) = problem {
-                <p class="error" role="alert">{ problem }{ " " }{ text.listen_only }</p>
+                <p class="error" role="alert" data-testid="media-problem">{ problem }{ " " }{ text.listen_only }</p>
             }
             <form onsubmit={on_submit}>
                 <label>
@@ -311,18 +366,28 @@ pub fn Lobby(props: &Props) -> Html {
                     { text.camera }
                 </label>
                 { cam_picker }
+                if let Some(speaker_picker) = speaker_picker {
+                    <span class="picker-label">{ text.speaker }</span>
+                    { speaker_picker }
+                }
                 <label for="name">{ text.your_name }</label>
                 <input id="name" ref={name_ref.clone()} type="text" maxlength="64" autocomplete="off"
                     data-testid="name" />
                 <label>
-                    <input type="checkbox" ref={remember_ref} checked={!stored_name.is_empty()} />
+                    <input type="checkbox" ref={remember_ref} checked={!stored_name.is_empty()}
+                        data-testid="remember-name" />
                     { text.remember_name }
                 </label>
                 if props.link.passphrase_required() {
                     <p class="hint">{ text.passphrase_hint }</p>
                     <label for="passphrase">{ text.passphrase }</label>
                     <input id="passphrase" ref={pass_ref} type="password" autocomplete="off"
-                        data-testid="passphrase" />
+                        aria-invalid={passphrase_missing.to_string()} data-testid="passphrase" />
+                    if *passphrase_missing {
+                        <p class="error" role="alert" data-testid="passphrase-missing">
+                            { text.passphrase_missing }
+                        </p>
+                    }
                 }
                 <button class="primary" type="submit" disabled={*preparing || media.is_none()}
                     data-testid="join">

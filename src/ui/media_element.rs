@@ -1,6 +1,7 @@
 //! A `<video>` or `<audio>` element playing a `MediaStreamTrack` (Yew cannot set
 //! `srcObject` as an attribute, so it is set on the node after render).
 
+use wasm_bindgen::JsCast;
 use web_sys::{HtmlMediaElement, MediaStream, MediaStreamTrack};
 use yew::prelude::*;
 
@@ -42,12 +43,42 @@ pub struct Props {
     /// For tests and styling.
     #[prop_or_default]
     pub testid: AttrValue,
+    /// Where audio plays: an `audiooutput` device id (`setSinkId`); the default if `None`.
+    #[prop_or_default]
+    pub sink: Option<AttrValue>,
+}
+
+/// Plays `element`'s audio on the output device `id`, where the browser can.
+fn set_sink(element: &HtmlMediaElement, id: &str) {
+    let Ok(set) = js_sys::Reflect::get(element, &"setSinkId".into()) else {
+        return;
+    };
+    let Some(set) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Function>(&set) else {
+        return;
+    };
+    if let Ok(done) = set.call1(element, &id.into()) {
+        // A device unplugged meanwhile: audio stays on the default output.
+        if let Ok(done) = done.dyn_into::<js_sys::Promise>() {
+            let ignore =
+                wasm_bindgen::closure::Closure::<dyn FnMut(wasm_bindgen::JsValue)>::new(|_| {});
+            let _ = done.catch(&ignore);
+            ignore.forget();
+        }
+    }
 }
 
 /// Plays the track.
 #[function_component]
 pub fn MediaElement(props: &Props) -> Html {
     let node = use_node_ref();
+    {
+        let node = node.clone();
+        use_effect_with(props.sink.clone(), move |sink| {
+            if let (Some(element), Some(sink)) = (node.cast::<HtmlMediaElement>(), sink) {
+                set_sink(&element, sink);
+            }
+        });
+    }
     {
         let node = node.clone();
         let track = props.track.clone();

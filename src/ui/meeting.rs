@@ -34,6 +34,7 @@ enum Phase {
         call: Call,
         own_name: AttrValue,
         safety_code: AttrValue,
+        speaker: Option<AttrValue>,
     },
     Left,
 }
@@ -77,18 +78,23 @@ pub fn Meeting(props: &Props) -> Html {
             let on_event = Rc::new(move |event| dispatcher.dispatch(Action::Event(event)));
             let own_name = AttrValue::from(ready.name.clone());
             let safety_code = AttrValue::from(ready.keys.safety_code.to_string());
+            let speaker = ready.speaker.map(AttrValue::from);
+            let (microphone, camera) = ready.devices;
             let config = CallConfig {
                 room: link.room().to_owned(),
                 keys: ready.keys,
                 name: ready.name,
                 path,
                 engine: engine(&link),
+                microphone,
+                camera,
             };
             let call = Call::start(config, ready.media, on_event);
             phase.set(Phase::InCall {
                 call,
                 own_name,
                 safety_code,
+                speaker,
             });
         })
     };
@@ -101,6 +107,7 @@ pub fn Meeting(props: &Props) -> Html {
             call,
             own_name,
             safety_code,
+            speaker,
         } => {
             let on_leave = {
                 let call = call.clone();
@@ -120,7 +127,7 @@ pub fn Meeting(props: &Props) -> Html {
             };
             html! {
                 <Room lang={props.lang} call={call.clone()} view={view.clone()}
-                    own_name={own_name.clone()}
+                    own_name={own_name.clone()} speaker={speaker.clone()}
                     safety_code={safety_code.clone()} invite={invite_link(&props.link)}
                     {on_leave} {on_retry} />
             }
@@ -135,7 +142,7 @@ pub fn Meeting(props: &Props) -> Html {
                 <main class="left" data-testid="left">
                     <h1>{ "Veilig" }</h1>
                     <p>{ text.left }</p>
-                    <button class="primary" onclick={again}>{ text.rejoin }</button>
+                    <button class="primary" onclick={again} data-testid="rejoin">{ text.rejoin }</button>
                 </main>
             }
         }

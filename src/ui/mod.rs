@@ -5,7 +5,7 @@
 //! decides: `/` is the start page, `/<room>#<secret>` a meeting. The language follows the
 //! browser and can be switched.
 
-mod lobby;
+pub mod lobby;
 mod media_element;
 mod meeting;
 mod room;

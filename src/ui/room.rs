@@ -37,6 +37,8 @@ pub struct View {
     pinned: Option<ParticipantId>,
     chat_open: bool,
     unread: usize,
+    /// The browser refused a device we asked to turn on (shown until dismissed).
+    refused: bool,
 }
 
 impl Default for View {
@@ -54,6 +56,7 @@ impl Default for View {
             pinned: None,
             chat_open: false,
             unread: 0,
+            refused: false,
         }
     }
 }
@@ -66,6 +69,8 @@ pub enum Action {
     ToggleChat,
     /// Pin a participant's tile large, or unpin.
     TogglePin(ParticipantId),
+    /// Hide the notice about a refused device.
+    Dismiss,
 }
 
 impl Reducible for View {
@@ -78,6 +83,7 @@ impl Reducible for View {
                 view.chat_open = !view.chat_open;
                 view.unread = 0;
             }
+            Action::Dismiss => view.refused = false,
             Action::TogglePin(who) => {
                 view.pinned = if view.pinned.as_ref() == Some(&who) {
                     None
@@ -137,6 +143,9 @@ impl Reducible for View {
                 }
                 CallEvent::Reception(reception) => view.reception = reception,
                 CallEvent::LocalVideo(track) => view.own_video = track,
+                // Nothing to store: the controls read the call's state when drawn again.
+                CallEvent::LocalChanged => view.refused = false,
+                CallEvent::DeviceRefused(_) => view.refused = true,
                 CallEvent::Decryption(health) => {
                     for (who, state) in health {
                         // Keep "fine" once seen until it fails; "waiting" says nothing new.
@@ -171,6 +180,9 @@ pub struct Props {
     pub on_leave: Callback<()>,
     /// Retries after a failure.
     pub on_retry: Callback<()>,
+    /// The speaker chosen in the lobby, if not the default.
+    #[prop_or_default]
+    pub speaker: Option<AttrValue>,
 }
 
 fn display_name<'a>(text: &'static Text, presence: Option<&'a Presence>) -> &'a str {
@@ -373,7 +385,7 @@ pub fn Room(props: &Props) -> Html {
                     <div class="no-video">{ text.waiting_for_video }</div>
                 }
                 if let Some(track) = audio {
-                    <MediaElement track={track} testid="remote-audio" />
+                    <MediaElement track={track} testid="remote-audio" sink={props.speaker.clone()} />
                 }
                 <figcaption>
                     <span data-testid="tile-name">{ name }</span>
@@ -408,6 +420,11 @@ pub fn Room(props: &Props) -> Html {
         })
     });
     let count = view.participants.len() + 1;
+    let chat_aria = if view.unread > 0 {
+        format!("{}, {} {}", text.chat, view.unread, text.unread)
+    } else {
+        text.chat.to_owned()
+    };
     let chat_label = if view.unread > 0 {
         format!("{} ({})", text.chat, view.unread)
     } else {
@@ -425,6 +442,14 @@ pub fn Room(props: &Props) -> Html {
                             { text.retry }
                         </button>
                     }
+                </p>
+            }
+            if view.refused {
+                <p class="status" role="alert" data-testid="device-refused">
+                    { text.device_refused }{ " " }
+                    <button onclick={let v = props.view.clone(); Callback::from(move |_: MouseEvent| v.dispatch(Action::Dismiss))}>
+                        { text.dismiss }
+                    </button>
                 </p>
             }
             <section class="stage">
@@ -464,7 +489,7 @@ pub fn Room(props: &Props) -> Html {
                 if view.chat_open {
                     <section class="chat" data-testid="chat">
                         <h2>{ text.chat }</h2>
-                        <ol data-testid="chat-messages">
+                        <ol data-testid="chat-messages" aria-live="polite">
                             { for view.chat.iter().map(|(from, message)| {
                                 let who = match from {
                                     None => text.you.to_owned(),
@@ -491,10 +516,12 @@ pub fn Room(props: &Props) -> Html {
                     title={format!("{} (v)", text.camera)}>
                     { text.camera }{ if camera_on { "" } else { " ✕" } }
                 </button>
-                <button onclick={on_screen} aria-pressed={sharing.to_string()} data-testid="toggle-screen">
+                <button onclick={on_screen} aria-pressed={sharing.to_string()} data-testid="toggle-screen"
+                    title={if sharing { text.stop_sharing } else { text.share_screen }}>
                     { if sharing { text.stop_sharing } else { text.share_screen } }
                 </button>
-                <button onclick={toggle_chat} data-testid="toggle-chat" title={format!("{} (c)", text.chat)}>{ chat_label }</button>
+                <button onclick={toggle_chat} data-testid="toggle-chat" aria-expanded={view.chat_open.to_string()}
+                    aria-label={chat_aria} title={format!("{} (c)", text.chat)}>{ chat_label }</button>
                 <button class="leave" onclick={on_leave} data-testid="leave" title={format!("{} (Shift+L)", text.leave)}>
                     { text.leave }
                 </button>

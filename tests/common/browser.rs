@@ -27,6 +27,18 @@ pub enum Browser {
     Firefox,
 }
 
+/// What the browser's camera and microphone are like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Media {
+    /// A fake camera and microphone, allowed without a prompt.
+    #[default]
+    Fake,
+    /// The same fake devices, but the user (the browser's settings) said no.
+    Denied,
+    /// No camera or microphone at all (this machine has none).
+    Absent,
+}
+
 impl Browser {
     /// Every supported browser.
     pub const ALL: [Browser; 2] = [Browser::Chromium, Browser::Firefox];
@@ -48,7 +60,7 @@ impl Browser {
         std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
     }
 
-    fn capabilities(self, scratch: &TempDir) -> Result<Capabilities, HarnessError> {
+    fn capabilities(self, scratch: &TempDir, media: Media) -> Result<Capabilities, HarnessError> {
         let binary = self.binary();
         if !binary.is_file() {
             return Err(HarnessError::ToolMissing {
@@ -59,7 +71,20 @@ impl Browser {
         let caps = match self {
             Browser::Chromium => {
                 let profile = scratch.path().join("chromium-profile");
-                json!({
+                let media_args: &[&str] = match media {
+                    Media::Fake => &[
+                        "--use-fake-device-for-media-stream",
+                        "--use-fake-ui-for-media-stream",
+                    ],
+                    Media::Denied => &[
+                        "--use-fake-device-for-media-stream",
+                        "--deny-permission-prompts",
+                    ],
+                    Media::Absent => &[],
+                };
+                // Blocked, as a user who said no once: the site's camera and mic settings.
+                let blocked = if media == Media::Denied { 2 } else { 0 };
+                let mut caps = json!({
                     "browserName": "chrome",
                     "goog:loggingPrefs": { "browser": "ALL" },
                     "goog:chromeOptions": {
@@ -76,14 +101,23 @@ impl Browser {
                             "--disable-sync",
                             "--no-first-run",
                             "--no-default-browser-check",
-                            "--use-fake-device-for-media-stream",
-                            "--use-fake-ui-for-media-stream",
                             // Screen sharing picks the (virtual) screen without a dialog.
                             "--auto-select-desktop-capture-source=Entire screen",
                             format!("--user-data-dir={}", profile.display()),
                         ],
                     },
-                })
+                });
+                let options = &mut caps["goog:chromeOptions"];
+                if let Some(args) = options["args"].as_array_mut() {
+                    args.extend(media_args.iter().map(|a| json!(a)));
+                }
+                if blocked != 0 {
+                    options["prefs"] = json!({
+                        "profile.default_content_setting_values.media_stream_camera": blocked,
+                        "profile.default_content_setting_values.media_stream_mic": blocked,
+                    });
+                }
+                caps
             }
             Browser::Firefox => json!({
                 "browserName": "firefox",
@@ -92,7 +126,7 @@ impl Browser {
                 "moz:firefoxOptions": {
                     "binary": binary,
                     "args": ["-headless"],
-                    "prefs": firefox_prefs(),
+                    "prefs": firefox_prefs(media),
                 },
             }),
         };
@@ -105,10 +139,10 @@ impl Browser {
 
 /// Preferences for a quiet, permission-free Firefox. Geckodriver already applies its own
 /// "recommended" set (no updates, no telemetry upload); these add the rest.
-fn firefox_prefs() -> Value {
-    json!({
-        "media.navigator.streams.fake": true,
-        "media.navigator.permission.disabled": true,
+fn firefox_prefs(media: Media) -> Value {
+    let mut prefs = json!({
+        "media.navigator.streams.fake": media != Media::Absent,
+        "media.navigator.permission.disabled": media == Media::Fake,
         // Remote audio plays (and can be measured) without a click first.
         "media.autoplay.default": 0,
         "media.autoplay.blocking_policy": 0,
@@ -131,7 +165,13 @@ fn firefox_prefs() -> Value {
         "network.trr.mode": 5,
         "toolkit.telemetry.enabled": false,
         "toolkit.telemetry.unified": false,
-    })
+    });
+    if media == Media::Denied {
+        // 2: block, as a user who said no once.
+        prefs["permissions.default.camera"] = json!(2);
+        prefs["permissions.default.microphone"] = json!(2);
+    }
+    prefs
 }
 
 /// One browser, one WebDriver session. Close it with [`Session::finish`] (or
@@ -149,10 +189,15 @@ pub struct Session {
 impl Session {
     /// Starts `browser` with a fresh profile and begins collecting its console.
     pub async fn start(browser: Browser) -> Result<Session, HarnessError> {
+        Session::start_with(browser, Media::Fake).await
+    }
+
+    /// [`Session::start`] with other camera and microphone settings.
+    pub async fn start_with(browser: Browser, media: Media) -> Result<Session, HarnessError> {
         let scratch = tempfile::Builder::new()
             .prefix(&format!("veilig-{}-", browser.name()))
             .tempdir()?;
-        let caps = browser.capabilities(&scratch)?;
+        let caps = browser.capabilities(&scratch, media)?;
         let driver = Driver::start(browser, scratch.path())?;
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = ClientBuilder::new(connector)
@@ -188,6 +233,26 @@ impl Session {
     /// The WebDriver client, for anything the helpers here do not cover.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Runs `source` in every page before the page's own scripts, from the next navigation on
+    /// (Chromium only: DevTools' `Page.addScriptToEvaluateOnNewDocument`, through chromedriver).
+    pub async fn add_init_script(&self, source: &str) -> Result<(), HarnessError> {
+        assert_eq!(
+            self.browser,
+            Browser::Chromium,
+            "init scripts: Chromium only"
+        );
+        self.client
+            .issue_cmd(SessionCommand {
+                path: "goog/cdp/execute",
+                body: json!({
+                    "cmd": "Page.addScriptToEvaluateOnNewDocument",
+                    "params": { "source": source },
+                }),
+            })
+            .await?;
+        Ok(())
     }
 
     /// Navigates and waits for the document to load.
@@ -267,5 +332,32 @@ impl Session {
             Ok(()) => format!("{report}\nReport saved to {}", log.display()),
             Err(e) => format!("{report}\nReport not saved: {e}"),
         }
+    }
+}
+
+/// A driver-specific command of this session: `POST session/{id}/{path}` with `body`.
+#[derive(Debug)]
+pub struct SessionCommand {
+    /// Below the session, e.g. `goog/cdp/execute`.
+    pub path: &'static str,
+    /// The JSON body.
+    pub body: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for SessionCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }

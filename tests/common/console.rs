@@ -13,13 +13,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::Client;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::browser::SessionCommand;
 use super::{Browser, HarnessError};
 
 /// One console message or uncaught error.
@@ -66,7 +66,13 @@ impl Console {
     pub async fn entries(&self, client: &Client) -> Result<Vec<ConsoleEntry>, HarnessError> {
         match self {
             Console::ChromiumLog(seen) => {
-                let fresh = client.issue_cmd(GetBrowserLog).await?;
+                let fresh = client
+                    .issue_cmd(SessionCommand {
+                        // chromedriver's (non-W3C, still supported) "get log" command.
+                        path: "se/log",
+                        body: json!({"type": "browser"}),
+                    })
+                    .await?;
                 let mut seen = seen.lock().expect("console lock");
                 seen.extend(
                     fresh
@@ -98,30 +104,6 @@ impl Drop for Console {
         if let Console::Bidi { reader, .. } = self {
             reader.abort();
         }
-    }
-}
-
-/// chromedriver's (non-W3C, still supported) "get log" command.
-#[derive(Debug)]
-struct GetBrowserLog;
-
-impl WebDriverCompatibleCommand for GetBrowserLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (
-            http::Method::POST,
-            Some(json!({"type": "browser"}).to_string()),
-        )
     }
 }
 

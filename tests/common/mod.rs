@@ -18,17 +18,19 @@
 //! Each test file compiles its own copy of this module and uses only part of it.
 #![allow(dead_code, unused_imports)]
 
+pub mod app;
 pub mod browser;
 pub mod console;
 pub mod driver;
 pub mod error;
 pub mod netns;
+pub mod recorder;
 pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use browser::{Browser, Session};
+pub use browser::{Browser, Media, Session};
 pub use console::ConsoleEntry;
 pub use error::HarnessError;
 pub use server::{Exchange, StaticServer};
@@ -59,6 +61,11 @@ pub fn artifacts_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
     target.join("test-artifacts")
+}
+
+/// Where the proof tests leave their evidence: `target/proofs/`.
+pub fn proofs_dir() -> PathBuf {
+    artifacts_dir().with_file_name("proofs")
 }
 
 /// Fails the check with a formatted message unless `cond` holds: `ensure!(cond, "...", args)`.

@@ -1,0 +1,204 @@
+//! Driving the Veilig app in browsers, for the end-to-end tests of the whole app
+//! (`tests/meeting.rs`, `tests/proof.rs`): the relay in-process serving `dist/`, and the steps
+//! a user takes (start a meeting, join, chat) as functions, each waiting on a condition in the
+//! page, never on a fixed sleep.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use serde_json::{json, Value};
+
+use super::{netns, Browser, HarnessError, Session, TIMEOUT};
+
+/// The relay, in-process, serving `dist/`, media on the namespace's address; `at` gives the
+/// HTTP and UDP addresses of a relay to restart in place.
+pub async fn start_relay(at: Option<(SocketAddr, SocketAddr)>) -> veilig_relay::Relay {
+    start_relay_with(at, |_| {}).await
+}
+
+/// [`start_relay`] with settings changed by `adjust`.
+pub async fn start_relay_with(
+    at: Option<(SocketAddr, SocketAddr)>,
+    adjust: impl FnOnce(&mut veilig_relay::Config),
+) -> veilig_relay::Relay {
+    let mut config = veilig_relay::Config::defaults();
+    let ip: IpAddr = netns::RELAY_IP.parse().unwrap();
+    (config.listen, config.udp) =
+        at.unwrap_or(("127.0.0.1:0".parse().unwrap(), SocketAddr::new(ip, 0)));
+    config.public_ip = Some(ip);
+    config.static_dir = Some(super::dist_dir().unwrap_or_else(|e| panic!("{e}")));
+    adjust(&mut config);
+    veilig_relay::start(config)
+        .await
+        .expect("starting the relay")
+}
+
+pub async fn eval(session: &Session, script: &str) -> Result<Value, HarnessError> {
+    Ok(session.client().execute(script, vec![]).await?)
+}
+
+/// Waits (up to [`TIMEOUT`]) until `script` returns `true`.
+pub async fn wait_until(session: &Session, what: &str, script: &str) -> Result<(), HarnessError> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if eval(session, script).await? == json!(true) {
+            return Ok(());
+        }
+        crate::ensure!(
+            Instant::now() < deadline,
+            "{}: timed out waiting for {what}",
+            session.browser().name()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub async fn click(session: &Session, test_id: &str) -> Result<(), HarnessError> {
+    session.wait_for_test_id(test_id).await?.click().await?;
+    Ok(())
+}
+
+pub async fn screenshot(session: &Session, name: &str) -> Result<(), HarnessError> {
+    screenshot_into(session, &super::artifacts_dir().join("screens"), name).await
+}
+
+/// Saves a screenshot as `dir/{name}.png`.
+pub async fn screenshot_into(
+    session: &Session,
+    dir: &std::path::Path,
+    name: &str,
+) -> Result<(), HarnessError> {
+    std::fs::create_dir_all(dir)?;
+    let png = session.client().screenshot().await?;
+    std::fs::write(dir.join(format!("{name}.png")), png)?;
+    Ok(())
+}
+
+/// Chromium and Firefox, each with a fresh profile.
+pub async fn chromium_and_firefox() -> (Session, Session) {
+    let chromium = Session::start(Browser::Chromium)
+        .await
+        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let firefox = Session::start(Browser::Firefox)
+        .await
+        .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
+    (chromium, firefox)
+}
+
+/// Ends a test of two browsers: on failure the second one's screenshot is saved too, then the
+/// first reports (and panics) with its own screenshot, console and `context`.
+pub async fn finish_pair(
+    test: &str,
+    first: Session,
+    second: Session,
+    outcome: Result<(), HarnessError>,
+    context: &str,
+) {
+    if outcome.is_err() {
+        let name = format!("{test}-failure-{}", second.browser().name());
+        let _ = screenshot(&second, &name).await;
+    }
+    second.close().await.ok();
+    first.finish(test, outcome, context).await;
+}
+
+/// Starts a meeting on the start page (one that also needs a passphrase if `passphrase`);
+/// leaves the session in the lobby and returns the meeting's link.
+pub async fn new_meeting(
+    session: &Session,
+    base: &str,
+    passphrase: bool,
+) -> Result<String, HarnessError> {
+    session.goto(base).await?;
+    if passphrase {
+        click(session, "require-passphrase").await?;
+    }
+    click(session, "new-meeting").await?;
+    session.wait_for_test_id("lobby").await?;
+    Ok(session.client().current_url().await?.to_string())
+}
+
+/// Opens the chat panel if it is closed.
+pub async fn open_chat(session: &Session) -> Result<(), HarnessError> {
+    if session
+        .client()
+        .find_all(Locator::Css(r#"[data-testid="chat-input"]"#))
+        .await?
+        .is_empty()
+    {
+        click(session, "toggle-chat").await?;
+    }
+    Ok(())
+}
+
+/// In the lobby: types the name and joins; waits for the meeting screen.
+pub async fn join_as(session: &Session, name: &str) -> Result<(), HarnessError> {
+    join_with(session, name, None).await
+}
+
+/// [`join_as`], typing `passphrase` into the passphrase field the lobby must then show.
+pub async fn join_with(
+    session: &Session,
+    name: &str,
+    passphrase: Option<&str>,
+) -> Result<(), HarnessError> {
+    session.wait_for_test_id("lobby").await?;
+    if let Some(passphrase) = passphrase {
+        session
+            .wait_for_test_id("passphrase")
+            .await?
+            .send_keys(passphrase)
+            .await?;
+    }
+    let field = session.wait_for_test_id("name").await?;
+    field.clear().await?;
+    field.send_keys(name).await?;
+    // The join button is enabled once the camera and microphone answered.
+    wait_until(
+        session,
+        "the join button",
+        r#"const b = document.querySelector('[data-testid="join"]'); return !!b && !b.disabled;"#,
+    )
+    .await?;
+    click(session, "join").await?;
+    session.wait_for_test_id("room").await?;
+    Ok(())
+}
+
+/// JavaScript: the remote tile of `name` plays decoded video.
+pub fn sees_video_of(name: &str) -> String {
+    format!(
+        r#"for (const tile of document.querySelectorAll('[data-testid="tile-remote"]')) {{
+             const n = tile.querySelector('[data-testid="tile-name"]');
+             const v = tile.querySelector('video');
+             if (n && n.textContent === {name:?} && v && v.videoWidth > 0 && v.currentTime > 0.5
+                 && tile.dataset.state === "ok") return true;
+           }}
+           return false;"#
+    )
+}
+
+/// Waits until audio with energy arrives from the other participant, as the app's reception
+/// details show it (the browser's own `totalAudioEnergy` of the decrypted, decoded audio).
+pub async fn hears(session: &Session) -> Result<(), HarnessError> {
+    wait_until(
+        session,
+        "audio with energy",
+        r#"const tile = document.querySelector('[data-testid="tile-remote"]');
+           return !!tile && Number(tile.dataset.audioEnergy || 0) > 0;"#,
+    )
+    .await
+}
+
+pub async fn text_of(session: &Session, test_id: &str) -> Result<String, HarnessError> {
+    Ok(session.wait_for_test_id(test_id).await?.text().await?)
+}
+
+pub async fn send_chat(session: &Session, message: &str) -> Result<(), HarnessError> {
+    open_chat(session).await?;
+    let input = session.wait_for_test_id("chat-input").await?;
+    input.send_keys(message).await?;
+    input.send_keys("\u{E007}").await?; // Enter
+    Ok(())
+}

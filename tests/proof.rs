@@ -1,0 +1,343 @@
+//! Proof of the promise: the relay only ever has ciphertext, and never the secret.
+//!
+//! Real browsers meet through the real relay (in-process, in a network namespace of their own,
+//! see `common/netns.rs`), with two records running:
+//! - the relay's **payload tap** (`--features payload-tap`): every media frame it forwards,
+//!   as the README's "Payload tap" section describes;
+//! - a **recording proxy** in front of its HTTP port (`common/recorder.rs`): every HTTP
+//!   request line and header and every WebSocket message the browsers send it.
+//!
+//! Then, outside the browsers, the test checks that every tapped frame is our clear prefix +
+//! SFrame header + ciphertext that decrypts with the keys derived from the invite link (and
+//! passphrase), that no (KID, counter) pair is ever used twice, and that the secret, the
+//! passphrase, the display names and the chat text appear nowhere in what the relay received.
+//!
+//! The two-browser call leaves its evidence in `target/proofs/`: the tap, the link and
+//! passphrase, and a screenshot of each browser mid-call, so anyone can decrypt the frames
+//! independently (`cargo run --example decrypt_tap -- target/proofs/meeting.json`).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use base64ct::{Base64, Encoding};
+use common::app::*;
+use common::recorder::{Recorder, Sent};
+use common::{netns, Browser, HarnessError, Session};
+use serde_json::json;
+use veilig_e2ee::{CipherSuite, Codec, FrameDecryptor, Header, InviteLink, RoomKeys, SourceId};
+
+/// What the tap shows, once every frame is checked.
+#[derive(Debug, Default)]
+struct TapReport {
+    /// Frames that decrypted, per (sender, kind).
+    decrypted: BTreeMap<(String, String), usize>,
+    /// KIDs per sender.
+    kids: BTreeMap<String, HashSet<u64>>,
+}
+
+/// Reads the tap at `path` and checks every frame against `keys`: our layout, authentic,
+/// ciphertext different from the plaintext, and no (KID, counter) twice.
+fn check_tap(path: &Path, keys: &RoomKeys) -> Result<TapReport, HarnessError> {
+    let text = std::fs::read_to_string(path)?;
+    let mut decryptor = FrameDecryptor::new(CipherSuite::default(), &keys.media);
+    let mut sources: HashMap<(String, String), SourceId> = HashMap::new();
+    let mut used: HashSet<(u64, u64)> = HashSet::new();
+    let mut report = TapReport::default();
+    let mut plain = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| HarnessError::Check(format!("tap line {number}: {e}")))?;
+        let field = |name: &str| line[name].as_str().unwrap_or_default().to_owned();
+        let (sender, kind) = (field("sender"), field("kind"));
+        let codec = Codec::from_mime_type(&field("codec"))
+            .ok_or_else(|| HarnessError::Check(format!("tap line {number}: codec {line}")))?;
+        let payload = Base64::decode_vec(&field("payload"))
+            .map_err(|e| HarnessError::Check(format!("tap line {number}: base64: {e}")))?;
+        let prefix = codec
+            .clear_prefix_len(&payload)
+            .map_err(|e| HarnessError::Check(format!("tap line {number}: prefix: {e}")))?;
+        let (header, header_len) = Header::parse(&payload[prefix..]).map_err(|e| {
+            HarnessError::Check(format!("tap line {number}: no SFrame header: {e}"))
+        })?;
+        crate::ensure!(
+            used.insert((header.kid.0, header.ctr.0)),
+            "tap line {number}: KID {} counter {} used twice",
+            header.kid.0,
+            header.ctr.0
+        );
+        let next = sources.len() as u64;
+        let source = *sources
+            .entry((sender.clone(), kind.clone()))
+            .or_insert(SourceId(next));
+        let opened = decryptor.decrypt(source, codec, &payload, &mut plain);
+        crate::ensure!(
+            matches!(opened, Ok(Some(h)) if h == header),
+            "tap line {number} ({kind} from {sender}) does not decrypt with the link's key: {opened:?}"
+        );
+        // What was encrypted is not what was forwarded (checked where a chance match of a
+        // few bytes cannot happen).
+        let (body, clear) = (&payload[prefix + header_len..], &plain[prefix..]);
+        crate::ensure!(
+            clear.len() < 8 || body[..clear.len()] != *clear,
+            "tap line {number}: the plaintext was forwarded"
+        );
+        *report.decrypted.entry((sender.clone(), kind)).or_default() += 1;
+        report.kids.entry(sender).or_default().insert(header.kid.0);
+    }
+    crate::ensure!(!used.is_empty(), "the tap recorded no frames");
+    Ok(report)
+}
+
+/// Everything the browsers sent the relay over HTTP and WebSocket, and checks that none of
+/// `secrets` is in it; `known` must be (so the record is not simply empty or unreadable).
+fn check_record(
+    recorder: &Recorder,
+    secrets: &[&str],
+    known: &str,
+) -> Result<(usize, usize), HarnessError> {
+    let sent = recorder.sent();
+    let text = |s: &Sent| match s {
+        Sent::Http(head) => head.clone(),
+        Sent::WebSocket(payload) => String::from_utf8_lossy(payload).into_owned(),
+    };
+    let requests = sent.iter().filter(|s| matches!(s, Sent::Http(_))).count();
+    let messages = sent.len() - requests;
+    crate::ensure!(
+        requests > 3 && messages > 3,
+        "the record holds {requests} requests and {messages} messages"
+    );
+    crate::ensure!(
+        sent.iter().any(|s| text(s).contains(known)),
+        "the record never shows {known:?}: it cannot be searched"
+    );
+    for secret in secrets {
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for s in &sent {
+            let t = text(s);
+            crate::ensure!(
+                !t.contains(secret) && !t.contains(&encoded),
+                "{secret:?} reached the relay in {t:?}"
+            );
+        }
+    }
+    for s in &sent {
+        if let Sent::Http(head) = s {
+            let lower = head.to_ascii_lowercase();
+            crate::ensure!(!lower.contains("\r\ncookie:"), "a cookie was sent: {head}");
+            crate::ensure!(
+                !lower
+                    .lines()
+                    .any(|l| l.starts_with("referer:") && l.contains('#')),
+                "a Referer with a fragment: {head}"
+            );
+        }
+    }
+    Ok((requests, messages))
+}
+
+/// JavaScript: the chat list's texts contain `messages` in this order.
+fn chat_in_order(messages: &[&str]) -> String {
+    format!(
+        r#"const list = document.querySelector('[data-testid="chat-messages"]');
+           if (!list) return false;
+           const text = list.textContent;
+           let at = -1;
+           for (const m of {messages:?}) {{
+             const next = text.indexOf(m);
+             if (next <= at) return false;
+             at = next;
+           }}
+           return true;"#
+    )
+}
+
+const PASSPHRASE: &str = "zeven lange woorden voor de vergadering";
+
+/// Chromium and Firefox in a passphrase meeting, with names and chat; the records are
+/// checked afterwards and the evidence saved.
+async fn two_browsers(
+    anna: &Session,
+    bram: &Session,
+    base: &str,
+    recorder: &Recorder,
+    proofs: &Path,
+) -> Result<(), HarnessError> {
+    let (anna_name, bram_name) = ("Anna Jansen", "Bram de Boer");
+    let link = new_meeting(anna, base, true).await?;
+    join_with(anna, anna_name, Some(PASSPHRASE)).await?;
+    bram.goto(&link).await?;
+    join_with(bram, bram_name, Some(PASSPHRASE)).await?;
+    wait_until(anna, "Bram's video", &sees_video_of(bram_name)).await?;
+    wait_until(bram, "Anna's video", &sees_video_of(anna_name)).await?;
+    hears(anna).await?;
+    hears(bram).await?;
+
+    // Chat, both ways; each waits for the previous, so both lists have one order.
+    let chat = [
+        "Goedemorgen, dit blijft tussen ons",
+        "Ook goedemorgen, de relay leest niet mee",
+        "Precies: alleen versleutelde blobs",
+    ];
+    send_chat(anna, chat[0]).await?;
+    open_chat(bram).await?;
+    wait_until(bram, "the first message", &chat_in_order(&chat[..1])).await?;
+    send_chat(bram, chat[1]).await?;
+    wait_until(anna, "the answer", &chat_in_order(&chat[..2])).await?;
+    send_chat(anna, chat[2]).await?;
+    for session in [anna, bram] {
+        wait_until(session, "the chat in order", &chat_in_order(&chat)).await?;
+    }
+    screenshot_into(anna, proofs, "call-chromium").await?;
+    screenshot_into(bram, proofs, "call-firefox").await?;
+    std::fs::write(
+        proofs.join("meeting.json"),
+        serde_json::to_string_pretty(&json!({
+            "link": link,
+            "passphrase": PASSPHRASE,
+            "tap": "tap.jsonl",
+            "screenshots": ["call-chromium.png", "call-firefox.png"],
+        }))
+        .unwrap(),
+    )?;
+    click(bram, "leave").await?;
+    click(anna, "leave").await?;
+
+    let parsed = InviteLink::parse(&link)
+        .map_err(|e| HarnessError::Check(format!("the link {link}: {e:?}")))?;
+    let (_, secret) = link.split_once('#').unwrap();
+    let secret = secret.split('&').next().unwrap();
+    let room = parsed.room().to_owned();
+    let mut secrets = vec![secret, PASSPHRASE, anna_name, bram_name];
+    secrets.extend(chat);
+    check_record(recorder, &secrets, &room)?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the release build, the browsers and root: run `cargo xtask test`"]
+async fn the_relay_only_ever_has_ciphertext_and_never_the_secret() {
+    if !netns::isolated("the_relay_only_ever_has_ciphertext_and_never_the_secret") {
+        return;
+    }
+    let proofs = common::proofs_dir();
+    let _ = std::fs::remove_dir_all(&proofs);
+    std::fs::create_dir_all(&proofs).unwrap();
+    let tap = proofs.join("tap.jsonl");
+    let tapped = tap.clone();
+    let relay = start_relay_with(None, move |config| config.payload_tap = Some(tapped)).await;
+    let recorder = Recorder::start(relay.http_addr).await.unwrap();
+    let base = format!("http://{}/", recorder.addr);
+    let (anna, bram) = chromium_and_firefox().await;
+    let outcome = two_browsers(&anna, &bram, &base, &recorder, &proofs).await;
+    finish_pair("proof_two_browsers", anna, bram, outcome, &base).await;
+    relay.shut_down().await;
+
+    // The frames, decrypted here with nothing but the link and the passphrase.
+    let meeting: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(proofs.join("meeting.json")).unwrap())
+            .unwrap();
+    let link = InviteLink::parse(meeting["link"].as_str().unwrap()).unwrap();
+    let keys = RoomKeys::derive(&link, Some(PASSPHRASE)).unwrap();
+    let report = check_tap(&tap, &keys).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.kids.len(), 2, "two senders: {report:?}");
+    for sender in report.kids.keys() {
+        for kind in ["audio", "video"] {
+            let frames = report
+                .decrypted
+                .get(&(sender.clone(), kind.into()))
+                .copied()
+                .unwrap_or(0);
+            assert!(frames > 10, "{kind} frames from {sender}: {frames}");
+        }
+    }
+    // And with the link alone (no passphrase) not one frame opens.
+    let without = RoomKeys::derive(
+        &InviteLink::new(link.room(), &[0; 16], false).unwrap(),
+        None,
+    )
+    .unwrap();
+    assert!(check_tap(&tap, &without).is_err());
+    println!("tap: {:?}", report.decrypted);
+}
+
+/// Three browsers on every attachment path (Chromium's standard `RTCRtpScriptTransform`,
+/// Firefox, Chromium's `createEncodedStreams`) all decode each other; one leaves and rejoins
+/// and all decode each other again. Across the whole test the tap never shows a (KID,
+/// counter) pair twice, every frame decrypts, and the rejoined browser sent under new KIDs.
+async fn three_browsers(
+    anna: &Session,
+    bram: &Session,
+    cas: &Session,
+    base: &str,
+) -> Result<(), HarnessError> {
+    let link = new_meeting(anna, base, false).await?;
+    join_as(anna, "Anna").await?;
+    bram.goto(&link).await?;
+    join_as(bram, "Bram").await?;
+    cas.goto(&format!("{link}&transform=streams")).await?;
+    join_as(cas, "Cas").await?;
+    let everyone = [(anna, "Anna"), (bram, "Bram"), (cas, "Cas")];
+    let all_see_each_other = move || async move {
+        for (session, own) in everyone {
+            for (_, other) in everyone.iter().filter(|(_, n)| *n != own) {
+                wait_until(
+                    session,
+                    &format!("{own} sees {other}"),
+                    &sees_video_of(other),
+                )
+                .await?;
+            }
+        }
+        Ok::<(), HarnessError>(())
+    };
+    all_see_each_other().await?;
+
+    click(cas, "leave").await?;
+    click(cas, "rejoin").await?;
+    join_as(cas, "Cas").await?;
+    all_see_each_other().await?;
+    hears(cas).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the release build, the browsers and root: run `cargo xtask test`"]
+async fn three_browsers_on_every_path_rejoin_without_reusing_a_nonce() {
+    if !netns::isolated("three_browsers_on_every_path_rejoin_without_reusing_a_nonce") {
+        return;
+    }
+    let tap = std::env::temp_dir().join(format!("veilig-three-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&tap);
+    let tapped = tap.clone();
+    let relay = start_relay_with(None, move |config| config.payload_tap = Some(tapped)).await;
+    let base = format!("http://{}/", relay.http_addr);
+    let (anna, bram) = chromium_and_firefox().await;
+    let cas = Session::start(Browser::Chromium)
+        .await
+        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let outcome = three_browsers(&anna, &bram, &cas, &base).await;
+    let link = anna.client().current_url().await.map(|u| u.to_string());
+    if outcome.is_err() {
+        let _ = screenshot(&cas, "three-failure-cas").await;
+    }
+    cas.close().await.ok();
+    finish_pair("proof_three_browsers", anna, bram, outcome, &base).await;
+    relay.shut_down().await;
+
+    let link = InviteLink::parse(&link.expect("Anna's address")).unwrap();
+    let keys = RoomKeys::derive(&link, None).unwrap();
+    let report = check_tap(&tap, &keys).unwrap_or_else(|e| panic!("{e}"));
+    let _ = std::fs::remove_file(&tap);
+    // Anna, Bram, and Cas twice (a new participant id and new KIDs after rejoining).
+    assert_eq!(report.kids.len(), 4, "senders: {report:?}");
+    let mut seen = HashSet::new();
+    for kids in report.kids.values() {
+        assert!(
+            kids.iter().all(|kid| seen.insert(*kid)),
+            "a KID used by two senders: {report:?}"
+        );
+    }
+}
