@@ -92,7 +92,12 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
     let (routes, changes) = mpsc::channel(1024);
     let udp_stats = Arc::new(udp::UdpStats::default());
     let counters = Arc::new(metrics::Counters::default());
-    let router = tokio::spawn(udp::route(socket.clone(), changes, udp_stats.clone()));
+    let router = tokio::spawn(udp::route(
+        socket.clone(),
+        candidate,
+        changes,
+        udp_stats.clone(),
+    ));
     #[cfg(feature = "payload-tap")]
     let tap = match &config.payload_tap {
         Some(path) => Some(tap::Tap::open(path)?),

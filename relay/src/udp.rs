@@ -8,6 +8,11 @@
 //! dropped and counted. The router owns its tables alone (one task); rooms talk to it through a
 //! channel, so no lock is shared with the media path.
 //!
+//! Every datagram is handed on as addressed to the advertised candidate, not to the socket's
+//! own address: the ICE agent only answers requests that arrive on one of its candidates, and
+//! the socket usually listens on every address (`0.0.0.0`) or sits behind a 1:1 NAT
+//! (`--public-ip`), where the two differ.
+//!
 //! This module does not authenticate anything: the peer's `Rtc` checks STUN message integrity
 //! and DTLS, and a datagram routed to the wrong room would simply be refused there.
 
@@ -29,7 +34,7 @@ pub struct Datagram {
     pub at: Instant,
     /// Who sent it.
     pub source: SocketAddr,
-    /// Our socket's address.
+    /// The address it was sent to, as advertised in our ICE candidate.
     pub destination: SocketAddr,
     /// The bytes.
     pub contents: Vec<u8>,
@@ -65,19 +70,14 @@ pub struct UdpStats {
     pub congested: AtomicU64,
 }
 
-/// Routes datagrams from `socket` until the route channel closes.
+/// Routes datagrams from `socket` until the route channel closes; `candidate` is the address
+/// advertised for the socket in ICE candidates.
 pub async fn route(
     socket: Arc<UdpSocket>,
+    candidate: SocketAddr,
     mut changes: mpsc::Receiver<RouteChange>,
     stats: Arc<UdpStats>,
 ) {
-    let local = match socket.local_addr() {
-        Ok(local) => local,
-        Err(error) => {
-            tracing::error!(%error, "UDP socket has no local address");
-            return;
-        }
-    };
     let mut by_ufrag: HashMap<String, mpsc::Sender<RoomInput>> = HashMap::new();
     let mut by_addr: HashMap<SocketAddr, String> = HashMap::new();
     let mut buf = vec![0u8; 2048];
@@ -109,7 +109,7 @@ pub async fn route(
                     stats.unrouted.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
-                let datagram = Datagram { at: Instant::now(), source, destination: local, contents: contents.to_vec() };
+                let datagram = Datagram { at: Instant::now(), source, destination: candidate, contents: contents.to_vec() };
                 match room.try_send(RoomInput::Datagram(datagram)) {
                     Ok(()) => {
                         stats.routed.fetch_add(1, Ordering::Relaxed);

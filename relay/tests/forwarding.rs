@@ -1,6 +1,7 @@
 //! Media forwarding with real WebRTC peers: every participant receives every other's frames,
 //! byte for byte as sent (the relay never touches payloads); leave and rejoin; a track that
-//! starts mid-call (screen share) reaches everyone.
+//! starts mid-call (screen share) reaches everyone; media connects with the UDP socket on the
+//! wildcard address.
 
 mod common;
 
@@ -79,17 +80,29 @@ fn summary(frames: &[&[u8]]) -> Vec<(u64, usize)> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_participants_receive_each_others_frames_unchanged() {
-    let relay = common::relay(|_| {}).await;
+/// Two participants in one room of a relay set up by `tweak` exchange `batch` frames each way.
+async fn pair_exchanges(tweak: impl FnOnce(&mut veilig_relay::Config), batch: u64) {
+    let relay = common::relay(tweak).await;
     let mut people = vec![
         Participant::join(&relay, "pair").await,
         Participant::join(&relay, "pair").await,
     ];
     settle(&mut people).await;
     warm_up(&mut people).await;
-    exchange(&mut people, 40).await;
+    exchange(&mut people, batch).await;
     relay.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_participants_receive_each_others_frames_unchanged() {
+    pair_exchanges(|_| {}, 40).await;
+}
+
+/// The default `--udp 0.0.0.0:10000` listens on every address while candidates name one (as
+/// behind a 1:1 NAT with `--public-ip`): media must connect all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_connects_when_the_udp_socket_listens_on_every_address() {
+    pair_exchanges(|config| config.udp = "0.0.0.0:0".parse().unwrap(), 10).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
