@@ -2,12 +2,15 @@
 //!
 //! Defaults suit a developer on one machine: HTTP on `127.0.0.1:8080`, media on one UDP port
 //! (10000) shared by every peer, advertised at the machine's first non-loopback IPv4 address so
-//! that browsers on the same machine or network can reach it. Plain HTTP is the default (loopback
+//! that browsers on the same machine or network can reach it. ICE-TCP, the fallback for networks
+//! that block UDP, is on by default at the UDP address (TCP port 10000): it costs nothing until a
+//! browser needs it, and browsers prefer UDP whenever it works; `--tcp off` turns it off. Plain HTTP is the default (loopback
 //! development, or behind a reverse proxy that does TLS); `--tls-cert` with `--tls-key` makes
 //! the relay serve HTTPS itself. Operator metrics are off unless `--metrics-listen` is given.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Parser;
@@ -41,6 +44,11 @@ pub struct Config {
     /// UDP address for all media (one port, multiplexed by ICE username).
     #[arg(long, env = "VEILIG_UDP", default_value = "0.0.0.0:10000")]
     pub udp: SocketAddr,
+
+    /// TCP address for ICE-TCP, the media fallback for networks that block UDP (a passive
+    /// candidate, RFC 6544), or `off`. Default: the --udp address (same port number, over TCP).
+    #[arg(long, env = "VEILIG_TCP", value_name = "ADDR|off")]
+    pub tcp: Option<TcpListen>,
 
     /// IP address put in ICE candidates: the address browsers send media to. Default: the UDP
     /// address if it is specific, else this machine's first non-loopback IPv4 address.
@@ -87,6 +95,31 @@ pub struct Config {
     pub payload_tap: Option<PathBuf>,
 }
 
+/// The `--tcp` setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpListen {
+    /// No ICE-TCP.
+    Off,
+    /// Listen here.
+    At(SocketAddr),
+}
+
+/// A `--tcp` value that is neither an address nor `off`.
+#[derive(Debug, thiserror::Error)]
+#[error("expected an address such as 0.0.0.0:10000, or off")]
+pub struct BadTcpListen;
+
+impl FromStr for TcpListen {
+    type Err = BadTcpListen;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        if value.eq_ignore_ascii_case("off") {
+            return Ok(TcpListen::Off);
+        }
+        value.parse().map(TcpListen::At).map_err(|_| BadTcpListen)
+    }
+}
+
 impl Config {
     /// The settings with every default, as `veilig-relay` with no flags (and no environment).
     pub fn defaults() -> Self {
@@ -102,6 +135,15 @@ impl Config {
             })),
             (None, None) => Ok(None),
             _ => Err(TlsError::Incomplete),
+        }
+    }
+
+    /// Where ICE-TCP listens, if it does.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        match self.tcp {
+            None => Some(self.udp),
+            Some(TcpListen::At(addr)) => Some(addr),
+            Some(TcpListen::Off) => None,
         }
     }
 
@@ -161,6 +203,22 @@ mod tests {
             let message = error.to_string();
             assert!(message.contains("--tls-cert") && message.contains("--tls-key"));
         }
+    }
+
+    #[test]
+    fn ice_tcp_follows_the_udp_address_unless_set_or_off() {
+        let tcp = |flags: &[&str]| {
+            let args = ["veilig-relay"].iter().chain(flags);
+            Config::try_parse_from(args).map(|config| config.tcp_addr())
+        };
+        assert_eq!(tcp(&[]).unwrap(), Some("0.0.0.0:10000".parse().unwrap()));
+        let udp = tcp(&["--udp", "192.0.2.1:3478"]).unwrap();
+        assert_eq!(udp, Some("192.0.2.1:3478".parse().unwrap()));
+        let own = tcp(&["--tcp", "0.0.0.0:443"]).unwrap();
+        assert_eq!(own, Some("0.0.0.0:443".parse().unwrap()));
+        assert_eq!(tcp(&["--tcp", "off"]).unwrap(), None);
+        assert_eq!(tcp(&["--tcp", "OFF"]).unwrap(), None);
+        assert!(tcp(&["--tcp", "sometimes"]).is_err());
     }
 
     #[test]
