@@ -16,6 +16,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::tls::{TlsError, TlsFiles};
+use crate::turn::{TurnError, TurnIssuer, TurnSecret};
 
 /// Veilig relay: serves the app, relays signaling, forwards encrypted media. It never holds a
 /// key: media, chat and names stay end-to-end encrypted between browsers.
@@ -89,6 +90,25 @@ pub struct Config {
     #[arg(long, env = "VEILIG_JOIN_TIMEOUT_SECS", default_value_t = 10)]
     pub join_timeout_secs: u64,
 
+    /// TURN server URI handed to browsers with time-limited credentials, e.g.
+    /// `turns:turn.example.org:443?transport=tcp`. Repeat or comma-separate. Needs
+    /// --turn-secret or --turn-secret-file. Default: none (no TURN).
+    #[arg(long, env = "VEILIG_TURN_URI", value_delimiter = ',')]
+    pub turn_uri: Vec<String>,
+
+    /// The secret shared with the TURN server (coturn's static-auth-secret). Prefer
+    /// --turn-secret-file: a command line is visible to every local user.
+    #[arg(long, env = "VEILIG_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<TurnSecret>,
+
+    /// File holding the TURN secret (trailing newline ignored), e.g. a systemd credential.
+    #[arg(long, env = "VEILIG_TURN_SECRET_FILE")]
+    pub turn_secret_file: Option<PathBuf>,
+
+    /// How long TURN credentials stay valid, in seconds (the TURN server refuses them after).
+    #[arg(long, env = "VEILIG_TURN_TTL_SECS", default_value_t = 6 * 60 * 60)]
+    pub turn_ttl_secs: u64,
+
     /// Test-only: append every forwarded media payload to this file as JSON lines.
     #[cfg(feature = "payload-tap")]
     #[arg(long, env = "VEILIG_PAYLOAD_TAP")]
@@ -135,6 +155,25 @@ impl Config {
             })),
             (None, None) => Ok(None),
             _ => Err(TlsError::Incomplete),
+        }
+    }
+
+    /// The TURN credential issuer, if TURN is configured; an error if half of it is, or the
+    /// secret file cannot be read.
+    pub fn turn_issuer(&self) -> Result<Option<TurnIssuer>, TurnError> {
+        let secret = match (&self.turn_secret, &self.turn_secret_file) {
+            (Some(_), Some(_)) => return Err(TurnError::TwoSecrets),
+            (Some(secret), None) => Some(secret.clone()),
+            (None, Some(path)) => Some(TurnSecret::read(path)?),
+            (None, None) => None,
+        };
+        match (secret, self.turn_uri.is_empty()) {
+            (None, true) => Ok(None),
+            (Some(secret), false) => {
+                let ttl = Duration::from_secs(self.turn_ttl_secs);
+                TurnIssuer::new(self.turn_uri.clone(), &secret, ttl).map(Some)
+            }
+            _ => Err(TurnError::Incomplete),
         }
     }
 

@@ -28,6 +28,7 @@ pub mod signaling;
 pub mod tap;
 pub mod tcp;
 pub mod tls;
+pub mod turn;
 pub mod udp;
 
 use std::net::SocketAddr;
@@ -54,6 +55,9 @@ pub enum StartError {
     /// The TLS settings or files are unusable.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The TURN settings are unusable.
+    #[error(transparent)]
+    Turn(#[from] turn::TurnError),
 }
 
 /// A running relay.
@@ -81,14 +85,15 @@ pub struct Relay {
     media: Vec<JoinHandle<()>>,
 }
 
-/// Binds the sockets and starts serving. TLS files are read before anything is bound, so a
-/// bad certificate fails the start at once.
+/// Binds the sockets and starts serving. TLS and TURN settings are checked (and their files
+/// read) before anything is bound, so a bad certificate or secret fails the start at once.
 pub async fn start(config: Config) -> Result<Relay, StartError> {
     str0m::crypto::from_feature_flags().install_process_default();
     let certificates = match config.tls_files()? {
         Some(files) => Some(Arc::new(Certificates::load(files)?)),
         None => None,
     };
+    let turn = config.turn_issuer()?.map(Arc::new);
     let listener = TcpListener::bind(config.listen).await?;
     let metrics_listener = match config.metrics_listen {
         Some(addr) => Some(TcpListener::bind(addr).await?),
@@ -138,6 +143,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         routes,
         candidate,
         tcp_candidate,
+        turn,
         max_participants: config.max_participants,
         tap,
         counters: counters.clone(),

@@ -50,6 +50,7 @@ use crate::metrics::{Counters, Gauge, Held};
 use crate::rooms::Rooms;
 use crate::tap::Tap;
 use crate::tcp::{Link, MAX_LINKS_PER_PEER};
+use crate::turn::TurnIssuer;
 use crate::udp::{Datagram, RouteRequest};
 
 /// How long a participant may take to connect media after joining.
@@ -109,6 +110,8 @@ pub struct RoomContext {
     pub candidate: SocketAddr,
     /// The address put into the passive TCP candidate, if ICE-TCP is on.
     pub tcp_candidate: Option<SocketAddr>,
+    /// Issues TURN credentials with each welcome, if TURN is configured.
+    pub turn: Option<Arc<TurnIssuer>>,
     /// Most participants per room.
     pub max_participants: usize,
     /// Where forwarded payloads are recorded, in test builds that ask for it.
@@ -327,6 +330,7 @@ impl Room {
             version: PROTOCOL_VERSION,
             you: id.clone(),
             participants,
+            ice_servers: self.ctx.turn.iter().map(|turn| turn.issue()).collect(),
         });
         let lines = peer.lines();
         peer.send(ServerMessage::Offer {
