@@ -159,6 +159,32 @@ pub enum ClientMessage {
     Leave,
 }
 
+/// A TURN server and the credentials to use it, shaped like WebRTC's `RTCIceServer`.
+///
+/// The credentials follow the TURN REST API convention (draft-uberti-behave-turn-rest): the
+/// username is `<expiry, Unix seconds>:<random id>`, the credential base64(HMAC-SHA1(secret,
+/// username)), which the TURN server (coturn's `use-auth-secret`) checks with the same secret.
+/// Nothing in them names a room or a person.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `turn:` / `turns:` URIs, e.g. `turns:turn.example.org:443?transport=tcp`.
+    pub urls: Vec<String>,
+    /// `<expiry>:<random id>`.
+    pub username: String,
+    /// base64(HMAC-SHA1(secret, username)).
+    pub credential: String,
+}
+
+impl std::fmt::Debug for IceServer {
+    /// Without the credential: it grants use of the TURN server until it expires.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceServer")
+            .field("urls", &self.urls)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A message from the relay to a browser.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -171,6 +197,11 @@ pub enum ServerMessage {
         you: ParticipantId,
         /// Everyone else, in order of arrival.
         participants: Vec<ParticipantId>,
+        /// TURN servers with time-limited credentials for this connection, to use as
+        /// `RTCConfiguration.iceServers`; absent (never empty) when the relay offers none, so older
+        /// browsers and relays understand each other either way.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     /// An SDP offer to answer with [`ClientMessage::Answer`].
     Offer {
@@ -423,6 +454,36 @@ mod tests {
             error.encode(),
             r#"{"type":"error","code":"room_full","message":"full"}"#
         );
+    }
+
+    #[test]
+    fn welcome_carries_ice_servers_only_when_there_are_some() {
+        let you = ParticipantId::new("abc").unwrap();
+        let plain = ServerMessage::Welcome {
+            version: 1,
+            you: you.clone(),
+            participants: vec![],
+            ice_servers: vec![],
+        };
+        let old = r#"{"type":"welcome","version":1,"you":"abc","participants":[]}"#;
+        assert_eq!(plain.encode(), old);
+        assert_eq!(ServerMessage::decode(old), Ok(plain));
+        let turn = ServerMessage::Welcome {
+            version: 1,
+            you,
+            participants: vec![],
+            ice_servers: vec![IceServer {
+                urls: vec!["turns:turn.example.org:443?transport=tcp".into()],
+                username: "1700000000:9f2c41d07a3b5e18".into(),
+                credential: "c2VjcmV0".into(),
+            }],
+        };
+        assert_eq!(
+            turn.encode(),
+            r#"{"type":"welcome","version":1,"you":"abc","participants":[],"ice_servers":[{"urls":["turns:turn.example.org:443?transport=tcp"],"username":"1700000000:9f2c41d07a3b5e18","credential":"c2VjcmV0"}]}"#
+        );
+        assert_eq!(ServerMessage::decode(&turn.encode()), Ok(turn.clone()));
+        assert!(!format!("{turn:?}").contains("c2VjcmV0"));
     }
 
     #[test]

@@ -2,17 +2,21 @@
 //!
 //! Defaults suit a developer on one machine: HTTP on `127.0.0.1:8080`, media on one UDP port
 //! (10000) shared by every peer, advertised at the machine's first non-loopback IPv4 address so
-//! that browsers on the same machine or network can reach it. Plain HTTP is the default (loopback
+//! that browsers on the same machine or network can reach it. ICE-TCP, the fallback for networks
+//! that block UDP, is on by default at the UDP address (TCP port 10000): it costs nothing until a
+//! browser needs it, and browsers prefer UDP whenever it works; `--tcp off` turns it off. Plain HTTP is the default (loopback
 //! development, or behind a reverse proxy that does TLS); `--tls-cert` with `--tls-key` makes
 //! the relay serve HTTPS itself. Operator metrics are off unless `--metrics-listen` is given.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Parser;
 
 use crate::tls::{TlsError, TlsFiles};
+use crate::turn::{TurnError, TurnIssuer, TurnSecret};
 
 /// Veilig relay: serves the app, relays signaling, forwards encrypted media. It never holds a
 /// key: media, chat and names stay end-to-end encrypted between browsers.
@@ -41,6 +45,11 @@ pub struct Config {
     /// UDP address for all media (one port, multiplexed by ICE username).
     #[arg(long, env = "VEILIG_UDP", default_value = "0.0.0.0:10000")]
     pub udp: SocketAddr,
+
+    /// TCP address for ICE-TCP, the media fallback for networks that block UDP (a passive
+    /// candidate, RFC 6544), or `off`. Default: the --udp address (same port number, over TCP).
+    #[arg(long, env = "VEILIG_TCP", value_name = "ADDR|off")]
+    pub tcp: Option<TcpListen>,
 
     /// IP address put in ICE candidates: the address browsers send media to. Default: the UDP
     /// address if it is specific, else this machine's first non-loopback IPv4 address.
@@ -81,10 +90,54 @@ pub struct Config {
     #[arg(long, env = "VEILIG_JOIN_TIMEOUT_SECS", default_value_t = 10)]
     pub join_timeout_secs: u64,
 
+    /// TURN server URI handed to browsers with time-limited credentials, e.g.
+    /// `turns:turn.example.org:443?transport=tcp`. Repeat or comma-separate. Needs
+    /// --turn-secret or --turn-secret-file. Default: none (no TURN).
+    #[arg(long, env = "VEILIG_TURN_URI", value_delimiter = ',')]
+    pub turn_uri: Vec<String>,
+
+    /// The secret shared with the TURN server (coturn's static-auth-secret). Prefer
+    /// --turn-secret-file: a command line is visible to every local user.
+    #[arg(long, env = "VEILIG_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<TurnSecret>,
+
+    /// File holding the TURN secret (trailing newline ignored), e.g. a systemd credential.
+    #[arg(long, env = "VEILIG_TURN_SECRET_FILE")]
+    pub turn_secret_file: Option<PathBuf>,
+
+    /// How long TURN credentials stay valid, in seconds (the TURN server refuses them after).
+    #[arg(long, env = "VEILIG_TURN_TTL_SECS", default_value_t = 6 * 60 * 60)]
+    pub turn_ttl_secs: u64,
+
     /// Test-only: append every forwarded media payload to this file as JSON lines.
     #[cfg(feature = "payload-tap")]
     #[arg(long, env = "VEILIG_PAYLOAD_TAP")]
     pub payload_tap: Option<PathBuf>,
+}
+
+/// The `--tcp` setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpListen {
+    /// No ICE-TCP.
+    Off,
+    /// Listen here.
+    At(SocketAddr),
+}
+
+/// A `--tcp` value that is neither an address nor `off`.
+#[derive(Debug, thiserror::Error)]
+#[error("expected an address such as 0.0.0.0:10000, or off")]
+pub struct BadTcpListen;
+
+impl FromStr for TcpListen {
+    type Err = BadTcpListen;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        if value.eq_ignore_ascii_case("off") {
+            return Ok(TcpListen::Off);
+        }
+        value.parse().map(TcpListen::At).map_err(|_| BadTcpListen)
+    }
 }
 
 impl Config {
@@ -102,6 +155,34 @@ impl Config {
             })),
             (None, None) => Ok(None),
             _ => Err(TlsError::Incomplete),
+        }
+    }
+
+    /// The TURN credential issuer, if TURN is configured; an error if half of it is, or the
+    /// secret file cannot be read.
+    pub fn turn_issuer(&self) -> Result<Option<TurnIssuer>, TurnError> {
+        let secret = match (&self.turn_secret, &self.turn_secret_file) {
+            (Some(_), Some(_)) => return Err(TurnError::TwoSecrets),
+            (Some(secret), None) => Some(secret.clone()),
+            (None, Some(path)) => Some(TurnSecret::read(path)?),
+            (None, None) => None,
+        };
+        match (secret, self.turn_uri.is_empty()) {
+            (None, true) => Ok(None),
+            (Some(secret), false) => {
+                let ttl = Duration::from_secs(self.turn_ttl_secs);
+                TurnIssuer::new(self.turn_uri.clone(), &secret, ttl).map(Some)
+            }
+            _ => Err(TurnError::Incomplete),
+        }
+    }
+
+    /// Where ICE-TCP listens, if it does.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        match self.tcp {
+            None => Some(self.udp),
+            Some(TcpListen::At(addr)) => Some(addr),
+            Some(TcpListen::Off) => None,
         }
     }
 
@@ -161,6 +242,22 @@ mod tests {
             let message = error.to_string();
             assert!(message.contains("--tls-cert") && message.contains("--tls-key"));
         }
+    }
+
+    #[test]
+    fn ice_tcp_follows_the_udp_address_unless_set_or_off() {
+        let tcp = |flags: &[&str]| {
+            let args = ["veilig-relay"].iter().chain(flags);
+            Config::try_parse_from(args).map(|config| config.tcp_addr())
+        };
+        assert_eq!(tcp(&[]).unwrap(), Some("0.0.0.0:10000".parse().unwrap()));
+        let udp = tcp(&["--udp", "192.0.2.1:3478"]).unwrap();
+        assert_eq!(udp, Some("192.0.2.1:3478".parse().unwrap()));
+        let own = tcp(&["--tcp", "0.0.0.0:443"]).unwrap();
+        assert_eq!(own, Some("0.0.0.0:443".parse().unwrap()));
+        assert_eq!(tcp(&["--tcp", "off"]).unwrap(), None);
+        assert_eq!(tcp(&["--tcp", "OFF"]).unwrap(), None);
+        assert!(tcp(&["--tcp", "sometimes"]).is_err());
     }
 
     #[test]

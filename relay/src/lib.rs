@@ -5,12 +5,14 @@
 //! ```text
 //!  browsers ── HTTP(S) (app, /healthz) ─► [tls] ─► http ───────────────┐
 //!           ── WebSocket /ws ───────────► [tls] ─► signaling ─► rooms ─┼─► room task (one per
-//!           ── UDP (one port) ───────────────────► udp router ─────────┘   room: its peers'
-//!                                                                         str0m Rtc, forwarding)
+//!           ── UDP (one port) ───────────────────► udp router ─────────┤   room: its peers'
+//!           ── TCP (ICE-TCP, one port) ──────────► tcp connections ────┘   str0m Rtc, forwarding)
 //!  operator ── /metrics (own listener, optional) ─► metrics (counts only, read from all above)
 //! ```
 //! Each room's state is owned by one task ([`room`]), reached only through its channel, so rooms
-//! share nothing but the UDP socket. TLS ([`tls`]) is optional: plain HTTP suits loopback and
+//! share nothing but the UDP socket. ICE-TCP ([`tcp`]) is the fallback for networks that block
+//! UDP: each connection finds its room through the UDP router's ufrag table once, then talks to
+//! the room directly. TLS ([`tls`]) is optional: plain HTTP suits loopback and
 //! reverse proxies.
 
 #![forbid(unsafe_code)]
@@ -19,11 +21,14 @@ pub mod assets;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod net;
 pub mod room;
 pub mod rooms;
 pub mod signaling;
 pub mod tap;
+pub mod tcp;
 pub mod tls;
+pub mod turn;
 pub mod udp;
 
 use std::net::SocketAddr;
@@ -50,6 +55,9 @@ pub enum StartError {
     /// The TLS settings or files are unusable.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The TURN settings are unusable.
+    #[error(transparent)]
+    Turn(#[from] turn::TurnError),
 }
 
 /// A running relay.
@@ -58,41 +66,71 @@ pub struct Relay {
     pub http_addr: SocketAddr,
     /// Where media arrives.
     pub udp_addr: SocketAddr,
+    /// Where ICE-TCP media connections arrive, if ICE-TCP is on.
+    pub tcp_addr: Option<SocketAddr>,
     /// Where `/metrics` is served, if it is.
     pub metrics_addr: Option<SocketAddr>,
     /// The rooms (for counts).
     pub rooms: rooms::Rooms,
     /// UDP routing counts.
     pub udp_stats: Arc<udp::UdpStats>,
+    /// ICE-TCP counts.
+    pub tcp_stats: Arc<tcp::TcpStats>,
     /// Everything else counted for operators.
     pub counters: Arc<metrics::Counters>,
     certificates: Option<Arc<Certificates>>,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
-    router: JoinHandle<()>,
+    /// The UDP router and the ICE-TCP listener.
+    media: Vec<JoinHandle<()>>,
 }
 
-/// Binds the sockets and starts serving. TLS files are read before anything is bound, so a
-/// bad certificate fails the start at once.
+/// Binds the sockets and starts serving. TLS and TURN settings are checked (and their files
+/// read) before anything is bound, so a bad certificate or secret fails the start at once.
 pub async fn start(config: Config) -> Result<Relay, StartError> {
     str0m::crypto::from_feature_flags().install_process_default();
     let certificates = match config.tls_files()? {
         Some(files) => Some(Arc::new(Certificates::load(files)?)),
         None => None,
     };
+    let turn = config.turn_issuer()?.map(Arc::new);
     let listener = TcpListener::bind(config.listen).await?;
     let metrics_listener = match config.metrics_listen {
         Some(addr) => Some(TcpListener::bind(addr).await?),
         None => None,
     };
     let socket = Arc::new(UdpSocket::bind(config.udp).await?);
+    let media_tcp = match config.tcp_addr() {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
     let http_addr = listener.local_addr()?;
     let udp_addr = socket.local_addr()?;
+    let tcp_addr = media_tcp
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
     let candidate = SocketAddr::new(config.candidate_ip(), udp_addr.port());
-    let (routes, changes) = mpsc::channel(1024);
+    let tcp_candidate = tcp_addr.map(|addr| SocketAddr::new(config.candidate_ip(), addr.port()));
+    let (routes, requests) = mpsc::channel(1024);
     let udp_stats = Arc::new(udp::UdpStats::default());
+    let tcp_stats = Arc::new(tcp::TcpStats::default());
     let counters = Arc::new(metrics::Counters::default());
-    let router = tokio::spawn(udp::route(socket.clone(), changes, udp_stats.clone()));
+    let mut media = vec![tokio::spawn(udp::route(
+        socket.clone(),
+        candidate,
+        requests,
+        udp_stats.clone(),
+    ))];
+    if let (Some(listener), Some(candidate)) = (media_tcp, tcp_candidate) {
+        let ctx = tcp::TcpContext {
+            candidate,
+            routes: routes.clone(),
+            stats: tcp_stats.clone(),
+            counters: counters.clone(),
+        };
+        media.push(tokio::spawn(tcp::serve(listener, ctx)));
+    }
     #[cfg(feature = "payload-tap")]
     let tap = match &config.payload_tap {
         Some(path) => Some(tap::Tap::open(path)?),
@@ -104,6 +142,8 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         socket,
         routes,
         candidate,
+        tcp_candidate,
+        turn,
         max_participants: config.max_participants,
         tap,
         counters: counters.clone(),
@@ -139,6 +179,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
             let sources = metrics::Sources {
                 rooms: rooms.clone(),
                 udp: udp_stats.clone(),
+                tcp: tcp_stats.clone(),
                 counters: counters.clone(),
             };
             servers.push(serve(listener, metrics::app(sources), stopped));
@@ -147,18 +188,20 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         }
         None => None,
     };
-    tracing::info!(%http_addr, ?scheme, %udp_addr, %candidate, "relay listening");
+    tracing::info!(%http_addr, ?scheme, %udp_addr, ?tcp_addr, %candidate, "relay listening");
     Ok(Relay {
         http_addr,
         udp_addr,
+        tcp_addr,
         metrics_addr,
         rooms,
         udp_stats,
+        tcp_stats,
         counters,
         certificates,
         stop,
         servers,
-        router,
+        media,
     })
 }
 
@@ -213,7 +256,9 @@ impl Relay {
         let _ = self.stop.send(true);
         let servers = futures_util::future::join_all(self.servers);
         let _ = tokio::time::timeout(Duration::from_secs(5), servers).await;
-        self.router.abort();
+        for task in self.media {
+            task.abort();
+        }
         tracing::info!("relay stopped");
     }
 }

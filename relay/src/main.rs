@@ -29,8 +29,12 @@ async fn main() -> ExitCode {
     } else {
         "http"
     };
+    let tcp = match relay.tcp_addr {
+        Some(addr) => format!(", ICE-TCP {addr}"),
+        None => String::new(),
+    };
     println!(
-        "Veilig relay on {scheme}://{} (media on UDP {})",
+        "Veilig relay on {scheme}://{} (media on UDP {}{tcp})",
         relay.http_addr, relay.udp_addr
     );
     if let Some(metrics) = relay.metrics_addr {

@@ -23,6 +23,7 @@ use axum::Router;
 use veilig_protocol::ErrorCode;
 
 use crate::rooms::Rooms;
+use crate::tcp::TcpStats;
 use crate::udp::UdpStats;
 
 /// What the relay counts beyond the UDP router ([`UdpStats`]) and the room directory.
@@ -42,6 +43,8 @@ pub struct Counters {
     pub unsent_datagrams: AtomicU64,
     /// Signaling connections open now.
     signaling_open: AtomicU64,
+    /// ICE-TCP media connections open now.
+    tcp_open: AtomicU64,
     /// Signaling connections ever opened.
     pub signaling_total: AtomicU64,
     /// Signaling connections the relay closed, by reason (rare: a lock is fine).
@@ -55,6 +58,8 @@ pub enum Gauge {
     Participants,
     /// An open signaling connection.
     SignalingConnections,
+    /// An open ICE-TCP media connection.
+    TcpConnections,
 }
 
 /// One unit of a [`Gauge`], given back when dropped, so no exit path can forget it.
@@ -91,6 +96,7 @@ impl Counters {
         match gauge {
             Gauge::Participants => &self.participants,
             Gauge::SignalingConnections => &self.signaling_open,
+            Gauge::TcpConnections => &self.tcp_open,
         }
     }
 
@@ -116,6 +122,8 @@ pub struct Sources {
     pub rooms: Rooms,
     /// The UDP router's counts.
     pub udp: Arc<UdpStats>,
+    /// ICE-TCP's counts.
+    pub tcp: Arc<TcpStats>,
     /// Everything else.
     pub counters: Arc<Counters>,
 }
@@ -143,7 +151,7 @@ async fn metrics(State(sources): State<Sources>) -> impl IntoResponse {
 /// The text exposition format: `# HELP`, `# TYPE`, then samples.
 pub fn render(sources: &Sources) -> String {
     let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-    let (udp, c) = (&*sources.udp, &*sources.counters);
+    let (udp, tcp, c) = (&*sources.udp, &*sources.tcp, &*sources.counters);
     let rooms = sources.rooms.count() as u64;
     // One row per metric, as the scraper will see them: name, type, value, help.
     #[rustfmt::skip]
@@ -159,6 +167,14 @@ pub fn render(sources: &Sources) -> String {
         ("veilig_udp_sent_datagrams_total", "counter", load(&c.sent_datagrams), "Datagrams sent (media, RTCP, STUN, DTLS)."),
         ("veilig_udp_sent_bytes_total", "counter", load(&c.sent_bytes), "Their bytes."),
         ("veilig_udp_unsent_datagrams_total", "counter", load(&c.unsent_datagrams), "Datagrams dropped: the socket's send buffer was full."),
+        ("veilig_tcp_connections", "gauge", c.get(Gauge::TcpConnections), "ICE-TCP media connections open now."),
+        ("veilig_tcp_connections_total", "counter", load(&tcp.accepted), "ICE-TCP media connections accepted."),
+        ("veilig_tcp_refused_connections_total", "counter", load(&tcp.refused), "ICE-TCP connections closed before naming a participant (or over the limit)."),
+        ("veilig_tcp_received_packets_total", "counter", load(&tcp.received), "Packets received over ICE-TCP and routed to a room."),
+        ("veilig_tcp_received_bytes_total", "counter", load(&tcp.received_bytes), "Their bytes."),
+        ("veilig_tcp_sent_packets_total", "counter", load(&tcp.sent), "Packets sent over ICE-TCP."),
+        ("veilig_tcp_sent_bytes_total", "counter", load(&tcp.sent_bytes), "Their bytes."),
+        ("veilig_tcp_unsent_packets_total", "counter", load(&tcp.unsent), "Packets dropped: the connection's queue was full."),
         ("veilig_forwarded_frames_total", "counter", load(&c.forwarded_frames), "Encrypted media frames forwarded to a receiver."),
         ("veilig_forwarded_bytes_total", "counter", load(&c.forwarded_bytes), "Payload bytes of the forwarded frames."),
     ];

@@ -2,7 +2,8 @@
 //! one per participant) and the forwarding between them.
 //!
 //! Everything reaches the room as a [`RoomInput`] on one channel: joins, answers, blobs and
-//! leaves from signaling connections, datagrams from the UDP router. Nothing is shared with other
+//! leaves from signaling connections, datagrams from the UDP router, and from ICE-TCP
+//! connections ([`crate::tcp`]) first a [`Link`] back to them, then their packets. Nothing is shared with other
 //! rooms, so a room could run on any node (the plan for spreading rooms over relays via NATS).
 //!
 //! ## Media
@@ -37,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpApi, SdpPendingOffer};
 use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType, Transmit};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -48,7 +49,9 @@ use veilig_protocol::{
 use crate::metrics::{Counters, Gauge, Held};
 use crate::rooms::Rooms;
 use crate::tap::Tap;
-use crate::udp::{Datagram, RouteChange};
+use crate::tcp::{Link, MAX_LINKS_PER_PEER};
+use crate::turn::TurnIssuer;
+use crate::udp::{Datagram, RouteRequest};
 
 /// How long a participant may take to connect media after joining.
 const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
@@ -88,8 +91,10 @@ pub enum RoomInput {
         /// Who.
         participant: ParticipantId,
     },
-    /// A datagram for one of the room's peers.
+    /// A datagram, or a packet from a TCP connection, for one of the room's peers.
     Datagram(Datagram),
+    /// A TCP connection whose first packet named a peer of this room; its packets follow.
+    Link(Link),
     /// The relay is shutting down.
     Shutdown,
 }
@@ -100,9 +105,13 @@ pub struct RoomContext {
     /// The shared media socket.
     pub socket: Arc<UdpSocket>,
     /// Route registrations.
-    pub routes: mpsc::Sender<RouteChange>,
-    /// The address put into ICE candidates.
+    pub routes: mpsc::Sender<RouteRequest>,
+    /// The address put into the UDP ICE candidate.
     pub candidate: SocketAddr,
+    /// The address put into the passive TCP candidate, if ICE-TCP is on.
+    pub tcp_candidate: Option<SocketAddr>,
+    /// Issues TURN credentials with each welcome, if TURN is configured.
+    pub turn: Option<Arc<TurnIssuer>>,
     /// Most participants per room.
     pub max_participants: usize,
     /// Where forwarded payloads are recorded, in test builds that ask for it.
@@ -145,6 +154,8 @@ struct Peer {
     id: ParticipantId,
     rtc: Rtc,
     ufrag: String,
+    /// ICE-TCP connections to this peer, at most [`MAX_LINKS_PER_PEER`].
+    links: Vec<Link>,
     signal: mpsc::Sender<ServerMessage>,
     pending: Option<SdpPendingOffer>,
     upstream: Vec<Upstream>,
@@ -235,6 +246,7 @@ impl Room {
             RoomInput::Blob { from, to, data } => self.blob(from, to, data),
             RoomInput::Leave { participant } => self.leave(&participant).await,
             RoomInput::Datagram(datagram) => self.datagram(datagram),
+            RoomInput::Link(link) => self.link(link),
             RoomInput::Shutdown => {}
         }
     }
@@ -257,11 +269,9 @@ impl Room {
             .enable_opus(true, false)
             .set_local_ice_credentials(creds)
             .build(now);
-        let candidate = Candidate::host(self.ctx.candidate, "udp").map_err(|error| {
-            tracing::error!(%error, "cannot make an ICE candidate");
-            ErrorCode::Internal
-        })?;
-        rtc.add_local_candidate(candidate);
+        for candidate in local_candidates(&self.ctx)? {
+            rtc.add_local_candidate(candidate);
+        }
         let mut api = rtc.sdp_api();
         let upstream = [
             (MediaKind::Audio, Source::Microphone),
@@ -291,7 +301,7 @@ impl Room {
         if self
             .ctx
             .routes
-            .send(RouteChange::Register {
+            .send(RouteRequest::Register {
                 ufrag: ufrag.clone(),
                 room: self.inbox.clone(),
             })
@@ -305,6 +315,7 @@ impl Room {
             id: id.clone(),
             rtc,
             ufrag,
+            links: Vec::new(),
             signal,
             pending: Some(pending),
             upstream,
@@ -319,6 +330,7 @@ impl Room {
             version: PROTOCOL_VERSION,
             you: id.clone(),
             participants,
+            ice_servers: self.ctx.turn.iter().map(|turn| turn.issue()).collect(),
         });
         let lines = peer.lines();
         peer.send(ServerMessage::Offer {
@@ -407,7 +419,7 @@ impl Room {
         let _ = self
             .ctx
             .routes
-            .send(RouteChange::Unregister {
+            .send(RouteRequest::Unregister {
                 ufrag: peer.ufrag.clone(),
             })
             .await;
@@ -441,7 +453,7 @@ impl Room {
         let input = Input::Receive(
             datagram.at,
             Receive {
-                proto: Protocol::Udp,
+                proto: datagram.proto,
                 source: datagram.source,
                 destination: datagram.destination,
                 contents,
@@ -452,6 +464,19 @@ impl Room {
                 tracing::debug!(participant = %peer.id, %error, "input refused");
             }
         }
+    }
+
+    /// Keeps a TCP connection's link on the peer it names; one too many, or for a peer gone
+    /// already, is dropped, which ends the connection.
+    fn link(&mut self, link: Link) {
+        let Some(peer) = self.peers.iter_mut().find(|peer| peer.ufrag == link.ufrag) else {
+            return;
+        };
+        if peer.links.len() >= MAX_LINKS_PER_PEER {
+            tracing::debug!(participant = %peer.id, "too many TCP connections");
+            return;
+        }
+        peer.links.push(link);
     }
 
     fn on_timeout(&mut self, now: Instant) {
@@ -711,6 +736,21 @@ impl Peer {
             .min()
     }
 
+    /// Sends over the TCP connection `transmit` is addressed to. One that has ended is
+    /// forgotten; its packets are lost, as datagrams to a vanished address would be.
+    fn send_tcp(&mut self, transmit: Transmit) {
+        let Some(index) = self
+            .links
+            .iter()
+            .position(|link| link.remote == transmit.destination)
+        else {
+            return;
+        };
+        if self.links[index].send(transmit.contents.into()).is_err() {
+            self.links.swap_remove(index);
+        }
+    }
+
     /// Drains the session's output: datagrams go out, events become work for the room.
     fn poll(&mut self, ctx: &RoomContext, work: &mut Vec<Propagate>) {
         loop {
@@ -726,6 +766,9 @@ impl Peer {
                 Output::Timeout(at) => {
                     self.next_timeout = at;
                     return;
+                }
+                Output::Transmit(transmit) if transmit.proto == Protocol::Tcp => {
+                    self.send_tcp(transmit)
                 }
                 Output::Transmit(transmit) => {
                     // UDP: a full socket buffer drops the datagram, like the network would.
@@ -776,6 +819,26 @@ impl Peer {
             }
         }
     }
+}
+
+/// The relay's ICE candidates: UDP, and a passive TCP one if ICE-TCP is on.
+fn local_candidates(ctx: &RoomContext) -> Result<Vec<Candidate>, ErrorCode> {
+    let udp = Candidate::host(ctx.candidate, "udp");
+    let tcp = ctx.tcp_candidate.map(|addr| {
+        Candidate::builder()
+            .tcp()
+            .host(addr)
+            .tcptype(TcpType::Passive)
+            .build()
+    });
+    [Some(udp), tcp]
+        .into_iter()
+        .flatten()
+        .collect::<Result<_, _>>()
+        .map_err(|error| {
+            tracing::error!(%error, "cannot make an ICE candidate");
+            ErrorCode::Internal
+        })
 }
 
 /// Adds a send-only line carrying `origin`'s `source` track, labelled (msid) with who and what.

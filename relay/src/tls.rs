@@ -239,15 +239,7 @@ async fn accept(
         let Ok(permit) = handshakes.clone().acquire_owned().await else {
             return;
         };
-        let (tcp, peer) = match listener.accept().await {
-            Ok(connection) => connection,
-            Err(error) => {
-                // Out of file descriptors and the like: wait rather than spin.
-                tracing::warn!(%error, "cannot accept a connection");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+        let (tcp, peer) = crate::net::accept(&listener).await;
         let acceptor = acceptor.clone();
         let handshaken = handshaken.clone();
         tokio::spawn(async move {

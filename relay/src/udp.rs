@@ -1,12 +1,18 @@
 //! One UDP socket for every peer of every room, and the routing of each datagram to the room
-//! task that owns its peer.
+//! task that owns its peer. The router also owns the table of relay ufrags, which ICE-TCP
+//! connections ([`crate::tcp`]) consult once, on their first packet.
 //!
 //! A browser's first datagrams are STUN binding requests whose USERNAME is
 //! `<relay ufrag>:<browser ufrag>`. Each peer gets a fresh relay ufrag when it joins; its room
 //! registers the ufrag here. The first STUN request from an address binds that address to the
 //! ufrag's room; DTLS and SRTP from the address then follow it. Datagrams nobody claims are
-//! dropped and counted. The router owns its tables alone (one task); rooms talk to it through a
-//! channel, so no lock is shared with the media path.
+//! dropped and counted. The router owns its tables alone (one task); rooms and TCP connections
+//! talk to it through a channel, so no lock is shared with the media path.
+//!
+//! Every datagram is handed on as addressed to the advertised candidate, not to the socket's
+//! own address: the ICE agent only answers requests that arrive on one of its candidates, and
+//! the socket usually listens on every address (`0.0.0.0`) or sits behind a 1:1 NAT
+//! (`--public-ip`), where the two differ.
 //!
 //! This module does not authenticate anything: the peer's `Rtc` checks STUN message integrity
 //! and DTLS, and a datagram routed to the wrong room would simply be refused there.
@@ -17,27 +23,30 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use str0m::net::Protocol;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::room::RoomInput;
 
-/// A datagram for a room.
+/// A packet for a room: a UDP datagram, or one framed packet of an ICE-TCP connection.
 #[derive(Debug)]
 pub struct Datagram {
     /// When it arrived.
     pub at: Instant,
+    /// How: [`Protocol::Udp`] or [`Protocol::Tcp`].
+    pub proto: Protocol,
     /// Who sent it.
     pub source: SocketAddr,
-    /// Our socket's address.
+    /// The address it was sent to, as advertised in our ICE candidate.
     pub destination: SocketAddr,
     /// The bytes.
     pub contents: Vec<u8>,
 }
 
-/// Changes to the routing table, sent by rooms.
+/// Requests to the routing table: changes from rooms, look-ups from TCP connections.
 #[derive(Debug)]
-pub enum RouteChange {
+pub enum RouteRequest {
     /// Datagrams for this relay ufrag go to this room.
     Register {
         /// The relay side's ICE ufrag of one peer.
@@ -49,6 +58,13 @@ pub enum RouteChange {
     Unregister {
         /// As registered.
         ufrag: String,
+    },
+    /// Which room owns this relay ufrag, if any (a TCP connection's first packet names it).
+    Find {
+        /// The relay side's ICE ufrag from the packet's STUN USERNAME.
+        ufrag: String,
+        /// The room's input, or `None`.
+        reply: oneshot::Sender<Option<mpsc::Sender<RoomInput>>>,
     },
 }
 
@@ -65,30 +81,26 @@ pub struct UdpStats {
     pub congested: AtomicU64,
 }
 
-/// Routes datagrams from `socket` until the route channel closes.
+/// Routes datagrams from `socket`, and answers `requests`, until the request channel closes; `candidate` is the address
+/// advertised for the socket in ICE candidates.
 pub async fn route(
     socket: Arc<UdpSocket>,
-    mut changes: mpsc::Receiver<RouteChange>,
+    candidate: SocketAddr,
+    mut requests: mpsc::Receiver<RouteRequest>,
     stats: Arc<UdpStats>,
 ) {
-    let local = match socket.local_addr() {
-        Ok(local) => local,
-        Err(error) => {
-            tracing::error!(%error, "UDP socket has no local address");
-            return;
-        }
-    };
     let mut by_ufrag: HashMap<String, mpsc::Sender<RoomInput>> = HashMap::new();
     let mut by_addr: HashMap<SocketAddr, String> = HashMap::new();
     let mut buf = vec![0u8; 2048];
     loop {
         tokio::select! {
-            change = changes.recv() => match change {
-                Some(RouteChange::Register { ufrag, room }) => { by_ufrag.insert(ufrag, room); }
-                Some(RouteChange::Unregister { ufrag }) => {
+            request = requests.recv() => match request {
+                Some(RouteRequest::Register { ufrag, room }) => { by_ufrag.insert(ufrag, room); }
+                Some(RouteRequest::Unregister { ufrag }) => {
                     by_ufrag.remove(&ufrag);
                     by_addr.retain(|_, bound| *bound != ufrag);
                 }
+                Some(RouteRequest::Find { ufrag, reply }) => { let _ = reply.send(by_ufrag.get(&ufrag).cloned()); }
                 None => return,
             },
             received = socket.recv_from(&mut buf) => {
@@ -109,7 +121,7 @@ pub async fn route(
                     stats.unrouted.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
-                let datagram = Datagram { at: Instant::now(), source, destination: local, contents: contents.to_vec() };
+                let datagram = Datagram { at: Instant::now(), proto: Protocol::Udp, source, destination: candidate, contents: contents.to_vec() };
                 match room.try_send(RoomInput::Datagram(datagram)) {
                     Ok(()) => {
                         stats.routed.fetch_add(1, Ordering::Relaxed);

@@ -1,95 +1,38 @@
 //! Media forwarding with real WebRTC peers: every participant receives every other's frames,
 //! byte for byte as sent (the relay never touches payloads); leave and rejoin; a track that
-//! starts mid-call (screen share) reaches everyone.
+//! starts mid-call (screen share) reaches everyone; media connects with the UDP socket on the
+//! wildcard address.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{opus_frame, settle, vp8_frame, warm_up, Filler, Participant, Seen};
+use common::{exchange, settle, vp8_frame, warm_up, Filler, Participant, Seen};
 use veilig_protocol::{ServerMessage, Source};
 
-/// Each participant sends a batch of key and delta frames and audio; each other participant
-/// must receive all of them, unchanged and in order.
-async fn exchange(participants: &mut [Participant], batch: u64) {
-    let senders: Vec<_> = participants.iter().map(|p| p.id.clone()).collect();
-    let camera = |index: usize, n: u64| {
-        vp8_frame(n % 10 == 0, (index as u64) << 32 | n, 300 + 97 * n as usize)
-    };
-    let microphone = |index: usize, n: u64| opus_frame((index as u64) << 32 | n);
-    // Paced like a real sender (50 frames a second), not a burst.
-    for n in 0..batch {
-        for (index, participant) in participants.iter().enumerate() {
-            participant.send_frame(Source::Camera, camera(index, n));
-            participant.send_frame(Source::Microphone, microphone(index, n));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let _filler = Filler::start(participants);
-    for receiver in participants.iter_mut() {
-        let me = receiver.id.clone();
-        for (index, sender) in senders.iter().enumerate().filter(|(_, id)| **id != me) {
-            for source in [Source::Camera, Source::Microphone] {
-                let expected: Vec<Vec<u8>> = (0..batch)
-                    .map(|n| {
-                        if source == Source::Camera {
-                            camera(index, n)
-                        } else {
-                            microphone(index, n)
-                        }
-                    })
-                    .collect();
-                let last = expected.last().unwrap().clone();
-                receiver
-                    .wait_for(|seen| matches!(seen, Seen::Frame { from, source: s, data, .. } if from == sender && *s == source && *data == last))
-                    .await;
-                let received: Vec<&[u8]> = receiver
-                    .frames(sender, source)
-                    .into_iter()
-                    .filter(|frame| expected.iter().any(|e| e.as_slice() == *frame))
-                    .collect();
-                let expected: Vec<&[u8]> = expected.iter().map(Vec::as_slice).collect();
-                if received != expected {
-                    panic!(
-                        "{source:?} from {sender} to {me}: sent {:?}, received {:?}",
-                        summary(&expected),
-                        summary(&receiver.frames(sender, source))
-                    );
-                }
-            }
-        }
-    }
-}
-
-/// Frames as (tag, length), to say what went wrong without printing kilobytes.
-fn summary(frames: &[&[u8]]) -> Vec<(u64, usize)> {
-    frames
-        .iter()
-        .map(|frame| {
-            let at = if frame[0] & 1 == 0 && frame[0] != 0x78 {
-                10
-            } else {
-                3
-            };
-            (
-                u64::from_be_bytes(frame[at..at + 8].try_into().unwrap()),
-                frame.len(),
-            )
-        })
-        .collect()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_participants_receive_each_others_frames_unchanged() {
-    let relay = common::relay(|_| {}).await;
+/// Two participants in one room of a relay set up by `tweak` exchange `batch` frames each way.
+async fn pair_exchanges(tweak: impl FnOnce(&mut veilig_relay::Config), batch: u64) {
+    let relay = common::relay(tweak).await;
     let mut people = vec![
         Participant::join(&relay, "pair").await,
         Participant::join(&relay, "pair").await,
     ];
     settle(&mut people).await;
     warm_up(&mut people).await;
-    exchange(&mut people, 40).await;
+    exchange(&mut people, batch).await;
     relay.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_participants_receive_each_others_frames_unchanged() {
+    pair_exchanges(|_| {}, 40).await;
+}
+
+/// The default `--udp 0.0.0.0:10000` listens on every address while candidates name one (as
+/// behind a 1:1 NAT with `--public-ip`): media must connect all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_connects_when_the_udp_socket_listens_on_every_address() {
+    pair_exchanges(|config| config.udp = "0.0.0.0:0".parse().unwrap(), 10).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

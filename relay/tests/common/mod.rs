@@ -1,5 +1,6 @@
 //! Test helpers: a relay on loopback, and participants that are real WebRTC peers (str0m, no
-//! browser) speaking the real signaling protocol over a real WebSocket and media over UDP;
+//! browser) speaking the real signaling protocol over a real WebSocket and media over UDP, or
+//! over ICE-TCP only ([`Transport`]); [`exchange`] checks frames arrive byte for byte;
 //! [`tls`] adds test certificates and clients that trust only them.
 #![allow(dead_code)]
 
@@ -7,15 +8,17 @@ pub mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use str0m::format::Codec;
 use str0m::media::{Frequency, KeyframeRequestKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::UdpSocket;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
@@ -55,6 +58,16 @@ pub async fn relay(tweak: impl FnOnce(&mut Config)) -> Relay {
 /// The signaling URL of a relay.
 pub fn ws_url(relay: &Relay) -> String {
     format!("ws://{}/ws", relay.http_addr)
+}
+
+/// How a participant's media reaches the relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP, from a UDP host candidate: what browsers use whenever they can.
+    Udp,
+    /// ICE-TCP only, as a browser behind a firewall that blocks UDP: no UDP candidate at all;
+    /// a TCP connection to the passive candidate in the relay's first offer, RFC 4571 framing.
+    Tcp,
 }
 
 /// What a participant saw.
@@ -99,6 +112,14 @@ impl Participant {
         Self::join_url(&ws_url(relay), room).await
     }
 
+    /// Joins `room` on `relay` with media over `transport`.
+    pub async fn join_over(relay: &Relay, room: &str, transport: Transport) -> Participant {
+        let (ws, _) = tokio_tungstenite::connect_async(&ws_url(relay))
+            .await
+            .expect("WebSocket connects");
+        Self::join_ws_over(ws, room, transport).await
+    }
+
     /// Joins `room` on the relay whose signaling URL is `url`.
     pub async fn join_url(url: &str, room: &str) -> Participant {
         let (ws, _) = tokio_tungstenite::connect_async(url)
@@ -108,7 +129,18 @@ impl Participant {
     }
 
     /// Joins `room` over a WebSocket already open on any stream (TLS, for instance).
-    pub async fn join_ws<S>(mut ws: WebSocketStream<S>, room: &str) -> Participant
+    pub async fn join_ws<S>(ws: WebSocketStream<S>, room: &str) -> Participant
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        Self::join_ws_over(ws, room, Transport::Udp).await
+    }
+
+    async fn join_ws_over<S>(
+        mut ws: WebSocketStream<S>,
+        room: &str,
+        transport: Transport,
+    ) -> Participant
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -119,7 +151,7 @@ impl Participant {
         ws.send(Message::Text(join.encode().into())).await.unwrap();
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (seen_tx, seen) = mpsc::unbounded_channel();
-        tokio::spawn(drive(ws, command_rx, seen_tx));
+        tokio::spawn(drive(ws, transport, command_rx, seen_tx));
         let mut participant = Participant {
             id: ParticipantId::new("unknown").unwrap(),
             commands,
@@ -288,23 +320,120 @@ impl Drop for Filler {
     }
 }
 
-/// The participant's task: answers offers, moves datagrams, sends and reports frames.
+/// A participant's media path: where its packets go out, and what it puts in `Receive`.
+enum Media {
+    Udp(Arc<UdpSocket>),
+    /// A TCP connection to the relay's passive candidate, and its address there.
+    Tcp(OwnedWriteHalf, SocketAddr),
+}
+
+/// Packets received on a participant's media path, with their source.
+type Incoming = mpsc::UnboundedSender<(Vec<u8>, SocketAddr)>;
+
+impl Media {
+    /// A UDP socket and a host candidate for it; received datagrams go to `incoming`.
+    async fn udp(rtc: &mut Rtc, incoming: Incoming) -> (Media, SocketAddr) {
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let local = socket.local_addr().unwrap();
+        rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+        let reader = socket.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            while let Ok((len, source)) = reader.recv_from(&mut buf).await {
+                if incoming.send((buf[..len].to_vec(), source)).is_err() {
+                    return;
+                }
+            }
+        });
+        (Media::Udp(socket), local)
+    }
+
+    /// Connects to the passive TCP candidate of `offer` and adds a TCP candidate for the
+    /// connection's own address; received packets go to `incoming`.
+    async fn tcp(rtc: &mut Rtc, offer: &str, incoming: Incoming) -> (Media, SocketAddr) {
+        let relay = passive_tcp_candidate(offer).expect("the relay offers a passive TCP candidate");
+        let stream = TcpStream::connect(relay).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let local = stream.local_addr().unwrap();
+        let candidate = Candidate::builder()
+            .tcp()
+            .host(local)
+            .tcptype(TcpType::Active)
+            .build()
+            .unwrap();
+        rtc.add_local_candidate(candidate);
+        let (mut reader, writer) = stream.into_split();
+        tokio::spawn(async move {
+            while let Ok(Some(packet)) = veilig_relay::tcp::read_packet(&mut reader).await {
+                if incoming.send((packet, relay)).is_err() {
+                    return;
+                }
+            }
+        });
+        (Media::Tcp(writer, relay), local)
+    }
+
+    fn proto(&self) -> Protocol {
+        match self {
+            Media::Udp(_) => Protocol::Udp,
+            Media::Tcp(..) => Protocol::Tcp,
+        }
+    }
+
+    async fn send(&mut self, contents: &[u8], destination: SocketAddr) {
+        match self {
+            Media::Udp(socket) => {
+                let _ = socket.send_to(contents, destination).await;
+            }
+            Media::Tcp(writer, relay) => {
+                assert_eq!(
+                    destination, *relay,
+                    "only the relay's TCP candidate is used"
+                );
+                let mut framed = Vec::new();
+                veilig_relay::tcp::frame(contents, &mut framed);
+                let _ = writer.write_all(&framed).await;
+            }
+        }
+    }
+}
+
+/// The address of the first passive TCP host candidate in an SDP.
+pub fn passive_tcp_candidate(sdp: &str) -> Option<SocketAddr> {
+    sdp.lines().find_map(|line| {
+        let fields: Vec<&str> = line.strip_prefix("a=candidate:")?.split(' ').collect();
+        let passive = fields.windows(2).any(|w| w == ["tcptype", "passive"]);
+        if fields.get(2)?.eq_ignore_ascii_case("tcp") && passive {
+            Some(SocketAddr::new(
+                fields.get(4)?.parse().ok()?,
+                fields.get(5)?.parse().ok()?,
+            ))
+        } else {
+            None
+        }
+    })
+}
+
+/// The participant's task: answers offers, moves packets, sends and reports frames.
 async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     mut ws: WebSocketStream<S>,
+    transport: Transport,
     mut commands: mpsc::UnboundedReceiver<Command>,
     seen: mpsc::UnboundedSender<Seen>,
 ) {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let local = socket.local_addr().unwrap();
     let mut rtc = Rtc::builder()
         .clear_codecs()
         .enable_vp8(true)
         .enable_opus(true, false)
         .build(Instant::now());
-    rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+    let (incoming_tx, mut incoming) = mpsc::unbounded_channel();
+    // UDP from the start; TCP once the first offer says where to connect.
+    let mut media = match transport {
+        Transport::Udp => Some(Media::udp(&mut rtc, incoming_tx.clone()).await),
+        Transport::Tcp => None,
+    };
     let mut lines: HashMap<Mid, MediaLine> = HashMap::new();
     let mut rtp_time: HashMap<Source, u64> = HashMap::new();
-    let mut buf = vec![0u8; 2048];
     loop {
         // Drain the peer's output after every input.
         let wake;
@@ -315,7 +444,9 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     break;
                 }
                 Ok(Output::Transmit(t)) => {
-                    let _ = socket.send_to(&t.contents, t.destination).await;
+                    if let Some((media, _)) = &mut media {
+                        media.send(&t.contents, t.destination).await;
+                    }
                 }
                 Ok(Output::Event(Event::Connected)) => {
                     let _ = seen.send(Seen::Connected);
@@ -352,6 +483,9 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 Some(Ok(Message::Text(text))) => {
                     let message = ServerMessage::decode(text.as_str()).expect("relay speaks the protocol");
                     if let ServerMessage::Offer { sdp, lines: offered } = &message {
+                        if media.is_none() {
+                            media = Some(Media::tcp(&mut rtc, sdp, incoming_tx.clone()).await);
+                        }
                         let offer = str0m::change::SdpOffer::from_sdp_string(sdp).expect("offer parses");
                         let answer = rtc.sdp_api().accept_offer(offer).expect("offer accepted");
                         lines = offered.iter().map(|line| (line.mid.as_str().into(), line.clone())).collect();
@@ -370,10 +504,10 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     return;
                 }
             },
-            received = socket.recv_from(&mut buf) => {
-                let Ok((len, source)) = received else { continue };
-                let Ok(contents) = buf[..len].try_into() else { continue };
-                let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: local, contents });
+            Some((packet, source)) = incoming.recv() => {
+                let Some((media, local)) = &media else { continue };
+                let Ok(contents) = packet.as_slice().try_into() else { continue };
+                let input = Input::Receive(Instant::now(), Receive { proto: media.proto(), source, destination: *local, contents });
                 let _ = rtc.handle_input(input);
             }
             command = commands.recv() => match command {
@@ -433,6 +567,76 @@ pub fn opus_frame(tag: u64) -> Vec<u8> {
     let mut frame = vp8_frame(false, tag, 80);
     frame[0] = 0x78;
     frame
+}
+
+/// Each participant sends a batch of key and delta frames and audio; each other participant
+/// must receive all of them, unchanged and in order.
+pub async fn exchange(participants: &mut [Participant], batch: u64) {
+    let senders: Vec<_> = participants.iter().map(|p| p.id.clone()).collect();
+    let camera = |index: usize, n: u64| {
+        vp8_frame(n % 10 == 0, (index as u64) << 32 | n, 300 + 97 * n as usize)
+    };
+    let microphone = |index: usize, n: u64| opus_frame((index as u64) << 32 | n);
+    // Paced like a real sender (50 frames a second), not a burst.
+    for n in 0..batch {
+        for (index, participant) in participants.iter().enumerate() {
+            participant.send_frame(Source::Camera, camera(index, n));
+            participant.send_frame(Source::Microphone, microphone(index, n));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _filler = Filler::start(participants);
+    for receiver in participants.iter_mut() {
+        let me = receiver.id.clone();
+        for (index, sender) in senders.iter().enumerate().filter(|(_, id)| **id != me) {
+            for source in [Source::Camera, Source::Microphone] {
+                let expected: Vec<Vec<u8>> = (0..batch)
+                    .map(|n| {
+                        if source == Source::Camera {
+                            camera(index, n)
+                        } else {
+                            microphone(index, n)
+                        }
+                    })
+                    .collect();
+                let last = expected.last().unwrap().clone();
+                receiver
+                    .wait_for(|seen| matches!(seen, Seen::Frame { from, source: s, data, .. } if from == sender && *s == source && *data == last))
+                    .await;
+                let received: Vec<&[u8]> = receiver
+                    .frames(sender, source)
+                    .into_iter()
+                    .filter(|frame| expected.iter().any(|e| e.as_slice() == *frame))
+                    .collect();
+                let expected: Vec<&[u8]> = expected.iter().map(Vec::as_slice).collect();
+                if received != expected {
+                    panic!(
+                        "{source:?} from {sender} to {me}: sent {:?}, received {:?}",
+                        summary(&expected),
+                        summary(&receiver.frames(sender, source))
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Frames as (tag, length), to say what went wrong without printing kilobytes.
+fn summary(frames: &[&[u8]]) -> Vec<(u64, usize)> {
+    frames
+        .iter()
+        .map(|frame| {
+            let at = if frame[0] & 1 == 0 && frame[0] != 0x78 {
+                10
+            } else {
+                3
+            };
+            (
+                u64::from_be_bytes(frame[at..at + 8].try_into().unwrap()),
+                frame.len(),
+            )
+        })
+        .collect()
 }
 
 /// Waits until every participant has a connected peer and lines from all the others.
