@@ -103,8 +103,9 @@ impl Peer {
         if crypto.needs_insertable_streams() {
             let _ = Reflect::set(&config, &"encodedInsertableStreams".into(), &true.into());
         }
-        // No STUN or TURN servers: the relay is ICE-lite with a public address of its own, and
-        // asking a third party for ours would leak it.
+        // No STUN servers: the relay is ICE-lite with a public address of its own, and asking a
+        // third party for ours would leak it. TURN only if the relay's operator runs one
+        // (`use_ice_servers`, from the welcome).
         let pc = RtcPeerConnection::new_with_configuration(&config)
             .map_err(|e| PeerError::Sdp(text(&e)))?;
         let inner = Rc::new(RefCell::new(Inner {
@@ -260,6 +261,35 @@ impl Peer {
             if transceiver.mid().as_deref() == Some(mid.as_str()) {
                 let _ = transceiver.sender().replace_track(track.as_ref());
             }
+        }
+    }
+
+    /// Adds the TURN servers the relay handed out (the operator's own, with short-lived
+    /// credentials), for networks where nothing else gets through. None: nothing changes.
+    pub fn use_ice_servers(&self, servers: &[veilig_protocol::IceServer]) {
+        if servers.is_empty() {
+            return;
+        }
+        let list = js_sys::Array::new();
+        for server in servers {
+            let entry = js_sys::Object::new();
+            let urls: js_sys::Array = server.urls.iter().map(JsValue::from).collect();
+            let _ = Reflect::set(&entry, &"urls".into(), &urls);
+            let _ = Reflect::set(&entry, &"username".into(), &server.username.as_str().into());
+            let _ = Reflect::set(
+                &entry,
+                &"credential".into(),
+                &server.credential.as_str().into(),
+            );
+            list.push(&entry);
+        }
+        let config = self.pc.get_configuration();
+        let _ = Reflect::set(&config, &"iceServers".into(), &list);
+        if let Err(error) = self.pc.set_configuration_with_configuration(&config) {
+            web_sys::console::warn_2(
+                &"Veilig: the relay's TURN servers were refused".into(),
+                &error,
+            );
         }
     }
 

@@ -607,8 +607,14 @@ fn on_signaling(state: &Rc<RefCell<State>>, event: SignalingEvent) {
 fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
     match message {
         ServerMessage::Welcome {
-            you, participants, ..
+            you,
+            participants,
+            ice_servers,
+            ..
         } => {
+            if let Some(peer) = &state.borrow().peer {
+                peer.use_ice_servers(&ice_servers);
+            }
             {
                 let mut s = state.borrow_mut();
                 s.joined = true;
