@@ -427,22 +427,17 @@ async fn listen_only(
     base: &str,
 ) -> Result<(), HarnessError> {
     let link = new_meeting(anna, base, false).await?;
-    // The lobby offers the speakers the browser lists, where it can play on a chosen one.
-    let speakers = eval(
+    // The lobby offers the speakers the browser lists (once it has listed them).
+    wait_until(
         anna,
-        r#"return document.querySelectorAll('[data-testid="speaker-select"] option').length;"#,
+        "the speaker picker",
+        r#"return navigator.mediaDevices.enumerateDevices().then(list => {
+             const outputs = list.filter(d => d.kind === "audiooutput" && d.deviceId).length;
+             const offered = document.querySelectorAll('[data-testid="speaker-select"] option');
+             return outputs > 0 && offered.length === outputs;
+           });"#,
     )
     .await?;
-    let outputs = eval(
-        anna,
-        r#"return navigator.mediaDevices.enumerateDevices().then(list =>
-             list.filter(d => d.kind === "audiooutput" && d.deviceId).length);"#,
-    )
-    .await?;
-    ensure!(
-        speakers == outputs,
-        "speaker picker shows {speakers} of the browser's {outputs} outputs"
-    );
     anna.goto(&format!("{link}&mic=off")).await?;
     join_as(anna, "Anna").await?;
 
@@ -481,6 +476,15 @@ async fn listen_only(
     click(anna, "toggle-mic").await?;
     hears(bram).await?;
     hears(cas).await?;
+    for guest in [bram, cas] {
+        wait_until(
+            guest,
+            "Anna unmuted",
+            r#"const tile = document.querySelector('[data-testid="tile-remote"]');
+               return !!tile && !tile.querySelector('[data-testid="tile-muted"]');"#,
+        )
+        .await?;
+    }
     // Bram asks for his microphone in the meeting: his browser still says no, and he is told.
     click(bram, "toggle-mic").await?;
     bram.wait_for_test_id("device-refused").await?;

@@ -110,11 +110,16 @@ pub fn Lobby(props: &Props) -> Html {
     {
         // The remembered name is filled in once; a `value` attribute would be re-applied on
         // every render and overwrite what the user typed meanwhile.
-        let name_ref = name_ref.clone();
+        // Likewise the "remember" box: Yew would re-apply `checked` on every render (the
+        // meter renders ten times a second) and untick what the user ticked.
+        let (name_ref, remember_ref) = (name_ref.clone(), remember_ref.clone());
         let stored_name = stored_name.clone();
         use_effect_with((), move |_| {
             if let Some(input) = name_ref.cast::<HtmlInputElement>() {
                 input.set_value(&stored_name);
+            }
+            if let Some(remember) = remember_ref.cast::<HtmlInputElement>() {
+                remember.set_checked(!stored_name.is_empty());
             }
         });
     }
@@ -374,8 +379,7 @@ pub fn Lobby(props: &Props) -> Html {
                 <input id="name" ref={name_ref.clone()} type="text" maxlength="64" autocomplete="off"
                     data-testid="name" />
                 <label>
-                    <input type="checkbox" ref={remember_ref} checked={!stored_name.is_empty()}
-                        data-testid="remember-name" />
+                    <input type="checkbox" ref={remember_ref.clone()} data-testid="remember-name" />
                     { text.remember_name }
                 </label>
                 if props.link.passphrase_required() {
