@@ -104,10 +104,29 @@ async fn embedded(
 
     // The host page embeds it: ready, joined, and the guest is there.
     host.goto(&allowed.url("/host.html")).await?;
-    eval(host, &format!("start({link:?});")).await?;
+    eval(
+        host,
+        &format!(r#"start({link:?}, {{ chat: false, toolbar: "compact", lang: "nl" }});"#),
+    )
+    .await?;
     for kind in ["ready", "joined", "participantJoined"] {
         wait_until(host, kind, &heard(kind)).await?;
     }
+    // The link options embed.js set: Dutch, no chat, the compact toolbar.
+    host.client().enter_frame(0).await?;
+    let layout = eval(
+        host,
+        r#"return [document.querySelector('.app').lang,
+                   !!document.querySelector('[data-testid="toggle-chat"]'),
+                   document.querySelector('[data-testid="room"]').classList.contains("compact")];"#,
+    )
+    .await;
+    host.client().enter_parent_frame().await?;
+    let layout = layout?;
+    ensure!(
+        layout == json!(["nl", false, true]),
+        "language, chat button, compact: {layout}"
+    );
     wait_until(guest, "the host's tile", &sees_video_of("Host")).await?;
     screenshot(host, "embedded-meeting").await?;
 
