@@ -7,7 +7,11 @@
 //! - `Content-Security-Policy`: scripts, styles, workers, media and connections from this origin
 //!   only (`wasm-unsafe-eval` to instantiate WebAssembly; the loader script Trunk inlines is
 //!   allowed by its SHA-256 hash, computed from the page at start-up), `frame-ancestors` only
-//!   the configured origins (`'none'` by default).
+//!   the configured origins (`'none'` by default). `frame-src 'self'` only for the embedding
+//!   example page (`static/embed-example.html`), which frames a meeting of this relay.
+//! - `static/embed.js`, the helper other sites load as a classic script, also gets
+//!   `Cross-Origin-Resource-Policy: cross-origin`, so pages that isolate themselves (COEP) can
+//!   load it; no other file does. (Classic scripts need no CORS.)
 //! - `Referrer-Policy: no-referrer`, `X-Content-Type-Options: nosniff`,
 //!   `Cross-Origin-Opener-Policy: same-origin`, `Permissions-Policy` allowing camera, microphone
 //!   and display capture for this origin (and configured embedders) and nothing else.
@@ -37,6 +41,9 @@ use crate::assets::Assets;
 use crate::config::Config;
 use crate::metrics::Counters;
 use crate::rooms::Rooms;
+
+/// The embedding helper other sites load (`static/embed.js`), the one file meant for them.
+const EMBED_SCRIPT: &str = "static/embed.js";
 
 /// What the HTTP handlers share.
 #[derive(Clone)]
@@ -121,7 +128,7 @@ async fn file(State(state): State<AppState>, Path(path): Path<String>) -> Respon
         } else {
             "public, max-age=3600"
         };
-        return (
+        let mut response = (
             [
                 (header::CONTENT_TYPE, mime.as_ref()),
                 (header::CACHE_CONTROL, cache),
@@ -129,6 +136,15 @@ async fn file(State(state): State<AppState>, Path(path): Path<String>) -> Respon
             bytes.into_owned(),
         )
             .into_response();
+        if path == EMBED_SCRIPT {
+            // Loaded by other sites' pages as a classic script; some of them isolate themselves
+            // (COEP) and then load only what says it may be used cross-origin.
+            response.headers_mut().insert(
+                HeaderName::from_static("cross-origin-resource-policy"),
+                HeaderValue::from_static("cross-origin"),
+            );
+        }
+        return response;
     }
     if RoomId::new(&path).is_ok() {
         return html(state.assets.index().into_owned());
@@ -198,7 +214,8 @@ fn security_headers(
     let csp = format!(
         "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'{script_hashes}; style-src 'self'; \
          img-src 'self' data: blob:; media-src 'self' blob: mediastream:; font-src 'self'; connect-src 'self'; \
-         worker-src 'self' blob:; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
+         worker-src 'self' blob:; manifest-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors {ancestors}"
     );
     let embedders: String = config
         .frame_ancestors

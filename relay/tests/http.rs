@@ -97,10 +97,41 @@ async fn embedding_is_allowed_only_for_configured_origins() {
         .unwrap()
         .ends_with("frame-ancestors https://portal.example"));
     assert!(page.header("x-frame-options").is_none());
-    assert!(page
-        .header("permissions-policy")
-        .unwrap()
-        .contains("camera=(self \"https://portal.example\")"));
+    let permissions = page.header("permissions-policy").unwrap();
+    for feature in ["camera", "microphone", "display-capture", "fullscreen"] {
+        assert!(
+            permissions.contains(&format!("{feature}=(self \"https://portal.example\")")),
+            "{permissions}"
+        );
+    }
+    relay.shut_down().await;
+}
+
+#[tokio::test]
+async fn other_sites_may_load_the_embed_helper_and_nothing_else() {
+    let relay = common::relay(|_| {}).await;
+    let helper = get(&relay, "/static/embed.js").await;
+    assert_eq!(helper.status, 200);
+    assert!(
+        helper
+            .header("content-type")
+            .unwrap()
+            .contains("javascript"),
+        "nosniff needs a script type"
+    );
+    assert_eq!(
+        helper.header("cross-origin-resource-policy"),
+        Some("cross-origin")
+    );
+    for other in ["/static/veilig.css", "/weekly-sync"] {
+        assert_eq!(
+            get(&relay, other)
+                .await
+                .header("cross-origin-resource-policy"),
+            None,
+            "{other}"
+        );
+    }
     relay.shut_down().await;
 }
 

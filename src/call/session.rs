@@ -108,7 +108,8 @@ pub enum CallEvent {
     Reception(HashMap<ParticipantId, Reception>),
     /// Our own camera track changed (turned on or off).
     LocalVideo(Option<web_sys::MediaStreamTrack>),
-    /// Our microphone or camera came on later (after joining without it).
+    /// Our microphone, camera or name changed (including a device that came on after
+    /// joining without it).
     LocalChanged,
     /// The browser refused to open the microphone or camera when asked to turn it on.
     DeviceRefused(MediaError),
@@ -377,6 +378,7 @@ impl Call {
         }
         emit(&self.state, CallEvent::LocalVideo(None));
         send_presence(&self.state, None);
+        emit(&self.state, CallEvent::LocalChanged);
     }
 
     /// Opens the lobby's choice of microphone or camera and sends it. A refusal leaves it off
@@ -465,6 +467,21 @@ impl Call {
             previous.stop();
         }
         send_presence(&self.state, None);
+        emit(&self.state, CallEvent::LocalChanged);
+    }
+
+    /// Changes our display name mid-call: everyone gets a fresh presence note with it (the
+    /// name travels only inside notes, sealed with the metadata key). `name` is used as
+    /// given; callers trim and cut it as the lobby does.
+    pub fn set_name(&self, name: &str) {
+        self.state.borrow_mut().config.name = name.to_owned();
+        send_presence(&self.state, None);
+        emit(&self.state, CallEvent::LocalChanged);
+    }
+
+    /// Our display name (may be empty).
+    pub fn name(&self) -> String {
+        self.state.borrow().config.name.clone()
     }
 
     /// Whether we share a screen.
@@ -488,6 +505,7 @@ impl Call {
         }
         drop(s);
         send_presence(&self.state, None);
+        emit(&self.state, CallEvent::LocalChanged);
     }
 
     /// Leaves: tells the relay, closes everything, turns the camera off.

@@ -1,6 +1,7 @@
 //! The lobby: camera preview, microphone and camera on or off, display name, the meeting
 //! passphrase when the link asks for one, and what is encrypted. Joining without any device
-//! (listen-only) works; a denied permission says how to fix it.
+//! (listen-only) works; a denied permission says how to fix it. The link's options
+//! (`crate::link_options`: `name=`, `mic=off`, `camera=off`, `lobby=skip`) preset it.
 
 use veilig_e2ee::{InviteLink, RoomKeys};
 use wasm_bindgen::JsCast;
@@ -10,6 +11,7 @@ use yew::prelude::*;
 use crate::call::media::{self, Device, DeviceInfo, LevelMeter, LocalMedia, MediaError};
 use crate::call::metadata::MAX_NAME_CHARS;
 use crate::i18n::Lang;
+use crate::link_options::LinkOptions;
 
 const NAME_KEY: &str = "veilig.name";
 
@@ -46,43 +48,6 @@ pub struct Props {
     pub on_join: Callback<Ready>,
 }
 
-/// What a link's fragment may preset for the lobby: `name=…`, `mic=off`, `camera=off`,
-/// `lobby=skip` (join as soon as the devices answer; not with a passphrase). Fragment options
-/// never reach the server.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LinkOptions {
-    /// Display name.
-    pub name: Option<String>,
-    /// Start with the microphone off.
-    pub mic_off: bool,
-    /// Start with the camera off.
-    pub camera_off: bool,
-    /// Join without stopping in the lobby.
-    pub skip_lobby: bool,
-}
-
-impl LinkOptions {
-    /// The options of `link`.
-    pub fn from_link(link: &InviteLink) -> LinkOptions {
-        let mut options = LinkOptions::default();
-        for (key, value) in link.options() {
-            match (key.as_str(), value.as_str()) {
-                ("name", name) => {
-                    options.name = js_sys::decode_uri_component(name)
-                        .ok()
-                        .map(String::from)
-                        .map(|n| n.trim().chars().take(MAX_NAME_CHARS).collect())
-                }
-                ("mic", "off") => options.mic_off = true,
-                ("camera", "off") => options.camera_off = true,
-                ("lobby", "skip") => options.skip_lobby = true,
-                _ => {}
-            }
-        }
-        options
-    }
-}
-
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
@@ -92,7 +57,9 @@ fn storage() -> Option<web_sys::Storage> {
 pub fn Lobby(props: &Props) -> Html {
     let text = props.lang.text();
     let media = use_state(|| None::<Result<LocalMedia, MediaError>>);
-    let options = use_memo(props.link.clone(), |link| LinkOptions::from_link(link));
+    let options = use_memo(props.link.clone(), |link| {
+        LinkOptions::parse(link.options())
+    });
     let mic = use_state(|| !options.mic_off);
     let camera = use_state(|| !options.camera_off);
     let preparing = use_state(|| false);

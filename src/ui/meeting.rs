@@ -1,5 +1,6 @@
 //! One meeting page, `/<room>#<secret>`: the link is read from the address once, then the
-//! lobby, the call, and the goodbye screen.
+//! lobby, the call, and the goodbye screen. With `embed=` in the link, the embedding API's
+//! bridge (`crate::embed`) lives as long as this page and follows each call.
 //!
 //! The secret is read from `location.hash` here and nowhere else; it stays in this page's
 //! memory and in the address bar. What leaves the page is derived from it: the media key to
@@ -12,9 +13,11 @@ use yew::prelude::*;
 
 use super::lobby::{Lobby, Ready};
 use super::room::{Action, Room, View};
-use crate::call::session::{Call, CallConfig};
+use crate::call::session::{Call, CallConfig, CallEvent};
+use crate::embed::bridge::Bridge;
 use crate::encryption::AttachPath;
 use crate::i18n::Lang;
+use crate::link_options::LinkOptions;
 
 /// Props of a meeting page.
 #[derive(Properties, PartialEq)]
@@ -32,7 +35,6 @@ enum Phase {
     Lobby,
     InCall {
         call: Call,
-        own_name: AttrValue,
         safety_code: AttrValue,
         speaker: Option<AttrValue>,
     },
@@ -67,16 +69,35 @@ fn invite_link(link: &InviteLink) -> AttrValue {
 pub fn Meeting(props: &Props) -> Html {
     let phase = use_state(|| Phase::Lobby);
     let view = use_reducer(View::default);
+    let options = use_memo(props.link.clone(), |link| {
+        LinkOptions::parse(link.options())
+    });
+    // The embedding API, only with `embed=` (and only in a frame): installed once per page.
+    let bridge = {
+        let left = phase.setter();
+        use_memo(options.embed.clone(), move |embed| {
+            let on_left = Callback::from(move |()| left.set(Phase::Left));
+            embed
+                .clone()
+                .and_then(|origin| Bridge::install(origin, on_left))
+        })
+    };
 
     let start = {
         let phase = phase.clone();
         let view = view.clone();
         let link = props.link.clone();
         let path = props.path;
+        let bridge = bridge.clone();
         Callback::from(move |ready: Ready| {
             let dispatcher = view.dispatcher();
-            let on_event = Rc::new(move |event| dispatcher.dispatch(Action::Event(event)));
-            let own_name = AttrValue::from(ready.name.clone());
+            let observer = (*bridge).clone();
+            let on_event = Rc::new(move |event: CallEvent| {
+                if let Some(bridge) = &observer {
+                    bridge.observe(&event);
+                }
+                dispatcher.dispatch(Action::Event(event))
+            });
             let safety_code = AttrValue::from(ready.keys.safety_code.to_string());
             let speaker = ready.speaker.map(AttrValue::from);
             let (microphone, camera) = ready.devices;
@@ -90,9 +111,11 @@ pub fn Meeting(props: &Props) -> Html {
                 camera,
             };
             let call = Call::start(config, ready.media, on_event);
+            if let Some(bridge) = &*bridge {
+                bridge.attach(call.clone());
+            }
             phase.set(Phase::InCall {
                 call,
-                own_name,
                 safety_code,
                 speaker,
             });
@@ -105,7 +128,6 @@ pub fn Meeting(props: &Props) -> Html {
         },
         Phase::InCall {
             call,
-            own_name,
             safety_code,
             speaker,
         } => {
@@ -127,7 +149,7 @@ pub fn Meeting(props: &Props) -> Html {
             };
             html! {
                 <Room lang={props.lang} call={call.clone()} view={view.clone()}
-                    own_name={own_name.clone()} speaker={speaker.clone()}
+                    chat={options.chat} toolbar={options.toolbar} speaker={speaker.clone()}
                     safety_code={safety_code.clone()} invite={invite_link(&props.link)}
                     {on_leave} {on_retry} />
             }

@@ -3,7 +3,7 @@
 //! The root [`App`] first checks that this browser can encrypt a call
 //! (`encryption::support`); if not, the unsupported screen is all there is. Then the address
 //! decides: `/` is the start page, `/<room>#<secret>` a meeting. The language follows the
-//! browser and can be switched.
+//! link's `lang=` option, else the browser, and can be switched.
 
 pub mod lobby;
 mod media_element;
@@ -19,6 +19,7 @@ use yew::prelude::*;
 
 use crate::encryption::support;
 use crate::i18n::Lang;
+use crate::link_options::LinkOptions;
 use meeting::Meeting;
 use start::Start;
 use unsupported::Unsupported;
@@ -34,7 +35,6 @@ fn browser_lang() -> Lang {
 /// The root component, mounted on `<body>` by `main`.
 #[function_component]
 pub fn App() -> Html {
-    let lang = use_state(browser_lang);
     let location = web_sys::window().map(|w| w.location());
     let fragment = location
         .as_ref()
@@ -51,6 +51,14 @@ pub fn App() -> Html {
     let link = use_memo((pathname.clone(), fragment), |(pathname, fragment)| {
         let room = pathname.trim_start_matches('/');
         (!room.is_empty()).then(|| InviteLink::from_parts(room, fragment).ok().map(Rc::new))
+    });
+    // `lang=` in a meeting link wins over the browser's preference.
+    let lang = use_state(|| {
+        let link_lang = match &*link {
+            Some(Some(link)) => LinkOptions::parse(link.options()).lang,
+            _ => None,
+        };
+        link_lang.unwrap_or_else(browser_lang)
     });
     let switch = {
         let lang = lang.clone();

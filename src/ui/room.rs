@@ -12,6 +12,7 @@ use super::media_element::MediaElement;
 use crate::call::peer::RemoteTrack;
 use crate::call::session::{Call, CallEvent, Decryption, Failure, Reception, Status};
 use crate::i18n::{Lang, Text};
+use crate::link_options::Toolbar;
 
 /// What a participant told us about themselves.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -169,8 +170,12 @@ pub struct Props {
     pub call: Call,
     /// Its view state.
     pub view: UseReducerHandle<View>,
-    /// Our display name.
-    pub own_name: AttrValue,
+    /// Whether the chat is offered (`chat=off` in the link hides it).
+    #[prop_or(true)]
+    pub chat: bool,
+    /// The toolbar's size (`toolbar=compact` in the link).
+    #[prop_or_default]
+    pub toolbar: Toolbar,
     /// The safety code, as shown.
     pub safety_code: AttrValue,
     /// The invite link to copy: room and secret (and `pw=1`), without personal link options
@@ -211,6 +216,9 @@ pub fn Room(props: &Props) -> Html {
     let text = props.lang.text();
     let view = &*props.view;
     let (mic_on, camera_on) = props.call.local_state();
+    let own_name = props.call.name();
+    let chat_offered = props.chat;
+    let compact = props.toolbar == Toolbar::Compact;
     let refresh = use_force_update();
     let copied = use_state(|| false);
     let chat_input = use_node_ref();
@@ -276,7 +284,7 @@ pub fn Room(props: &Props) -> Html {
                     match event.key().as_str() {
                         "m" => call.set_mic(!call.local_state().0),
                         "v" => call.set_camera(!call.local_state().1),
-                        "c" => view.dispatch(Action::ToggleChat),
+                        "c" if chat_offered => view.dispatch(Action::ToggleChat),
                         "L" if event.shift_key() => on_leave.emit(()),
                         _ => return,
                     }
@@ -341,7 +349,7 @@ pub fn Room(props: &Props) -> Html {
                 <div class="no-video" />
             }
             <figcaption>
-                { format!("{} ({})", if props.own_name.is_empty() { text.anonymous } else { props.own_name.as_str() }, text.you) }
+                { format!("{} ({})", if own_name.is_empty() { text.anonymous } else { own_name.as_str() }, text.you) }
                 if !mic_on { <span class="muted">{ text.muted }</span> }
             </figcaption>
         </figure>
@@ -432,7 +440,7 @@ pub fn Room(props: &Props) -> Html {
     };
 
     html! {
-        <main class="room" data-testid="room">
+        <main class={classes!("room", compact.then_some("compact"))} data-testid="room">
             if let Some(line) = status_line(text, &view.status) {
                 <p class="status" role="status" data-testid="status">
                     { line }
@@ -486,7 +494,7 @@ pub fn Room(props: &Props) -> Html {
                         }) }
                     </ul>
                 </section>
-                if view.chat_open {
+                if view.chat_open && chat_offered {
                     <section class="chat" data-testid="chat">
                         <h2>{ text.chat }</h2>
                         <ol data-testid="chat-messages" aria-live="polite">
@@ -520,8 +528,10 @@ pub fn Room(props: &Props) -> Html {
                     title={if sharing { text.stop_sharing } else { text.share_screen }}>
                     { if sharing { text.stop_sharing } else { text.share_screen } }
                 </button>
-                <button onclick={toggle_chat} data-testid="toggle-chat" aria-expanded={view.chat_open.to_string()}
-                    aria-label={chat_aria} title={format!("{} (c)", text.chat)}>{ chat_label }</button>
+                if chat_offered {
+                    <button onclick={toggle_chat} data-testid="toggle-chat" aria-expanded={view.chat_open.to_string()}
+                        aria-label={chat_aria} title={format!("{} (c)", text.chat)}>{ chat_label }</button>
+                }
                 <button class="leave" onclick={on_leave} data-testid="leave" title={format!("{} (Shift+L)", text.leave)}>
                     { text.leave }
                 </button>

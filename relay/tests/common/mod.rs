@@ -46,6 +46,9 @@ pub async fn relay(tweak: impl FnOnce(&mut Config)) -> Relay {
         "<!doctype html><title>Veilig</title><script type=\"module\">boot()</script>",
     )
     .unwrap();
+    std::fs::create_dir_all(dir.join("static")).unwrap();
+    std::fs::write(dir.join("static/embed.js"), "window.Veilig = {};").unwrap();
+    std::fs::write(dir.join("static/veilig.css"), "body {}").unwrap();
     let mut config = Config::defaults();
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.udp = "127.0.0.1:0".parse().unwrap();
