@@ -438,6 +438,8 @@ async fn listen_only(
            });"#,
     )
     .await?;
+    // A real load of the link with `mic=off` (a change of fragment alone loads nothing).
+    anna.goto("about:blank").await?;
     anna.goto(&format!("{link}&mic=off")).await?;
     join_as(anna, "Anna").await?;
 
@@ -472,7 +474,15 @@ async fn listen_only(
         .await?;
     }
 
-    // Anna turns her microphone on: it opens now, and both hear her.
+    // Anna, muted so far, turns her microphone on: it opens now, and both hear her.
+    wait_until(
+        bram,
+        "Anna muted",
+        r#"const tile = document.querySelector('[data-testid="tile-remote"]');
+           return !!tile && !!tile.querySelector('[data-testid="tile-muted"]')
+               && Number(tile.dataset.audioEnergy || 0) === 0;"#,
+    )
+    .await?;
     click(anna, "toggle-mic").await?;
     hears(bram).await?;
     hears(cas).await?;
