@@ -40,7 +40,17 @@ pub async fn eval(session: &Session, script: &str) -> Result<Value, HarnessError
 
 /// Waits (up to [`TIMEOUT`]) until `script` returns `true`.
 pub async fn wait_until(session: &Session, what: &str, script: &str) -> Result<(), HarnessError> {
-    let deadline = Instant::now() + TIMEOUT;
+    wait_until_within(session, what, script, TIMEOUT).await
+}
+
+/// [`wait_until`] with a deadline of its own.
+pub async fn wait_until_within(
+    session: &Session,
+    what: &str,
+    script: &str,
+    timeout: Duration,
+) -> Result<(), HarnessError> {
+    let deadline = Instant::now() + timeout;
     loop {
         if eval(session, script).await? == json!(true) {
             return Ok(());
