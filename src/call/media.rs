@@ -103,12 +103,6 @@ pub async fn devices() -> Vec<DeviceInfo> {
         .collect()
 }
 
-/// Asks for the microphone and/or camera with the browser's default devices.
-pub async fn open(audio: bool, video: bool) -> Result<LocalMedia, MediaError> {
-    let pick = |on: bool| if on { Device::Default } else { Device::Off };
-    open_devices(&pick(audio), &pick(video)).await
-}
-
 /// Asks for the chosen microphone and camera. Device labels and ids never leave the browser.
 pub async fn open_devices(audio: &Device, video: &Device) -> Result<LocalMedia, MediaError> {
     if *audio == Device::Off && *video == Device::Off {

@@ -393,9 +393,10 @@ impl Call {
                     _ => (Device::Off, s.config.camera.clone()),
                 }
             };
+            let chosen_device = matches!(mic, Device::Id(_)) || matches!(camera, Device::Id(_));
             let opened = match open_devices(&mic, &camera).await {
-                // A device unplugged since the lobby: the default one will do.
-                Err(MediaError::NotFound) if mic != Device::Off || camera != Device::Off => {
+                // The device chosen in the lobby was unplugged since: the default will do.
+                Err(MediaError::NotFound) if chosen_device => {
                     let fallback = |d: &Device| match d {
                         Device::Off => Device::Off,
                         _ => Device::Default,
