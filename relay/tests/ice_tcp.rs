@@ -23,7 +23,8 @@ fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
 }
 
 /// Joins one participant per transport into `room`, gets media flowing and exchanges frames.
-async fn meet(relay: &Relay, room: &str, transports: [Transport; 2]) {
+/// Returns the participants: they stay in the room (and their connections open) until dropped.
+async fn meet(relay: &Relay, room: &str, transports: [Transport; 2]) -> Vec<Participant> {
     let mut people = Vec::new();
     for transport in transports {
         people.push(Participant::join_over(relay, room, transport).await);
@@ -31,12 +32,13 @@ async fn meet(relay: &Relay, room: &str, transports: [Transport; 2]) {
     settle(&mut people).await;
     warm_up(&mut people).await;
     exchange(&mut people, 30).await;
+    people
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tcp_only_participant_exchanges_frames_with_a_udp_one() {
     let relay = common::relay(|_| {}).await;
-    meet(&relay, "mixed", [Transport::Udp, Transport::Tcp]).await;
+    let _people = meet(&relay, "mixed", [Transport::Udp, Transport::Tcp]).await;
     let tcp = &relay.tcp_stats;
     assert!(load(&tcp.received) > 0 && load(&tcp.sent) > 0);
     assert!(load(&relay.udp_stats.routed) > 0);
@@ -47,12 +49,13 @@ async fn a_tcp_only_participant_exchanges_frames_with_a_udp_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_tcp_only_participants_exchange_frames_without_any_udp() {
     let relay = common::relay(|_| {}).await;
-    meet(&relay, "no-udp", [Transport::Tcp, Transport::Tcp]).await;
+    let people = meet(&relay, "no-udp", [Transport::Tcp, Transport::Tcp]).await;
     assert_eq!(load(&relay.udp_stats.routed), 0);
     assert_eq!(load(&relay.udp_stats.unrouted), 0);
     assert_eq!(load(&relay.counters.sent_datagrams), 0);
     assert_eq!(relay.counters.get(Gauge::TcpConnections), 2);
     assert!(load(&relay.tcp_stats.sent_bytes) > load(&relay.counters.forwarded_bytes));
+    drop(people);
     relay.shut_down().await;
 }
 
