@@ -36,6 +36,8 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
     )
     .await?;
     screenshot(anna, "lobby").await?;
+    // The preview plays on while the meter redraws the lobby ten times a second.
+    keeps_playing(anna, None).await?;
     join_as(anna, "Anna").await?;
 
     // Bram opens the link in the other browser, with his name as a link option; the invite
@@ -57,6 +59,12 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
     wait_until(bram, "Anna's video", &sees_video_of("Anna")).await?;
     hears(anna).await?;
     hears(bram).await?;
+    // And it plays on: the reception figures redraw the tiles every second.
+    tokio::try_join!(
+        keeps_playing(anna, Some("Bram")),
+        keeps_playing(bram, Some("Anna")),
+        keeps_playing(bram, None),
+    )?;
     screenshot(anna, "meeting-two").await?;
 
     // The same safety code on both sides.
@@ -141,6 +149,12 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
         join_as(&cas, "Cas").await?;
         wait_until(anna, "Cas's video", &sees_video_of("Cas")).await?;
         wait_until(&cas, "Bram's video", &sees_video_of("Bram")).await?;
+        // Firefox plays both others on; Bram's tile stayed his when Cas's was added.
+        wait_until(bram, "Cas's video", &sees_video_of("Cas")).await?;
+        tokio::try_join!(
+            keeps_playing(bram, Some("Anna")),
+            keeps_playing(bram, Some("Cas")),
+        )?;
         screenshot(anna, "meeting-three").await?;
         click(&cas, "leave").await?;
         cas.wait_for_test_id("left").await?;

@@ -287,12 +287,12 @@ async fn three_browsers(
     cas.goto(&format!("{link}&transform=streams")).await?;
     join_as(cas, "Cas").await?;
     let everyone = [(anna, "Anna"), (bram, "Bram"), (cas, "Cas")];
-    let all_see_each_other = move || async move {
+    let all_see_each_other = move |round: &'static str| async move {
         for (session, own) in everyone {
             for (_, other) in everyone.iter().filter(|(_, n)| *n != own) {
                 wait_until(
                     session,
-                    &format!("{own} sees {other}"),
+                    &format!("{own} sees {other} ({round})"),
                     &sees_video_of(other),
                 )
                 .await?;
@@ -300,12 +300,16 @@ async fn three_browsers(
         }
         Ok::<(), HarnessError>(())
     };
-    all_see_each_other().await?;
+    all_see_each_other("before Cas leaves").await?;
+    tokio::try_join!(
+        keeps_playing(bram, Some("Anna")),
+        keeps_playing(bram, Some("Cas")),
+    )?;
 
     click(cas, "leave").await?;
     click(cas, "rejoin").await?;
     join_as(cas, "Cas").await?;
-    all_see_each_other().await?;
+    all_see_each_other("after Cas rejoined").await?;
     hears(cas).await?;
     Ok(())
 }

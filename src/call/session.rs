@@ -430,11 +430,11 @@ impl Call {
                         &mut s.local.video
                     }
                 };
-                if let Some(old) = slot.replace(track.clone()) {
+                if let Some(old) = slot.replace(Clone::clone(&track)) {
                     old.stop();
                 }
                 if let Some(peer) = &s.peer {
-                    peer.set_local(source, Some(track.clone()));
+                    peer.set_local(source, Some(Clone::clone(&track)));
                 }
             }
             if source == Source::Camera {

@@ -305,7 +305,7 @@ pub fn Lobby(props: &Props) -> Html {
         Some(Ok(LocalMedia {
             video: Some(track), ..
         })) if *camera => html! {
-            <super::media_element::MediaElement track={track.clone()} local=true testid="preview" />
+            <super::media_element::MediaElement track={Clone::clone(track)} local=true testid="preview" />
         },
         _ => html! { <div class="preview-off" /> },
     };

@@ -81,7 +81,7 @@ pub fn MediaElement(props: &Props) -> Html {
     }
     {
         let node = node.clone();
-        let track = props.track.clone();
+        let track = Clone::clone(&props.track);
         let local = props.local;
         use_effect_with(track, move |track| {
             if let Some(element) = node.cast::<HtmlMediaElement>() {

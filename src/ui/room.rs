@@ -338,7 +338,7 @@ pub fn Room(props: &Props) -> Html {
         view.tracks
             .iter()
             .find(|(_, p, s, _)| p == who && *s == source)
-            .map(|(_, _, _, track)| track.clone())
+            .map(|(_, _, _, track)| Clone::clone(track))
     };
 
     let own_tile = html! {
@@ -377,7 +377,10 @@ pub fn Room(props: &Props) -> Html {
             Callback::from(move |_: MouseEvent| view.dispatch(Action::TogglePin(who.clone())))
         };
         html! {
-            <figure class={classes!("tile", speaking.then_some("speaking"), pinned.then_some("pinned"))}
+            // Keyed by participant: when someone joins or leaves, the others' tiles (and their
+            // playing media elements) stay as they are instead of shifting to another person.
+            <figure key={who.to_string()}
+                class={classes!("tile", speaking.then_some("speaking"), pinned.then_some("pinned"))}
                 data-testid="tile-remote" data-participant={who.to_string()}
                 data-speaking={speaking.to_string()} data-pinned={pinned.to_string()}
                 data-state={if failing { "cannot-decrypt" } else { "ok" }}
@@ -421,7 +424,7 @@ pub fn Room(props: &Props) -> Html {
         let track = track_of(who, Source::Screen)?;
         view.presence.get(who).filter(|p| p.screen)?;
         Some(html! {
-            <figure class="tile screen" data-testid="tile-screen">
+            <figure key={who.to_string()} class="tile screen" data-testid="tile-screen">
                 <MediaElement track={track} />
                 <figcaption>{ display_name(text, view.presence.get(who)) }</figcaption>
             </figure>

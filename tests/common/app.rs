@@ -22,6 +22,10 @@ pub async fn start_relay_with(
     at: Option<(SocketAddr, SocketAddr)>,
     adjust: impl FnOnce(&mut veilig_relay::Config),
 ) -> veilig_relay::Relay {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("veilig_relay=info,warn")
+        .with_test_writer()
+        .try_init();
     let mut config = veilig_relay::Config::defaults();
     let ip: IpAddr = netns::RELAY_IP.parse().unwrap();
     (config.listen, config.udp) =
@@ -37,6 +41,20 @@ pub async fn start_relay_with(
 pub async fn eval(session: &Session, script: &str) -> Result<Value, HarnessError> {
     Ok(session.client().execute(script, vec![]).await?)
 }
+
+/// What the meeting shows, for the message of a failed wait: the status line, and for each
+/// tile its data attributes and each media element's size, time and tracks.
+const TILE_REPORT: &str = r#"return [document.querySelector('[data-testid="status"]')?.textContent]
+  .concat([...document.querySelectorAll('figure.tile')].map(tile => ({
+    data: {...tile.dataset},
+    name: tile.querySelector('figcaption')?.textContent,
+    media: [...tile.querySelectorAll('video, audio')].map(m => ({
+        tag: m.tagName, width: m.videoWidth, time: m.currentTime, ready: m.readyState,
+        paused: m.paused,
+        tracks: (m.srcObject?.getTracks() || []).map(t => `${t.kind} ${t.id} ${t.readyState} muted=${t.muted}`),
+    })),
+    placeholder: tile.querySelector('.no-video, .cannot-decrypt')?.textContent,
+})));"#;
 
 /// Waits (up to [`TIMEOUT`]) until `script` returns `true`.
 pub async fn wait_until(session: &Session, what: &str, script: &str) -> Result<(), HarnessError> {
@@ -55,11 +73,14 @@ pub async fn wait_until_within(
         if eval(session, script).await? == json!(true) {
             return Ok(());
         }
-        crate::ensure!(
-            Instant::now() < deadline,
-            "{}: timed out waiting for {what}",
-            session.browser().name()
-        );
+        if Instant::now() >= deadline {
+            let tiles = eval(session, TILE_REPORT).await.unwrap_or_default();
+            crate::ensure!(
+                false,
+                "{}: timed out waiting for {what}; the tiles then: {tiles}",
+                session.browser().name()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -187,6 +208,55 @@ pub fn sees_video_of(name: &str) -> String {
            }}
            return false;"#
     )
+}
+
+/// Checks that the video of `whose` tile (a remote participant's name, or `None` for our own
+/// preview) plays on steadily for three seconds: the same element, the same track, its clock
+/// advancing by at least two seconds. A video that keeps being restarted (for example given a
+/// new track on every render) or freezes fails this, though it may pass [`sees_video_of`].
+pub async fn keeps_playing(session: &Session, whose: Option<&str>) -> Result<(), HarnessError> {
+    let find = match whose {
+        None => r#"const v = document.querySelector('[data-testid="tile-self"] video, video[data-testid="preview"]');"#.to_owned(),
+        Some(name) => format!(
+            r#"const tile = [...document.querySelectorAll('[data-testid="tile-remote"]')]
+                 .find(t => t.querySelector('[data-testid="tile-name"]')?.textContent === {name:?});
+               const v = tile && tile.querySelector('video');"#
+        ),
+    };
+    let label = whose.unwrap_or("our own preview");
+    let first = eval(
+        session,
+        &format!(
+            r#"{find}
+               if (!v || !v.srcObject) return null;
+               (window.__veiligWatched ??= {{}})[{label:?}] = v;
+               return [v.currentTime, v.srcObject.getVideoTracks()[0]?.id ?? ""];"#
+        ),
+    )
+    .await?;
+    crate::ensure!(!first.is_null(), "{label}: no video element to watch");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let second = eval(
+        session,
+        &format!(
+            r#"{find}
+               if (!v || v !== window.__veiligWatched[{label:?}] || !v.srcObject) return null;
+               return [v.currentTime, v.srcObject.getVideoTracks()[0]?.id ?? "", v.videoWidth];"#
+        ),
+    )
+    .await?;
+    crate::ensure!(
+        !second.is_null(),
+        "{}: the video element of {label} was replaced within 3 s",
+        session.browser().name()
+    );
+    let advanced = second[0].as_f64().unwrap_or(0.0) - first[0].as_f64().unwrap_or(0.0);
+    crate::ensure!(
+        second[1] == first[1] && advanced >= 2.0 && second[2].as_u64().unwrap_or(0) > 0,
+        "{}: the video of {label} did not play on steadily: {first} then {second}",
+        session.browser().name()
+    );
+    Ok(())
 }
 
 /// Waits until audio with energy arrives from the other participant, as the app's reception
