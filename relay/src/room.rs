@@ -791,6 +791,7 @@ impl Peer {
                 Output::Event(event) => match event {
                     Event::Connected => self.connected = true,
                     Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                        tracing::info!(participant = %self.id, "ICE disconnected");
                         self.rtc.disconnect()
                     }
                     Event::MediaData(data)

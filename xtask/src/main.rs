@@ -16,6 +16,7 @@ mod bench;
 mod error;
 mod exec;
 mod manifest;
+mod prebuild;
 mod serve;
 mod test;
 mod tools;

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: every check the project has, cheapest first, stopping at the first that
-//! fails. Tools are installed just before the first step that needs them, so a formatting
+//! fails. Tools are checked just before the first step that needs them, so a formatting
 //! mistake is reported in seconds even on a fresh machine; the browsers, a long download, are
-//! installed in the background from the start (see `apt.rs`).
+//! installed in the background from the start (see `apt.rs`), and so are the tools that
+//! `cargo install` compiles, at the lowest CPU priority (see `prebuild.rs`).
 //!
 //! 1. formatting; clippy on the host and on wasm32 (the app only compiles for wasm32)
 //! 2. native tests of the whole workspace (`cargo test --workspace`; the relay's payload-tap
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 use crate::apt;
 use crate::error::Error;
 use crate::exec::{self, minutes, run, step};
+use crate::prebuild;
 use crate::serve::trunk_command;
 use crate::tools::{self, WASM_TARGET};
 
@@ -41,6 +43,8 @@ pub fn run_all(root: &Path) -> Result<(), Error> {
     tools::rust_toolchain()?;
     // Started now, needed only at the browser steps: the download overlaps the compiles.
     let browsers = apt::start(root)?;
+    // Likewise the cargo-installed tools, compiled in idle CPU time (see prebuild.rs).
+    let mut prebuild = prebuild::start(root, tools::missing_cargo_tools(root)?)?;
     timings.push(s.done());
 
     let s = step("Formatting");
@@ -68,9 +72,11 @@ pub fn run_all(root: &Path) -> Result<(), Error> {
     // already include it, and `relay/tests/payload_tap.rs` runs with the native tests.
 
     let s = step("Browser test tools: wasm-bindgen-cli, Chromium, Firefox ESR, WebDriver servers");
+    prebuild.wait_for("wasm-bindgen-cli");
     tools::wasm_bindgen(root)?;
     browsers.wait()?;
     let chromedriver = tools::chromedriver()?;
+    prebuild.wait_for("geckodriver");
     let geckodriver = tools::geckodriver()?;
     timings.push(s.done());
 
@@ -100,6 +106,7 @@ pub fn run_all(root: &Path) -> Result<(), Error> {
     }
 
     let s = step("Build tools: trunk, wasm-opt");
+    prebuild.wait_for("trunk");
     tools::trunk()?;
     tools::wasm_opt(root)?;
     timings.push(s.done());

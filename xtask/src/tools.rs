@@ -52,12 +52,7 @@ pub fn rust_toolchain() -> Result<(), Error> {
 pub fn trunk() -> Result<(), Error> {
     let want = format!("trunk {TRUNK_VERSION}");
     ensure_version("trunk", &["--version"], &want, || {
-        cargo_install(
-            "trunk",
-            Some(TRUNK_VERSION),
-            true,
-            "about 10 minutes on 2 cores",
-        )
+        cargo_install(&trunk_tool(), "about 10 minutes on 2 cores")
     })
 }
 
@@ -65,11 +60,7 @@ pub fn trunk() -> Result<(), Error> {
 /// `wasm-bindgen` crate in Cargo.lock: their schemas must match exactly.
 pub fn wasm_bindgen(root: &Path) -> Result<(), Error> {
     let version = manifest::locked_version(root, "wasm-bindgen")?;
-    let install = || {
-        // Not --locked: the lock file published with wasm-bindgen-cli pins a dependency
-        // version that is no longer on crates.io.
-        cargo_install("wasm-bindgen-cli", Some(&version), false, "about 5 minutes")
-    };
+    let install = || cargo_install(&wasm_bindgen_tool(&version), "about 5 minutes");
     ensure_version(
         "wasm-bindgen",
         &["--version"],
@@ -156,7 +147,7 @@ pub fn geckodriver() -> Result<PathBuf, Error> {
             println!("    ok: {}", version.lines().next().unwrap_or_default());
         }
         None => {
-            cargo_install("geckodriver", None, true, "about 3 minutes")?;
+            cargo_install(&geckodriver_tool(), "about 3 minutes")?;
         }
     }
     exec::find("geckodriver")
@@ -193,29 +184,99 @@ fn ensure_version(
     }
 }
 
-/// `cargo install` of a tool into Cargo's bin directory.
-fn cargo_install(
-    krate: &str,
-    version: Option<&str>,
-    locked: bool,
-    expect: &str,
-) -> Result<(), Error> {
-    let label = version.map_or(krate.to_owned(), |v| format!("{krate} {v}"));
+/// A tool `cargo install` builds: what [`prebuild`](crate::prebuild) compiles in the
+/// background and the checks above install in the foreground when it did not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CargoTool {
+    /// The crate.
+    pub krate: &'static str,
+    /// Its version, if pinned.
+    pub version: Option<String>,
+    /// `--locked`.
+    pub locked: bool,
+}
+
+impl CargoTool {
+    /// The `cargo install` command line.
+    pub fn command(&self) -> Command {
+        let mut command = exec::cargo();
+        command.arg("install").arg("--force");
+        if self.locked {
+            command.arg("--locked");
+        }
+        command.arg(self.krate);
+        if let Some(version) = &self.version {
+            command.args(["--version", version]);
+        }
+        // Build tools, not products: cargo's default release settings instead of a crate's
+        // own fat LTO and single codegen unit (trunk's), and little optimisation. They cost
+        // minutes on 2 cores, and these tools do too little work here for speed to show.
+        command
+            .env("CARGO_PROFILE_RELEASE_LTO", "false")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1");
+        command
+    }
+}
+
+/// trunk at [`TRUNK_VERSION`].
+fn trunk_tool() -> CargoTool {
+    CargoTool {
+        krate: "trunk",
+        version: Some(TRUNK_VERSION.into()),
+        locked: true,
+    }
+}
+
+/// wasm-bindgen-cli at `version`. Not --locked: the lock file published with it pins a
+/// dependency version that is no longer on crates.io.
+fn wasm_bindgen_tool(version: &str) -> CargoTool {
+    CargoTool {
+        krate: "wasm-bindgen-cli",
+        version: Some(version.into()),
+        locked: false,
+    }
+}
+
+fn geckodriver_tool() -> CargoTool {
+    CargoTool {
+        krate: "geckodriver",
+        version: None,
+        locked: true,
+    }
+}
+
+/// The cargo-installed tools that are missing or at another version, in the order the test
+/// command needs them: wasm-bindgen-cli, geckodriver, trunk. Prints nothing.
+pub fn missing_cargo_tools(root: &Path) -> Result<Vec<CargoTool>, Error> {
+    let has = |program: &str, want: &str| {
+        probe(program, &["--version"]).is_some_and(|found| found.starts_with(want))
+    };
+    let version = manifest::locked_version(root, "wasm-bindgen")?;
+    let mut missing = Vec::new();
+    if !has("wasm-bindgen", &format!("wasm-bindgen {version}"))
+        || !has(
+            "wasm-bindgen-test-runner",
+            &format!("wasm-bindgen-test-runner {version}"),
+        )
+    {
+        missing.push(wasm_bindgen_tool(&version));
+    }
+    if probe("geckodriver", &["--version"]).is_none() {
+        missing.push(geckodriver_tool());
+    }
+    if !has("trunk", &format!("trunk {TRUNK_VERSION}")) {
+        missing.push(trunk_tool());
+    }
+    Ok(missing)
+}
+
+/// `cargo install` of `tool` into Cargo's bin directory, in the foreground.
+fn cargo_install(tool: &CargoTool, expect: &str) -> Result<(), Error> {
+    let label = tool
+        .version
+        .as_ref()
+        .map_or(tool.krate.to_owned(), |v| format!("{} {v}", tool.krate));
     println!("    installing {label} with cargo install ({expect})");
-    let mut command = exec::cargo();
-    command.arg("install").arg("--force");
-    if locked {
-        command.arg("--locked");
-    }
-    command.arg(krate);
-    if let Some(version) = version {
-        command.args(["--version", version]);
-    }
-    // Build tools, not products: cargo's default release settings instead of a crate's own fat
-    // LTO and single codegen unit (trunk's), which cost minutes on 2 cores and gain nothing
-    // noticeable here.
-    command
-        .env("CARGO_PROFILE_RELEASE_LTO", "false")
-        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
-    run(&mut command)
+    run(&mut tool.command())
 }
