@@ -155,6 +155,17 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
             keeps_playing(bram, Some("Anna")),
             keeps_playing(bram, Some("Cas")),
         )?;
+        // With three, cameras are sent at half size (Anna's 1280x720 as 640x360): a grid of
+        // small tiles has no use for more, and every receiver downloads every camera.
+        wait_until(
+            bram,
+            "Anna's camera at half size",
+            r#"const tile = [...document.querySelectorAll('[data-testid="tile-remote"]')]
+                 .find(t => t.querySelector('[data-testid="tile-name"]')?.textContent === "Anna");
+               const v = tile && tile.querySelector('video');
+               return !!v && v.videoWidth > 0 && v.videoWidth <= 640;"#,
+        )
+        .await?;
         screenshot(anna, "meeting-three").await?;
         click(&cas, "leave").await?;
         cas.wait_for_test_id("left").await?;

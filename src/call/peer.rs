@@ -22,6 +22,7 @@ use web_sys::{
     RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcSdpType, RtcSessionDescriptionInit,
 };
 
+use super::video_budget::{self, VideoBudget};
 use crate::encryption::FrameCrypto;
 use crate::frame_crypto::codec_table::MediaKind;
 
@@ -75,6 +76,8 @@ struct Inner {
     next_remote_id: u32,
     protected: Vec<String>,
     local: HashMap<Source, Option<MediaStreamTrack>>,
+    /// What the camera slot is asked to send (see [`video_budget`]).
+    camera_budget: VideoBudget,
 }
 
 /// The peer connection to the relay.
@@ -114,6 +117,7 @@ impl Peer {
             next_remote_id: FIRST_REMOTE_ID,
             protected: Vec::new(),
             local: HashMap::new(),
+            camera_budget: video_budget::for_meeting_of(1),
         }));
         let on_state_closure = {
             let pc = pc.clone();
@@ -172,6 +176,7 @@ impl Peer {
             .await
             .map_err(|e| PeerError::Sdp(text(&e)))?;
         self.gathered().await;
+        self.apply_camera_budget();
         let sdp = self
             .pc
             .local_description()
@@ -261,6 +266,66 @@ impl Peer {
             if transceiver.mid().as_deref() == Some(mid.as_str()) {
                 let _ = transceiver.sender().replace_track(track.as_ref());
             }
+        }
+    }
+
+    /// Sends the camera within `budget` from now on (and on the camera slot once it exists).
+    pub fn set_camera_budget(&self, budget: VideoBudget) {
+        let changed = {
+            let mut inner = self.inner.borrow_mut();
+            let changed = inner.camera_budget != budget;
+            inner.camera_budget = budget;
+            changed
+        };
+        if changed {
+            self.apply_camera_budget();
+        }
+    }
+
+    /// Sets the camera sender's first encoding to the budget. Takes effect without
+    /// renegotiation; before the slot is negotiated there is nothing to set yet (the next
+    /// answer calls this again).
+    fn apply_camera_budget(&self) {
+        let (mid, budget) = {
+            let inner = self.inner.borrow();
+            let mid = inner
+                .lines
+                .values()
+                .find(|l| l.from.is_none() && l.source == Source::Camera)
+                .map(|l| l.mid.clone());
+            (mid, inner.camera_budget)
+        };
+        let Some(mid) = mid else { return };
+        for transceiver in self.pc.get_transceivers().iter() {
+            let transceiver: RtcRtpTransceiver = transceiver.unchecked_into();
+            if transceiver.mid().as_deref() != Some(mid.as_str()) {
+                continue;
+            }
+            let sender = transceiver.sender();
+            let parameters = sender.get_parameters();
+            let encodings = Reflect::get(&parameters, &"encodings".into())
+                .ok()
+                .and_then(|e| e.dyn_into::<js_sys::Array>().ok());
+            let Some(first) = encodings
+                .as_ref()
+                .map(|e| e.get(0))
+                .filter(|e| e.is_object())
+            else {
+                return;
+            };
+            let _ = Reflect::set(
+                &first,
+                &"scaleResolutionDownBy".into(),
+                &budget.scale_down.into(),
+            );
+            let _ = Reflect::set(&first, &"maxBitrate".into(), &budget.max_bitrate.into());
+            let refused = Closure::<dyn FnMut(JsValue)>::new(|error: JsValue| {
+                web_sys::console::warn_2(&"Veilig: the camera budget was refused".into(), &error);
+            });
+            let _ = sender
+                .set_parameters_with_parameters(&parameters)
+                .catch(&refused);
+            refused.forget();
         }
     }
 

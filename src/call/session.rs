@@ -641,6 +641,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                 s.participants = participants.clone();
             }
             emit(state, CallEvent::You(you));
+            budget_camera(state);
             emit(state, CallEvent::Participants(participants));
             send_presence(state, None);
             flush_outbox(state);
@@ -674,6 +675,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                 s.participants.push(participant.clone());
                 s.participants.clone()
             };
+            budget_camera(state);
             emit(state, CallEvent::Participants(list));
             send_presence(state, Some(participant));
             flush_outbox(state);
@@ -687,6 +689,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                 }
                 s.participants.clone()
             };
+            budget_camera(state);
             emit(state, CallEvent::Participants(list));
         }
         ServerMessage::Blob { from, data } => {
@@ -782,6 +785,16 @@ fn schedule_reconnect(state: &Rc<RefCell<State>>) {
             call.connect();
         }
     });
+}
+
+/// Sizes our camera for the meeting as it is now (see [`super::video_budget`]).
+fn budget_camera(state: &Rc<RefCell<State>>) {
+    let s = state.borrow();
+    if let Some(peer) = &s.peer {
+        peer.set_camera_budget(super::video_budget::for_meeting_of(
+            s.participants.len() + 1,
+        ));
+    }
 }
 
 /// Turns the worker's per-transform counters into a state per participant: fine if any of

@@ -211,9 +211,11 @@ pub fn sees_video_of(name: &str) -> String {
 }
 
 /// Checks that the video of `whose` tile (a remote participant's name, or `None` for our own
-/// preview) plays on steadily for three seconds: the same element, the same track, its clock
-/// advancing by at least two seconds. A video that keeps being restarted (for example given a
-/// new track on every render) or freezes fails this, though it may pass [`sees_video_of`].
+/// preview) plays on for three seconds: the same element, the same track, its clock advancing
+/// by at least one second. A video that keeps being restarted (for example given a new track
+/// on every render) or freezes fails this, though it may pass [`sees_video_of`]. (Not two or
+/// three seconds: three browsers on two busy cores do stall a video for a second now and
+/// then, and that is not what this looks for.)
 pub async fn keeps_playing(session: &Session, whose: Option<&str>) -> Result<(), HarnessError> {
     let find = match whose {
         None => r#"const v = document.querySelector('[data-testid="tile-self"] video, video[data-testid="preview"]');"#.to_owned(),
@@ -252,7 +254,7 @@ pub async fn keeps_playing(session: &Session, whose: Option<&str>) -> Result<(),
     );
     let advanced = second[0].as_f64().unwrap_or(0.0) - first[0].as_f64().unwrap_or(0.0);
     crate::ensure!(
-        second[1] == first[1] && advanced >= 2.0 && second[2].as_u64().unwrap_or(0) > 0,
+        second[1] == first[1] && advanced >= 1.0 && second[2].as_u64().unwrap_or(0) > 0,
         "{}: the video of {label} did not play on steadily: {first} then {second}",
         session.browser().name()
     );
