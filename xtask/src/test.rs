@@ -116,10 +116,8 @@ pub fn run_all(root: &Path) -> Result<(), Error> {
     timings.push(s.done());
 
     let s = step("Page-load tests in Chromium and Firefox (tests/, against dist/)");
-    // `known_failing_` tests show an open bug (see their doc comments); they run on their own
-    // with `cargo test -p veilig --test proof -- --ignored known_failing_`.
     run(
-        cargo("test -p veilig --tests -- --ignored --skip bench_ --skip known_failing_")
+        cargo("test -p veilig --tests -- --ignored --skip bench_")
             .env("CHROMEDRIVER", &chromedriver)
             .env("GECKODRIVER", &geckodriver),
     )?;
