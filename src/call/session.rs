@@ -126,6 +126,8 @@ pub struct Reception {
     pub audio_energy: f64,
     /// Packets lost, audio and video.
     pub packets_lost: i64,
+    /// NACKs we sent asking for lost packets again, audio and video.
+    pub nacks_sent: u64,
     /// Audio level now, 0 to 1.
     pub audio_level: f64,
 }
@@ -876,6 +878,7 @@ fn poll_reception(state: &Rc<RefCell<State>>) {
             };
             let r = reception.entry(who.clone()).or_default();
             r.packets_lost += number(&entry, "packetsLost") as i64;
+            r.nacks_sent += number(&entry, "nackCount") as u64;
             if *audio {
                 r.audio_energy += number(&entry, "totalAudioEnergy");
                 r.audio_level = r.audio_level.max(number(&entry, "audioLevel"));

@@ -385,7 +385,9 @@ pub fn Room(props: &Props) -> Html {
                 data-speaking={speaking.to_string()} data-pinned={pinned.to_string()}
                 data-state={if failing { "cannot-decrypt" } else { "ok" }}
                 data-frames-decoded={reception.frames_decoded.to_string()}
-                data-audio-energy={reception.audio_energy.to_string()}>
+                data-audio-energy={reception.audio_energy.to_string()}
+                data-packets-lost={reception.packets_lost.to_string()}
+                data-nacks-sent={reception.nacks_sent.to_string()}>
                 if failing {
                     <div class="cannot-decrypt" role="status">{ text.cannot_decrypt }</div>
                 } else if presence.is_some_and(|p| !p.camera) {

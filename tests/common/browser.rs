@@ -60,7 +60,12 @@ impl Browser {
         std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
     }
 
-    fn capabilities(self, scratch: &TempDir, media: Media) -> Result<Capabilities, HarnessError> {
+    fn capabilities(
+        self,
+        scratch: &TempDir,
+        media: Media,
+        extra: &Extra,
+    ) -> Result<Capabilities, HarnessError> {
         let binary = self.binary();
         if !binary.is_file() {
             return Err(HarnessError::ToolMissing {
@@ -130,11 +135,28 @@ impl Browser {
                 },
             }),
         };
-        match caps {
-            Value::Object(map) => Ok(map),
-            _ => unreachable!("a JSON object literal"),
+        let Value::Object(mut caps) = caps else {
+            unreachable!("a JSON object literal")
+        };
+        let options = match self {
+            Browser::Chromium => "goog:chromeOptions",
+            Browser::Firefox => "moz:firefoxOptions",
+        };
+        if let Some(args) = caps[options]["args"].as_array_mut() {
+            args.extend(extra.args.iter().map(|a| json!(a)));
         }
+        caps.extend(extra.capabilities.clone());
+        Ok(caps)
     }
+}
+
+/// What a test adds to a session's usual settings.
+#[derive(Clone, Debug, Default)]
+pub struct Extra {
+    /// More command-line arguments for the browser.
+    pub args: Vec<String>,
+    /// More top-level WebDriver capabilities, such as `acceptInsecureCerts`.
+    pub capabilities: Capabilities,
 }
 
 /// Preferences for a quiet, permission-free Firefox. Geckodriver already applies its own
@@ -194,10 +216,19 @@ impl Session {
 
     /// [`Session::start`] with other camera and microphone settings.
     pub async fn start_with(browser: Browser, media: Media) -> Result<Session, HarnessError> {
+        Session::start_extra(browser, media, &Extra::default()).await
+    }
+
+    /// [`Session::start_with`], with `extra` settings added.
+    pub async fn start_extra(
+        browser: Browser,
+        media: Media,
+        extra: &Extra,
+    ) -> Result<Session, HarnessError> {
         let scratch = tempfile::Builder::new()
             .prefix(&format!("veilig-{}-", browser.name()))
             .tempdir()?;
-        let caps = browser.capabilities(&scratch, media)?;
+        let caps = browser.capabilities(&scratch, media, extra)?;
         let driver = Driver::start(browser, scratch.path())?;
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = ClientBuilder::new(connector)

@@ -23,6 +23,7 @@ pub mod browser;
 pub mod console;
 pub mod driver;
 pub mod error;
+pub mod lossy_udp;
 pub mod netns;
 pub mod recorder;
 pub mod server;
@@ -30,7 +31,7 @@ pub mod server;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use browser::{Browser, Media, Session};
+pub use browser::{Browser, Extra, Media, Session};
 pub use console::ConsoleEntry;
 pub use error::HarnessError;
 pub use server::{Exchange, StaticServer};

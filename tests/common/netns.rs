@@ -27,6 +27,10 @@ const INSIDE: &str = "VEILIG_NETNS";
 /// The address the relay's media socket uses inside the namespace.
 pub const RELAY_IP: &str = "10.99.0.1";
 
+/// The other end of the veth pair: free for something to stand between browsers and the relay
+/// (the lossy forwarder of `tests/network.rs`).
+pub const OTHER_IP: &str = "10.99.0.2";
+
 /// `ip`, through `sudo -n` when not root.
 fn ip_command() -> Command {
     let root = Command::new("id")
@@ -63,6 +67,34 @@ struct Namespace(String);
 impl Drop for Namespace {
     fn drop(&mut self) {
         let _ = ip_command().args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Makes this namespace a network that blocks UDP, as some guest networks do: an nftables table
+/// that drops every UDP packet sent or received here. Call it inside the namespace (it needs
+/// root, which the test has there, and Debian's `nftables`); the rule goes with the namespace.
+pub fn block_udp() -> Result<(), String> {
+    assert!(
+        std::env::var_os(INSIDE).is_some(),
+        "block_udp outside a test namespace would firewall the machine"
+    );
+    let rules = "table inet veilig_test {
+        chain input { type filter hook input priority 0; meta l4proto udp drop; }
+        chain output { type filter hook output priority 0; meta l4proto udp drop; }
+    }";
+    let mut nft = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run `nft`: {e} (install nftables)"))?;
+    if let Some(mut stdin) = nft.stdin.take() {
+        std::io::Write::write_all(&mut stdin, rules.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    let status = nft.wait().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`nft` refused the UDP-blocking rules: {status}"))
     }
 }
 

@@ -1,5 +1,6 @@
 //! `cargo xtask bench-browser`: the in-browser frame-crypto benchmark (`static/bench.html`),
-//! run headless in Chromium and Firefox against a fresh release build. A benchmark, not a
+//! run headless in Chromium and Firefox against a fresh release build; then the time to the
+//! first remote frame, and the decoded frame rate over a clean and a lossy path. A benchmark, not a
 //! check: it is not part of `cargo xtask test`. The numbers go in the README.
 
 use std::path::Path;
@@ -10,7 +11,8 @@ use crate::exec::{self, run, step};
 use crate::serve::trunk_command;
 use crate::tools;
 
-/// Installs what is missing, builds `dist/`, and runs `examples/browser_bench.rs`.
+/// Installs what is missing, builds `dist/`, and runs `examples/browser_bench.rs` and the
+/// `bench_` browser tests.
 pub fn run_browser(root: &Path) -> Result<(), Error> {
     let s = step("Tools: wasm32 target, trunk, wasm-bindgen-cli, wasm-opt, browsers");
     tools::rust_toolchain()?;
@@ -27,34 +29,53 @@ pub fn run_browser(root: &Path) -> Result<(), Error> {
     run(trunk_command("build").arg("--release"))?;
     s.done();
 
+    // Every benchmark below drives the browsers through these drivers.
+    let with_drivers = |args: &[&str]| {
+        let mut cargo = exec::cargo();
+        cargo
+            .args(args)
+            .env("CHROMEDRIVER", &chromedriver)
+            .env("GECKODRIVER", &geckodriver);
+        cargo
+    };
+
     let s = step("Frame-crypto benchmark in headless Chromium and Firefox");
-    run(exec::cargo()
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "veilig",
-            "--example",
-            "browser_bench",
-        ])
-        .env("CHROMEDRIVER", &chromedriver)
-        .env("GECKODRIVER", &geckodriver))?;
+    run(&mut with_drivers(&[
+        "run",
+        "--quiet",
+        "-p",
+        "veilig",
+        "--example",
+        "browser_bench",
+    ]))?;
     s.done();
 
     let s = step("Time from invite link to the first remote frame (headless Chromium, real relay)");
-    run(exec::cargo()
-        .args([
-            "test",
-            "-p",
-            "veilig",
-            "--test",
-            "first_frame",
-            "--",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("CHROMEDRIVER", &chromedriver)
-        .env("GECKODRIVER", &geckodriver))?;
+    run(&mut with_drivers(&[
+        "test",
+        "-p",
+        "veilig",
+        "--test",
+        "first_frame",
+        "--",
+        "--ignored",
+        "--nocapture",
+    ]))?;
+    s.done();
+
+    let s =
+        step("Decoded frame rate, clean vs 100 ms and 2 % loss each way (Chromium and Firefox)");
+    run(&mut with_drivers(&[
+        "test",
+        "-p",
+        "veilig",
+        "--test",
+        "network",
+        "--",
+        "--ignored",
+        "--nocapture",
+        "bench_",
+    ]))?;
     s.done();
     Ok(())
 }

@@ -36,7 +36,8 @@ Commands:
                     native tests, the e2ee crate in headless Chromium and Firefox, the
                     release build, and page-load tests in both browsers
   bench-browser     the frame-crypto benchmark page in headless Chromium and Firefox
-                    (wasm AES-GCM against WebCrypto); not part of `test`";
+                    (wasm AES-GCM against WebCrypto), the time to the first remote
+                    frame, and the decoded frame rate clean vs lossy; not part of `test`";
 
 /// What the user asked for.
 #[derive(Debug, PartialEq, Eq)]
