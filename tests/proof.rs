@@ -317,8 +317,7 @@ async fn three_browsers(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the release build, the browsers and root: run `cargo xtask test`"]
 async fn three_browsers_on_every_path_rejoin_without_reusing_a_nonce() {
-    if !netns::isolated("three_browsers_on_every_path_rejoin_without_reusing_a_nonce")
-    {
+    if !netns::isolated("three_browsers_on_every_path_rejoin_without_reusing_a_nonce") {
         return;
     }
     let tap = std::env::temp_dir().join(format!("veilig-three-{}.jsonl", std::process::id()));

@@ -116,11 +116,9 @@ pub fn run_all(root: &Path) -> Result<(), Error> {
     timings.push(s.done());
 
     let s = step("Page-load tests in Chromium and Firefox (tests/, against dist/)");
-    run(
-        cargo("test -p veilig --tests -- --ignored --skip bench_")
-            .env("CHROMEDRIVER", &chromedriver)
-            .env("GECKODRIVER", &geckodriver),
-    )?;
+    run(cargo("test -p veilig --tests -- --ignored --skip bench_")
+        .env("CHROMEDRIVER", &chromedriver)
+        .env("GECKODRIVER", &geckodriver))?;
     timings.push(s.done());
 
     println!("\n==> All checks passed in {}", minutes(start.elapsed()));
