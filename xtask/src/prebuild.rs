@@ -187,6 +187,7 @@ mod tests {
             krate,
             version: None,
             locked: false,
+            unoptimised: false,
         }
     }
 

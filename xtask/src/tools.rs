@@ -194,6 +194,10 @@ pub struct CargoTool {
     pub version: Option<String>,
     /// `--locked`.
     pub locked: bool,
+    /// Build without optimisation (`--debug`): for tools whose own work here is small (trunk
+    /// hands the heavy work to cargo, wasm-bindgen and wasm-opt; geckodriver relays WebDriver
+    /// commands). It compiles in well under the time of an optimised build.
+    pub unoptimised: bool,
 }
 
 impl CargoTool {
@@ -203,6 +207,9 @@ impl CargoTool {
         command.arg("install").arg("--force");
         if self.locked {
             command.arg("--locked");
+        }
+        if self.unoptimised {
+            command.arg("--debug");
         }
         command.arg(self.krate);
         if let Some(version) = &self.version {
@@ -214,7 +221,8 @@ impl CargoTool {
         command
             .env("CARGO_PROFILE_RELEASE_LTO", "false")
             .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
-            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1");
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+            .env("CARGO_PROFILE_DEV_DEBUG", "false");
         command
     }
 }
@@ -225,6 +233,7 @@ fn trunk_tool() -> CargoTool {
         krate: "trunk",
         version: Some(TRUNK_VERSION.into()),
         locked: true,
+        unoptimised: true,
     }
 }
 
@@ -235,6 +244,8 @@ fn wasm_bindgen_tool(version: &str) -> CargoTool {
         krate: "wasm-bindgen-cli",
         version: Some(version.into()),
         locked: false,
+        // It rewrites every wasm test binary the test runner loads, some of them large.
+        unoptimised: false,
     }
 }
 
@@ -243,6 +254,7 @@ fn geckodriver_tool() -> CargoTool {
         krate: "geckodriver",
         version: None,
         locked: true,
+        unoptimised: true,
     }
 }
 
