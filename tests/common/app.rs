@@ -23,7 +23,7 @@ pub async fn start_relay_with(
     adjust: impl FnOnce(&mut veilig_relay::Config),
 ) -> veilig_relay::Relay {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter("veilig_relay=debug,is=debug,warn")
+        .with_env_filter("veilig_relay=info,warn")
         .with_test_writer()
         .try_init();
     let mut config = veilig_relay::Config::defaults();

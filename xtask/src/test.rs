@@ -116,7 +116,11 @@ pub fn run_all(root: &Path) -> Result<(), Error> {
     timings.push(s.done());
 
     let s = step("Page-load tests in Chromium and Firefox (tests/, against dist/)");
-    run(cargo("test -p veilig --tests -- --ignored --skip bench_")
+    // `--workspace`, like the native tests: the same packages give the same feature
+    // resolution, so the test binaries built there are reused. (`-p veilig` resolved
+    // features differently and rebuilt much of the dependency graph, minutes on 2 cores.)
+    // Only the root crate has ignored tests.
+    run(cargo("test --workspace --tests -- --ignored --skip bench_")
         .env("CHROMEDRIVER", &chromedriver)
         .env("GECKODRIVER", &geckodriver))?;
     timings.push(s.done());
