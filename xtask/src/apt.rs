@@ -7,7 +7,7 @@
 //! with cargo's; it is shown if the install fails. An install in progress is always waited for,
 //! even when xtask stops early on another failure, so dpkg is never left half-done.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -69,10 +69,7 @@ pub fn start(root: &Path) -> Result<BrowserInstall, Error> {
     install.args(&missing);
     let commands = vec![apt(&["update"]), install];
 
-    if let Some(dir) = log.parent() {
-        fs::create_dir_all(dir).map_err(|e| io_error(&log, e))?;
-    }
-    let file = File::create(&log).map_err(|e| io_error(&log, e))?;
+    let file = exec::create_log(&log)?;
     println!(
         "    installing {} with apt-get, in the background (log: {})",
         missing.join(" "),
@@ -81,7 +78,7 @@ pub fn start(root: &Path) -> Result<BrowserInstall, Error> {
     let worker = thread::Builder::new()
         .name("apt-get".into())
         .spawn(move || run_logged(commands, file))
-        .map_err(|e| io_error(&log, e))?;
+        .map_err(|e| exec::io_error(&log, e))?;
     Ok(BrowserInstall {
         worker: Some(worker),
         log,
@@ -100,14 +97,7 @@ impl BrowserInstall {
             .unwrap_or_else(|_| Err(Error::Tool("the apt-get thread panicked".into())));
         match &outcome {
             Ok(()) => println!("    installed: {}", PACKAGES.join(", ")),
-            Err(_) => {
-                let text = fs::read_to_string(&self.log).unwrap_or_default();
-                let tail: Vec<&str> = text.lines().rev().take(40).collect();
-                println!("    apt-get failed; the end of {}:", self.log.display());
-                for line in tail.into_iter().rev() {
-                    println!("    | {line}");
-                }
-            }
+            Err(_) => exec::print_log_tail("apt-get", &self.log, 40),
         }
         outcome
     }
@@ -132,10 +122,10 @@ fn run_logged(commands: Vec<Command>, mut log: File) -> Result<(), Error> {
         let _ = writeln!(log, "$ {line}");
         let out = log
             .try_clone()
-            .map_err(|e| io_error(Path::new("apt.log"), e))?;
+            .map_err(|e| exec::io_error(Path::new("apt.log"), e))?;
         let err = log
             .try_clone()
-            .map_err(|e| io_error(Path::new("apt.log"), e))?;
+            .map_err(|e| exec::io_error(Path::new("apt.log"), e))?;
         let status = command
             .stdout(out)
             .stderr(err)
@@ -165,8 +155,4 @@ fn needs_sudo() -> Result<bool, Error> {
             "installing the browsers needs root: run as root, or install sudo".into(),
         ))
     }
-}
-
-fn io_error(path: &Path, e: std::io::Error) -> Error {
-    Error::Tool(format!("{}: {e}", path.display()))
 }

@@ -152,3 +152,26 @@ pub fn minutes(d: Duration) -> String {
         format!("{}m {:02}s", secs / 60, secs % 60)
     }
 }
+
+/// Creates (or empties) the log file of a background job, with its directory.
+pub fn create_log(path: &std::path::Path) -> Result<std::fs::File, Error> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io_error(path, e))?;
+    }
+    std::fs::File::create(path).map_err(|e| io_error(path, e))
+}
+
+/// A file operation on `path` that failed, as an [`Error`].
+pub fn io_error(path: &std::path::Path, e: std::io::Error) -> Error {
+    Error::Tool(format!("{}: {e}", path.display()))
+}
+
+/// Prints the last `lines` lines of the log at `path`, after `what` failed.
+pub fn print_log_tail(what: &str, path: &std::path::Path, lines: usize) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(lines).collect();
+    println!("    {what} failed; the end of {}:", path.display());
+    for line in tail.into_iter().rev() {
+        println!("    | {line}");
+    }
+}

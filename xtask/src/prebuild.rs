@@ -13,7 +13,7 @@
 //! `target/xtask/tools.log`; it is shown when one fails.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use crate::error::Error;
-use crate::exec::describe;
+use crate::exec::{self, describe};
 use crate::tools::CargoTool;
 
 /// The background builds, in progress or done.
@@ -52,10 +52,7 @@ pub fn start(root: &Path, tools: Vec<CargoTool>) -> Result<Prebuild, Error> {
             log,
         });
     }
-    if let Some(dir) = log.parent() {
-        fs::create_dir_all(dir).map_err(|e| io_error(&log, e))?;
-    }
-    let file = File::create(&log).map_err(|e| io_error(&log, e))?;
+    let file = exec::create_log(&log)?;
     println!(
         "    building {} in the background, at the lowest priority (log: {})",
         pending.join(", "),
@@ -72,7 +69,7 @@ pub fn start(root: &Path, tools: Vec<CargoTool>) -> Result<Prebuild, Error> {
                 }
             }
         })
-        .map_err(|e| io_error(&log, e))?;
+        .map_err(|e| exec::io_error(&log, e))?;
     Ok(Prebuild {
         done,
         outcomes: HashMap::new(),
@@ -117,9 +114,9 @@ impl Prebuild {
     /// Waits until the background build of `krate` has ended, if one was started. A failed
     /// build is reported (the end of its log); the caller's own check then installs it.
     pub fn wait_for(&mut self, krate: &str) {
-        if !self.pending.contains(&krate) {
+        let Some(&krate) = self.pending.iter().find(|k| **k == krate) else {
             return;
-        }
+        };
         if !self.outcomes.contains_key(krate) {
             println!("    waiting for the background build of {krate}");
         }
@@ -130,27 +127,12 @@ impl Prebuild {
                 }
                 // The thread is gone without a word on `krate`: treat as failed.
                 Err(_) => {
-                    self.outcomes.insert(
-                        self.pending
-                            .iter()
-                            .copied()
-                            .find(|k| *k == krate)
-                            .unwrap_or("?"),
-                        false,
-                    );
+                    self.outcomes.insert(krate, false);
                 }
             }
         }
         if self.outcomes.get(krate) == Some(&false) {
-            let text = fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(30).collect();
-            println!(
-                "    the background build of {krate} failed; the end of {}:",
-                self.log.display()
-            );
-            for line in tail.into_iter().rev() {
-                println!("    | {line}");
-            }
+            exec::print_log_tail(&format!("the background build of {krate}"), &self.log, 30);
         }
     }
 }
@@ -174,13 +156,10 @@ impl Drop for Prebuild {
     }
 }
 
-fn io_error(path: &Path, e: std::io::Error) -> Error {
-    Error::Tool(format!("{}: {e}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn tool(krate: &'static str) -> CargoTool {
         CargoTool {
