@@ -252,21 +252,26 @@ impl Peer {
     /// Sends `track` (or nothing) on our slot for `source`; takes effect at once if the slot
     /// exists, else at the next offer.
     pub fn set_local(&self, source: Source, track: Option<MediaStreamTrack>) {
-        let mut inner = self.inner.borrow_mut();
-        inner.local.insert(source, track.clone());
-        let mid = inner
+        self.inner.borrow_mut().local.insert(source, track.clone());
+        if let Some(transceiver) = self.slot(source) {
+            let _ = transceiver.sender().replace_track(track.as_ref());
+        }
+    }
+
+    /// The transceiver of our upstream slot for `source`, once the relay has offered it.
+    fn slot(&self, source: Source) -> Option<RtcRtpTransceiver> {
+        let mid = self
+            .inner
+            .borrow()
             .lines
             .values()
             .find(|l| l.from.is_none() && l.source == source)
-            .map(|l| l.mid.clone());
-        drop(inner);
-        let Some(mid) = mid else { return };
-        for transceiver in self.pc.get_transceivers().iter() {
-            let transceiver: RtcRtpTransceiver = transceiver.unchecked_into();
-            if transceiver.mid().as_deref() == Some(mid.as_str()) {
-                let _ = transceiver.sender().replace_track(track.as_ref());
-            }
-        }
+            .map(|l| l.mid.clone())?;
+        self.pc
+            .get_transceivers()
+            .iter()
+            .map(|t| t.unchecked_into::<RtcRtpTransceiver>())
+            .find(|t| t.mid().as_deref() == Some(mid.as_str()))
     }
 
     /// Sends the camera within `budget` from now on (and on the camera slot once it exists).
@@ -286,47 +291,35 @@ impl Peer {
     /// renegotiation; before the slot is negotiated there is nothing to set yet (the next
     /// answer calls this again).
     fn apply_camera_budget(&self) {
-        let (mid, budget) = {
-            let inner = self.inner.borrow();
-            let mid = inner
-                .lines
-                .values()
-                .find(|l| l.from.is_none() && l.source == Source::Camera)
-                .map(|l| l.mid.clone());
-            (mid, inner.camera_budget)
+        let Some(transceiver) = self.slot(Source::Camera) else {
+            return;
         };
-        let Some(mid) = mid else { return };
-        for transceiver in self.pc.get_transceivers().iter() {
-            let transceiver: RtcRtpTransceiver = transceiver.unchecked_into();
-            if transceiver.mid().as_deref() != Some(mid.as_str()) {
-                continue;
-            }
-            let sender = transceiver.sender();
-            let parameters = sender.get_parameters();
-            let encodings = Reflect::get(&parameters, &"encodings".into())
-                .ok()
-                .and_then(|e| e.dyn_into::<js_sys::Array>().ok());
-            let Some(first) = encodings
-                .as_ref()
-                .map(|e| e.get(0))
-                .filter(|e| e.is_object())
-            else {
-                return;
-            };
-            let _ = Reflect::set(
-                &first,
-                &"scaleResolutionDownBy".into(),
-                &budget.scale_down.into(),
-            );
-            let _ = Reflect::set(&first, &"maxBitrate".into(), &budget.max_bitrate.into());
-            let refused = Closure::<dyn FnMut(JsValue)>::new(|error: JsValue| {
-                web_sys::console::warn_2(&"Veilig: the camera budget was refused".into(), &error);
-            });
-            let _ = sender
-                .set_parameters_with_parameters(&parameters)
-                .catch(&refused);
-            refused.forget();
-        }
+        let budget = self.inner.borrow().camera_budget;
+        let sender = transceiver.sender();
+        let parameters = sender.get_parameters();
+        let encodings = Reflect::get(&parameters, &"encodings".into())
+            .ok()
+            .and_then(|e| e.dyn_into::<js_sys::Array>().ok());
+        let Some(first) = encodings
+            .as_ref()
+            .map(|e| e.get(0))
+            .filter(|e| e.is_object())
+        else {
+            return;
+        };
+        let _ = Reflect::set(
+            &first,
+            &"scaleResolutionDownBy".into(),
+            &budget.scale_down.into(),
+        );
+        let _ = Reflect::set(&first, &"maxBitrate".into(), &budget.max_bitrate.into());
+        let refused = Closure::<dyn FnMut(JsValue)>::new(|error: JsValue| {
+            web_sys::console::warn_2(&"Veilig: the camera budget was refused".into(), &error);
+        });
+        let _ = sender
+            .set_parameters_with_parameters(&parameters)
+            .catch(&refused);
+        refused.forget();
     }
 
     /// Adds the TURN servers the relay handed out (the operator's own, with short-lived
