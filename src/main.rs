@@ -8,6 +8,7 @@
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
+    veilig::timeline::mark(veilig::timeline::Milestone::AppStarted);
     yew::Renderer::<veilig::ui::App>::new().render();
 }
 

@@ -6,61 +6,82 @@
 //! The joiner's link has `lobby=skip`, so the time is the app's own: loading, the camera,
 //! starting the frame-crypto worker, joining, ICE and DTLS, the first key frame, decrypting and
 //! decoding it. The page marks the moment (`veilig:first-remote-frame`, User Timing, measured
-//! from navigation start) when the video element presents that frame.
+//! from navigation start) when the video element presents that frame, and marks the milestones
+//! on the way there (`veilig::timeline`), so the benchmark also says where the time goes.
+//!
+//! To compare two builds side by side, set `VEILIG_BASELINE_DIST` to another build's `dist/`:
+//! a second relay serves it, and the runs alternate between the two, so both see the same
+//! machine load. It prints both medians and their ratio.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{netns, Browser, Session, TIMEOUT};
+use veilig::timeline::Milestone;
 
 const RUNS: usize = 5;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a benchmark: run `cargo xtask bench-browser`"]
-async fn bench_time_to_first_remote_frame() {
-    if !netns::isolated("bench_time_to_first_remote_frame") {
-        return;
-    }
-    let mut config = veilig_relay::Config::defaults();
-    let ip: IpAddr = netns::RELAY_IP.parse().unwrap();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.udp = SocketAddr::new(ip, 0);
-    config.public_ip = Some(ip);
-    config.static_dir = Some(common::dist_dir().unwrap_or_else(|e| panic!("{e}")));
-    let relay = veilig_relay::start(config).await.expect("relay");
-    let base = format!("http://{}/", relay.http_addr);
+/// A build under test: a relay serving it and a Chromium already in a meeting there, sending
+/// video; `link` is that meeting's invite link.
+struct Meeting {
+    label: &'static str,
+    relay: veilig_relay::Relay,
+    host: Session,
+    link: String,
+    times: Vec<f64>,
+    runs: Vec<Vec<(String, f64)>>,
+}
 
-    // The one already in the meeting, sending video.
-    let host = Session::start(Browser::Chromium).await.expect("Chromium");
-    host.goto(&base).await.unwrap();
-    host.wait_for_test_id("new-meeting")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    host.wait_for_test_id("lobby").await.unwrap();
-    let link = host.client().current_url().await.unwrap().to_string();
-    let join = host.wait_for_test_id("join").await.unwrap();
-    let deadline = Instant::now() + TIMEOUT;
-    while !join.is_enabled().await.unwrap() {
-        assert!(
-            Instant::now() < deadline,
-            "the host's devices never answered"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+impl Meeting {
+    async fn start(label: &'static str, dist: PathBuf) -> Meeting {
+        let mut config = veilig_relay::Config::defaults();
+        let ip: IpAddr = netns::RELAY_IP.parse().unwrap();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.udp = SocketAddr::new(ip, 0);
+        config.public_ip = Some(ip);
+        config.static_dir = Some(dist);
+        let relay = veilig_relay::start(config).await.expect("relay");
+        let base = format!("http://{}/", relay.http_addr);
+        let host = Session::start(Browser::Chromium).await.expect("Chromium");
+        host.goto(&base).await.unwrap();
+        host.wait_for_test_id("new-meeting")
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        host.wait_for_test_id("lobby").await.unwrap();
+        let link = host.client().current_url().await.unwrap().to_string();
+        let join = host.wait_for_test_id("join").await.unwrap();
+        let deadline = Instant::now() + TIMEOUT;
+        while !join.is_enabled().await.unwrap() {
+            assert!(
+                Instant::now() < deadline,
+                "the host's devices never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        join.click().await.unwrap();
+        host.wait_for_test_id("room").await.unwrap();
+        Meeting {
+            label,
+            relay,
+            host,
+            link,
+            times: Vec::new(),
+            runs: Vec::new(),
+        }
     }
-    join.click().await.unwrap();
-    host.wait_for_test_id("room").await.unwrap();
 
-    let mut times = Vec::new();
-    for run in 1..=RUNS {
+    /// One fresh Chromium opens the link and waits for the first remote frame.
+    async fn run(&mut self, run: usize) {
         let guest = Session::start(Browser::Chromium).await.expect("Chromium");
         guest
-            .goto(&format!("{link}&lobby=skip&name=Guest{run}"))
+            .goto(&format!("{}&lobby=skip&name=Guest{run}", self.link))
             .await
             .unwrap();
         let deadline = Instant::now() + TIMEOUT;
@@ -68,9 +89,9 @@ async fn bench_time_to_first_remote_frame() {
             let value = guest
                 .client()
                 .execute(
-                    "const m = performance.getEntriesByName('veilig:first-remote-frame')[0];
+                    "const m = performance.getEntriesByName(arguments[0])[0];
                      return m ? m.startTime : null;",
-                    vec![],
+                    vec![serde_json::json!(Milestone::FirstRemoteFrame.mark_name())],
                 )
                 .await
                 .unwrap();
@@ -80,17 +101,107 @@ async fn bench_time_to_first_remote_frame() {
             assert!(Instant::now() < deadline, "run {run}: no remote frame");
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        println!("run {run}: first decrypted remote frame {ms:.0} ms after opening the link");
-        times.push(ms);
+        let marks = milestones(&guest).await;
+        println!(
+            "{} run {run}: first decrypted remote frame {ms:.0} ms after opening the link; {}",
+            self.label,
+            marks
+                .iter()
+                .map(|(name, at)| format!("{name} {at:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        self.times.push(ms);
+        self.runs.push(marks);
         guest.close().await.ok();
     }
-    times.sort_by(f64::total_cmp);
-    println!(
-        "time to first remote frame, median of {RUNS}: {:.0} ms (min {:.0}, max {:.0})",
-        times[RUNS / 2],
-        times[0],
-        times[RUNS - 1]
-    );
-    host.close().await.ok();
-    relay.shut_down().await;
+
+    /// Prints the median and the median of every milestone; returns the median.
+    fn report(&mut self) -> f64 {
+        let runs = self.times.len();
+        self.times.sort_by(f64::total_cmp);
+        let median = self.times[runs / 2];
+        println!(
+            "{}: time to first remote frame, median of {runs}: {median:.0} ms (min {:.0}, max {:.0})",
+            self.label,
+            self.times[0],
+            self.times[runs - 1]
+        );
+        println!(
+            "{}: milestones, median of {runs} (ms after opening the link):",
+            self.label
+        );
+        for (name, _) in &self.runs[0] {
+            let mut at: Vec<f64> = self
+                .runs
+                .iter()
+                .filter_map(|r| r.iter().find(|m| &m.0 == name).map(|m| m.1))
+                .collect();
+            at.sort_by(f64::total_cmp);
+            println!("  {name:<24} {:>6.0}", at[at.len() / 2]);
+        }
+        median
+    }
+
+    async fn close(self) {
+        self.host.close().await.ok();
+        self.relay.shut_down().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run `cargo xtask bench-browser`"]
+async fn bench_time_to_first_remote_frame() {
+    if !netns::isolated("bench_time_to_first_remote_frame") {
+        return;
+    }
+    let dist = common::dist_dir().unwrap_or_else(|e| panic!("{e}"));
+    let mut this = Meeting::start("this build", dist).await;
+    let mut baseline = match std::env::var_os("VEILIG_BASELINE_DIST") {
+        Some(dist) => Some(Meeting::start("baseline", PathBuf::from(dist)).await),
+        None => None,
+    };
+    for run in 1..=RUNS {
+        this.run(run).await;
+        if let Some(baseline) = &mut baseline {
+            baseline.run(run).await;
+        }
+    }
+    let median = this.report();
+    if let Some(mut baseline) = baseline {
+        let before = baseline.report();
+        println!(
+            "this build / baseline, medians of {RUNS} side by side: {:.2}",
+            median / before
+        );
+        baseline.close().await;
+    }
+    this.close().await;
+}
+
+/// When the page passed each of the app's milestones (`veilig::timeline`), and when its two
+/// wasm files (the app's and the worker's) had arrived, in ms from opening the link, in the
+/// order of the timeline; a milestone the page did not mark is left out.
+async fn milestones(guest: &Session) -> Vec<(String, f64)> {
+    let names: Vec<&str> = Milestone::ALL.iter().map(|m| m.mark_name()).collect();
+    let value = guest
+        .client()
+        .execute(
+            "const out = [];
+             for (const r of performance.getEntriesByType('resource'))
+               if (r.name.endsWith('.wasm'))
+                 out.push([r.name.includes('worker') ? 'worker wasm loaded' : 'app wasm loaded',
+                           r.responseEnd]);
+             for (const name of arguments[0]) {
+               const m = performance.getEntriesByName(name)[0];
+               if (m) out.push([name.replace('veilig:', ''), m.startTime]);
+             }
+             return out;",
+            vec![serde_json::json!(names)],
+        )
+        .await
+        .unwrap();
+    let mut marks: Vec<(String, f64)> = serde_json::from_value(value).unwrap();
+    marks.sort_by(|a, b| a.1.total_cmp(&b.1));
+    marks
 }

@@ -118,7 +118,10 @@ pub async fn open_devices(audio: &Device, video: &Device) -> Result<LocalMedia, 
         .get_user_media_with_constraints(&constraints)
         .map_err(|_| MediaError::Unavailable)?;
     let stream: MediaStream = match JsFuture::from(promise).await {
-        Ok(stream) => stream.unchecked_into(),
+        Ok(stream) => {
+            crate::timeline::mark(crate::timeline::Milestone::DevicesOpen);
+            stream.unchecked_into()
+        }
         Err(error) => {
             let name = js_sys::Reflect::get(&error, &"name".into())
                 .ok()

@@ -23,9 +23,10 @@ use super::media::{open_devices, Device, LocalMedia, MediaError};
 use super::metadata::{Note, Notes, MAX_CHAT_CHARS};
 use super::peer::{sleep, Peer, RemoteTrack};
 use super::signaling::{self, Signaling, SignalingEvent};
-use crate::encryption::{AttachPath, FrameCrypto, WorkerStats, WORKER_URL};
+use crate::encryption::{AttachPath, FrameCrypto, WarmWorker, WorkerStats, WORKER_URL};
 use crate::frame_crypto::messages::Direction;
 use crate::frame_crypto::webcrypto::random_u64;
+use crate::timeline::{self, Milestone};
 
 /// How the call is doing.
 #[derive(Clone, Debug, PartialEq)]
@@ -152,6 +153,8 @@ pub struct CallConfig {
 
 struct State {
     config: CallConfig,
+    /// A worker started ahead of the call, for the first connection only.
+    warm: Option<WarmWorker>,
     local: LocalMedia,
     /// The shared screen, if any.
     screen: Option<web_sys::MediaStreamTrack>,
@@ -196,9 +199,18 @@ fn emit(state: &Rc<RefCell<State>>, event: CallEvent) {
 }
 
 impl Call {
-    /// Starts a call with `local` media (either track may be absent).
-    pub fn start(config: CallConfig, local: LocalMedia, on_event: Rc<dyn Fn(CallEvent)>) -> Call {
+    /// Starts a call with `local` media (either track may be absent). The first connection
+    /// uses `warm`, a worker started ahead, if it is for the same path.
+    pub fn start(
+        config: CallConfig,
+        local: LocalMedia,
+        warm: Option<WarmWorker>,
+        on_event: Rc<dyn Fn(CallEvent)>,
+    ) -> Call {
+        timeline::mark(Milestone::CallStarted);
+        let warm = warm.filter(|warm| warm.path() == config.path);
         let state = Rc::new(RefCell::new(State {
+            warm,
             mic: local.audio.is_some(),
             camera: local.video.is_some(),
             config,
@@ -268,13 +280,19 @@ impl Call {
                     s.config.keys.media.as_bytes().to_vec(),
                 )
             };
-            let crypto = match FrameCrypto::start(WORKER_URL, path).await {
+            let warm = state.borrow_mut().warm.take();
+            let started = match warm {
+                Some(warm) => warm.take().await,
+                None => FrameCrypto::start(WORKER_URL, path).await,
+            };
+            let crypto = match started {
                 Ok(crypto) => Rc::new(crypto),
                 Err(_) => return fail(&state, Failure::Encryption),
             };
             if crypto.set_key(&key, &engine).is_err() {
                 return fail(&state, Failure::Encryption);
             }
+            timeline::mark(Milestone::WorkerReady);
             {
                 let weak = Rc::downgrade(&state);
                 crypto.on_stats(Box::new(move |stats: &WorkerStats| {
@@ -583,6 +601,7 @@ fn send_presence(state: &Rc<RefCell<State>>, to: Option<ParticipantId>) {
 fn on_signaling(state: &Rc<RefCell<State>>, event: SignalingEvent) {
     match event {
         SignalingEvent::Open => {
+            timeline::mark(Milestone::SignalingOpen);
             let room = state.borrow().config.room.clone();
             let Ok(room) = RoomId::new(&room) else {
                 return fail(state, Failure::Refused);
@@ -633,6 +652,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
             ice_servers,
             ..
         } => {
+            timeline::mark(Milestone::Welcomed);
             if let Some(peer) = &state.borrow().peer {
                 peer.use_ice_servers(&ice_servers);
             }
@@ -649,6 +669,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
             flush_outbox(state);
         }
         ServerMessage::Offer { sdp, lines } => {
+            timeline::mark(Milestone::OfferReceived);
             let Some(peer) = state.borrow().peer.clone() else {
                 return;
             };
@@ -661,6 +682,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                         if let Some(signaling) = &state.borrow().signaling {
                             signaling.send(&ClientMessage::Answer { sdp: answer });
                         }
+                        timeline::mark(Milestone::AnswerSent);
                         state.borrow_mut().tracks = tracks
                             .iter()
                             .map(|t| (t.track.id(), (t.from.clone(), t.track.kind() == "audio")))
@@ -737,7 +759,10 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
 
 fn on_peer_state(state: &Rc<RefCell<State>>, pc_state: RtcPeerConnectionState) {
     match pc_state {
-        RtcPeerConnectionState::Connected => emit(state, CallEvent::Status(Status::Connected)),
+        RtcPeerConnectionState::Connected => {
+            timeline::mark(Milestone::PeerConnected);
+            emit(state, CallEvent::Status(Status::Connected));
+        }
         RtcPeerConnectionState::Failed => {
             let signaling = state.borrow_mut().signaling.take();
             if let Some(signaling) = signaling {

@@ -6,6 +6,7 @@
 //! See [`crate::frame_crypto`] for the worker.
 
 pub mod support;
+pub mod warm;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -23,6 +24,7 @@ use crate::frame_crypto::messages::{
     self, key_message, message_type, Direction, TransformOptions, TransformStats,
 };
 pub use support::{AttachPath, Unsupported};
+pub use warm::WarmWorker;
 
 /// Where the worker's bootstrap script is served.
 pub const WORKER_URL: &str = "/static/frame-crypto-worker.js";

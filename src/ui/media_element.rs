@@ -5,19 +5,11 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlMediaElement, MediaStream, MediaStreamTrack};
 use yew::prelude::*;
 
-/// Name of the User Timing mark set when the first remote video frame is shown: time from
-/// opening the link (navigation start) to seeing someone, read by the benchmark.
-pub const FIRST_REMOTE_FRAME: &str = "veilig:first-remote-frame";
+use crate::timeline::{self, Milestone};
 
-/// Marks [`FIRST_REMOTE_FRAME`] (once per page) when `element` presents its first frame. Local
-/// only: a User Timing entry in this page, sent nowhere.
+/// Marks [`Milestone::FirstRemoteFrame`] (once per page) when `element` presents its first
+/// frame: the time from opening the link to seeing someone, read by the benchmark.
 fn mark_first_remote_frame(element: &HtmlMediaElement) {
-    let Some(performance) = web_sys::window().and_then(|w| w.performance()) else {
-        return;
-    };
-    if performance.get_entries_by_name(FIRST_REMOTE_FRAME).length() > 0 {
-        return;
-    }
     let Ok(request) = js_sys::Reflect::get(element, &"requestVideoFrameCallback".into()) else {
         return;
     };
@@ -25,9 +17,7 @@ fn mark_first_remote_frame(element: &HtmlMediaElement) {
         return;
     };
     let callback = wasm_bindgen::closure::Closure::once_into_js(move || {
-        if performance.get_entries_by_name(FIRST_REMOTE_FRAME).length() == 0 {
-            let _ = performance.mark(FIRST_REMOTE_FRAME);
-        }
+        timeline::mark(Milestone::FirstRemoteFrame);
     });
     let _ = request.call1(element, &callback);
 }

@@ -15,7 +15,7 @@ use super::lobby::{Lobby, Ready};
 use super::room::{Action, Room, View};
 use crate::call::session::{Call, CallConfig, CallEvent};
 use crate::embed::bridge::Bridge;
-use crate::encryption::AttachPath;
+use crate::encryption::{AttachPath, WarmWorker, WORKER_URL};
 use crate::i18n::Lang;
 use crate::link_options::LinkOptions;
 
@@ -68,6 +68,11 @@ fn invite_link(link: &InviteLink) -> AttrValue {
 #[function_component]
 pub fn Meeting(props: &Props) -> Html {
     let phase = use_state(|| Phase::Lobby);
+    // The first call's worker starts now, while the lobby opens the devices.
+    let warm = {
+        let path = props.path;
+        use_mut_ref(move || Some(WarmWorker::start(WORKER_URL, path)))
+    };
     let view = use_reducer(View::default);
     let options = use_memo(props.link.clone(), |link| {
         LinkOptions::parse(link.options())
@@ -89,6 +94,7 @@ pub fn Meeting(props: &Props) -> Html {
         let link = props.link.clone();
         let path = props.path;
         let bridge = bridge.clone();
+        let warm = warm.clone();
         Callback::from(move |ready: Ready| {
             let dispatcher = view.dispatcher();
             let observer = (*bridge).clone();
@@ -110,7 +116,7 @@ pub fn Meeting(props: &Props) -> Html {
                 microphone,
                 camera,
             };
-            let call = Call::start(config, ready.media, on_event);
+            let call = Call::start(config, ready.media, warm.borrow_mut().take(), on_event);
             if let Some(bridge) = &*bridge {
                 bridge.attach(call.clone());
             }
