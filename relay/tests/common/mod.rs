@@ -97,6 +97,7 @@ enum Command {
     Send { source: Source, data: Vec<u8> },
     RequestKeyframe { from: ParticipantId, source: Source },
     Signal(ClientMessage),
+    Offline(Duration),
     Close,
 }
 
@@ -192,6 +193,13 @@ impl Participant {
     /// Sends a raw protocol message.
     pub fn signal(&self, message: ClientMessage) {
         let _ = self.commands.send(Command::Signal(message));
+    }
+
+    /// Cuts the participant's media path for `outage`: nothing goes out, nothing comes in, as
+    /// when a laptop's Wi-Fi drops. The WebSocket stays up (a browser's may not, but that is
+    /// a different test).
+    pub fn go_offline(&self, outage: Duration) {
+        let _ = self.commands.send(Command::Offline(outage));
     }
 
     /// Closes the WebSocket and the peer.
@@ -424,11 +432,16 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     mut commands: mpsc::UnboundedReceiver<Command>,
     seen: mpsc::UnboundedSender<Seen>,
 ) {
-    let mut rtc = Rtc::builder()
+    let mut config = Rtc::builder()
         .clear_codecs()
         .enable_vp8(true)
-        .enable_opus(true, false)
-        .build(Instant::now());
+        .enable_opus(true, false);
+    // Keep checking through an outage of up to about 30 s before giving up, as browsers do
+    // (RFC 7675 consent); str0m's default gives up after about 15 s.
+    config.set_max_stun_retransmits(20);
+    let mut rtc = config.build(Instant::now());
+    // Until when the media path is cut ([`Participant::go_offline`]).
+    let mut offline_until = Instant::now();
     let (incoming_tx, mut incoming) = mpsc::unbounded_channel();
     // UDP from the start; TCP once the first offer says where to connect.
     let mut media = match transport {
@@ -447,6 +460,9 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     break;
                 }
                 Ok(Output::Transmit(t)) => {
+                    if Instant::now() < offline_until {
+                        continue;
+                    }
                     if let Some((media, _)) = &mut media {
                         media.send(&t.contents, t.destination).await;
                     }
@@ -509,6 +525,9 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             },
             Some((packet, source)) = incoming.recv() => {
                 let Some((media, local)) = &media else { continue };
+                if Instant::now() < offline_until {
+                    continue;
+                }
                 let Ok(contents) = packet.as_slice().try_into() else { continue };
                 let input = Input::Receive(Instant::now(), Receive { proto: media.proto(), source, destination: *local, contents });
                 let _ = rtc.handle_input(input);
@@ -536,6 +555,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                 }
                 Some(Command::Signal(message)) => { let _ = ws.send(Message::Text(message.encode().into())).await; }
+                Some(Command::Offline(outage)) => offline_until = Instant::now() + outage,
                 Some(Command::Close) | None => { let _ = ws.close(None).await; return; }
             },
             _ = tokio::time::sleep(sleep) => {
