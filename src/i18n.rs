@@ -177,6 +177,14 @@ pub struct Text {
     pub frames_per_second: &'static str,
     /// Meeting: packets lost.
     pub packets_lost: &'static str,
+    /// Meeting: the way media takes to the server.
+    pub route: &'static str,
+    /// Meeting: route not known yet.
+    pub route_unknown: &'static str,
+    /// Meeting: straight to the server.
+    pub route_direct: &'static str,
+    /// Meeting: through the TURN server.
+    pub route_turn: &'static str,
 }
 
 /// Nederlands.
@@ -240,6 +248,10 @@ pub const NL: Text = Text {
     reception: "Ontvangst",
     frames_per_second: "Beelden per seconde",
     packets_lost: "Pakketten verloren",
+    route: "Verbinding",
+    route_unknown: "Nog onbekend",
+    route_direct: "Rechtstreeks met de server",
+    route_turn: "Via een TURN-server",
 };
 
 /// English.
@@ -303,6 +315,10 @@ pub const EN: Text = Text {
     reception: "Reception",
     frames_per_second: "Frames per second",
     packets_lost: "Packets lost",
+    route: "Connection",
+    route_unknown: "Not known yet",
+    route_direct: "Straight to the server",
+    route_turn: "Through a TURN server",
 };
 
 #[cfg(test)]

@@ -5,7 +5,10 @@
 //!   every UDP packet: media goes over ICE-TCP, and only there;
 //! - over UDP through a path of the test's own that holds every packet 100 ms and drops 2 %
 //!   each way (`common/lossy_udp.rs`, since `tc netem` is not available): video keeps decoding,
-//!   and the browsers' statistics show the loss and their requests to resend (NACKs).
+//!   and the browsers' statistics show the loss and their requests to resend (NACKs);
+//! - through a real coturn TURN server (`common/coturn.rs`), on a network whose firewall lets
+//!   media reach the relay only from coturn's relayed ports: the browsers use the credentials
+//!   the relay hands out, and say their media goes through TURN.
 //!
 //! `bench_decoded_fps_clean_vs_lossy` (run by `cargo xtask bench-browser`, skipped by
 //! `cargo xtask test`) measures what the loss costs: the decoded frame rate on the same path,
@@ -21,6 +24,7 @@ use std::time::Duration;
 
 use base64ct::{Base64, Encoding};
 use common::app::*;
+use common::coturn::{self, Coturn};
 use common::lossy_udp::{Impairment, LossyForwarder};
 use common::{netns, Browser, Extra, HarnessError, Media, Session};
 use rcgen::PublicKeyData;
@@ -90,14 +94,18 @@ async fn meet(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
     hears(bram).await
 }
 
+/// A JavaScript expression: `name`'s remote tile, `undefined` while there is none.
+fn tile_of(name: &str) -> String {
+    format!(
+        r#"[...document.querySelectorAll('[data-testid="tile-remote"]')]
+             .find(t => t.querySelector('[data-testid="tile-name"]')?.textContent === {name:?})"#
+    )
+}
+
 /// A JavaScript expression: the number in data attribute `field` (camelCase) of `name`'s
 /// remote tile, 0 while there is none.
 fn tile_value(name: &str, field: &str) -> String {
-    format!(
-        r#"Number([...document.querySelectorAll('[data-testid="tile-remote"]')]
-             .find(t => t.querySelector('[data-testid="tile-name"]')?.textContent === {name:?})
-             ?.dataset.{field} ?? 0)"#
-    )
+    format!("Number({}?.dataset.{field} ?? 0)", tile_of(name))
 }
 
 async fn call_over_https(
@@ -279,6 +287,116 @@ async fn video_keeps_decoding_over_a_slow_lossy_path() {
     relay.shut_down().await;
 }
 
+/// The nftables table of [`a_call_through_coturn_works_when_nothing_else_gets_through`]: media
+/// reaches the relay's UDP port only from coturn's relayed ports (counted in `via_turn`); every
+/// other packet to it, and every ICE-TCP connection attempt, is dropped (counted in `direct`).
+const TURN_ONLY: &str = "veilig_turn_only";
+
+fn turn_only_rules(relay: &Relay) -> String {
+    let (relay_ip, udp) = (relay.udp_addr.ip(), relay.udp_addr.port());
+    let tcp = relay.tcp_addr.map_or(String::new(), |tcp| {
+        format!(
+            "ip daddr {relay_ip} tcp dport {} counter name direct drop;",
+            tcp.port()
+        )
+    });
+    let (first, last) = (coturn::RELAYED_PORTS.start(), coturn::RELAYED_PORTS.end());
+    format!(
+        "table inet {TURN_ONLY} {{
+            counter via_turn {{}}
+            counter direct {{}}
+            chain input {{
+                type filter hook input priority 0;
+                ip daddr {relay_ip} udp dport {udp} ip saddr {turn_ip} udp sport {first}-{last} \
+                    counter name via_turn accept;
+                ip daddr {relay_ip} udp dport {udp} counter name direct drop;
+                {tcp}
+            }}
+        }}",
+        turn_ip = netns::OTHER_IP,
+    )
+}
+
+async fn call_through_turn(
+    anna: &Session,
+    bram: &Session,
+    base: &str,
+    relay: &Relay,
+    coturn: &Coturn,
+) -> Result<(), HarnessError> {
+    meet(anna, bram, base).await?;
+    // The browsers' own word: the selected candidate pair starts at a TURN allocation.
+    for (session, other) in [(anna, "Bram"), (bram, "Anna")] {
+        let route = format!("return {}?.dataset.route === 'turn';", tile_of(other));
+        let what = format!("the route of {other}'s media to say TURN");
+        wait_until_within(session, &what, &route, Duration::from_secs(5)).await?;
+    }
+    let counter = |name| netns::nft_packets(TURN_ONLY, name).map_err(HarnessError::Check);
+    let (via_turn, direct) = (counter("via_turn")?, counter("direct")?);
+    println!("to the relay: {via_turn} packets from coturn, {direct} others dropped");
+    ensure!(
+        direct > 0,
+        "no packet tried the straight way to the relay: is the firewall in the way at all?"
+    );
+    ensure!(
+        via_turn > 100,
+        "only {via_turn} packets reached the relay from coturn"
+    );
+    let routed = load(&relay.udp_stats.routed);
+    let over_tcp = load(&relay.tcp_stats.received);
+    ensure!(
+        routed > 0 && over_tcp == 0,
+        "the relay routed {routed} UDP packets and received {over_tcp} over ICE-TCP"
+    );
+    // coturn's word: it allocated for both browsers (with the relay's credentials) and let them
+    // send to the relay (a permission is per address, without the port).
+    let log = coturn.log();
+    let allocations = log.matches("ALLOCATE processed, success").count();
+    let permission = format!("peer {} lifetime updated", relay.udp_addr.ip());
+    let permissions = log
+        .lines()
+        .filter(|line| line.contains(&permission))
+        .count();
+    println!("coturn: {allocations} allocations, {permissions} permissions to the relay");
+    ensure!(
+        allocations >= 2 && permissions >= 2,
+        "coturn logged {allocations} allocations and {permissions} permissions to the relay; \
+         its log:\n{log}"
+    );
+    Ok(())
+}
+
+/// A network where nothing gets through to the relay but a TURN server, as a locked-down
+/// corporate network may be: coturn (Debian's, started by the test on the namespace's other
+/// address, `common/coturn.rs`) and nftables rules that let media reach the relay's UDP port
+/// only from coturn's relayed ports, and drop ICE-TCP. The relay hands out TURN credentials
+/// for that coturn, with its secret. Chromium and Firefox see and hear each other; each
+/// says, from its own statistics, that its selected candidate pair goes through TURN; packets
+/// reached the relay from coturn and the straight ones were dropped; and coturn's log shows
+/// both allocations and the permissions to the relay's media port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the release build, the browsers, root, nftables and coturn: run `cargo xtask test`"]
+async fn a_call_through_coturn_works_when_nothing_else_gets_through() {
+    if !netns::isolated("a_call_through_coturn_works_when_nothing_else_gets_through") {
+        return;
+    }
+    let other: IpAddr = netns::OTHER_IP.parse().unwrap();
+    let relay_ip: IpAddr = netns::RELAY_IP.parse().unwrap();
+    let coturn = Coturn::start(other, relay_ip).unwrap_or_else(|e| panic!("{e}"));
+    let relay = start_relay_with(None, |config| {
+        config.turn_uri = vec![coturn.udp_uri()];
+        config.turn_secret = Some(coturn.secret().parse().unwrap());
+    })
+    .await;
+    netns::nft(&turn_only_rules(&relay)).unwrap_or_else(|e| panic!("{e}"));
+    let base = format!("http://{}/", relay.http_addr);
+    let (anna, bram) = chromium_and_firefox().await;
+    let outcome = call_through_turn(&anna, &bram, &base, &relay, &coturn).await;
+    let context = format!("relay at {base}, coturn at {}", coturn.addr);
+    finish_pair("through_turn", anna, bram, outcome, &context).await;
+    relay.shut_down().await;
+}
+
 /// How long the benchmark records the decoded frame count, per case.
 const MEASURED: Duration = Duration::from_secs(20);
 
@@ -289,13 +407,13 @@ async fn record_decoded_frames(session: &Session, name: &str) -> Result<(), Harn
     let installed = eval(
         session,
         &format!(
-            r#"const tile = [...document.querySelectorAll('[data-testid="tile-remote"]')]
-                 .find(t => t.querySelector('[data-testid="tile-name"]')?.textContent === {name:?});
+            r#"const tile = {tile};
                if (!tile) return false;
                const frames = window.__veiligFrames = [];
                new MutationObserver(() => frames.push([performance.now(), Number(tile.dataset.framesDecoded)]))
                  .observe(tile, {{ attributes: true, attributeFilter: ['data-frames-decoded'] }});
-               return true;"#
+               return true;"#,
+            tile = tile_of(name)
         ),
     )
     .await?;

@@ -2,9 +2,10 @@
 //! ([`peer`]), local media ([`media`]), the end-to-end encrypted notes (names, mute states,
 //! chat: [`metadata`]) and the [`session`] that drives them, with reconnection.
 //!
-//! `metadata` and [`video_budget`] are pure and tested natively; the rest is browser glue.
+//! `metadata`, [`route`] and [`video_budget`] are pure and tested natively; the rest is browser glue.
 
 pub mod metadata;
+pub mod route;
 pub mod video_budget;
 
 #[cfg(target_arch = "wasm32")]

@@ -22,6 +22,7 @@ use web_sys::RtcPeerConnectionState;
 use super::media::{open_devices, Device, LocalMedia, MediaError};
 use super::metadata::{Note, Notes, MAX_CHAT_CHARS};
 use super::peer::{sleep, Peer, RemoteTrack};
+use super::route::{self, Route, Stat};
 use super::signaling::{self, Signaling, SignalingEvent};
 use crate::encryption::{AttachPath, FrameCrypto, WarmWorker, WorkerStats, WORKER_URL};
 use crate::frame_crypto::messages::Direction;
@@ -131,6 +132,9 @@ pub struct Reception {
     pub nacks_sent: u64,
     /// Audio level now, 0 to 1.
     pub audio_level: f64,
+    /// Whether media comes straight from the relay or through TURN (the same for everyone:
+    /// one connection carries it all).
+    pub route: Route,
 }
 
 /// Everything the call needs to start.
@@ -885,7 +889,9 @@ fn poll_reception(state: &Rc<RefCell<State>>) {
         };
         let report: web_sys::RtcStatsReport = report.unchecked_into();
         let values = js_sys::try_iter(&report.values()).ok().flatten();
-        for entry in values.into_iter().flatten().flatten() {
+        let entries: Vec<JsValue> = values.into_iter().flatten().flatten().collect();
+        let route = route::of(&entries.iter().map(Stat::read).collect::<Vec<_>>());
+        for entry in entries {
             let kind = js_sys::Reflect::get(&entry, &"type".into())
                 .ok()
                 .and_then(|v| v.as_string());
@@ -902,6 +908,7 @@ fn poll_reception(state: &Rc<RefCell<State>>) {
                 continue;
             };
             let r = reception.entry(who.clone()).or_default();
+            r.route = route;
             r.packets_lost += number(&entry, "packetsLost") as i64;
             r.nacks_sent += number(&entry, "nackCount") as u64;
             if *audio {

@@ -10,6 +10,7 @@ use yew::prelude::*;
 
 use super::media_element::MediaElement;
 use crate::call::peer::RemoteTrack;
+use crate::call::route::Route;
 use crate::call::session::{Call, CallEvent, Decryption, Failure, Reception, Status};
 use crate::i18n::{Lang, Text};
 use crate::link_options::Toolbar;
@@ -387,7 +388,8 @@ pub fn Room(props: &Props) -> Html {
                 data-frames-decoded={reception.frames_decoded.to_string()}
                 data-audio-energy={reception.audio_energy.to_string()}
                 data-packets-lost={reception.packets_lost.to_string()}
-                data-nacks-sent={reception.nacks_sent.to_string()}>
+                data-nacks-sent={reception.nacks_sent.to_string()}
+                data-route={reception.route.as_str()}>
                 if failing {
                     <div class="cannot-decrypt" role="status">{ text.cannot_decrypt }</div>
                 } else if presence.is_some_and(|p| !p.camera) {
@@ -417,6 +419,12 @@ pub fn Room(props: &Props) -> Html {
                         <dd>{ format!("{:.0}", reception.frames_per_second) }</dd>
                         <dt>{ text.packets_lost }</dt>
                         <dd>{ reception.packets_lost }</dd>
+                        <dt>{ text.route }</dt>
+                        <dd>{ match reception.route {
+                            Route::Unknown => text.route_unknown,
+                            Route::Direct => text.route_direct,
+                            Route::Turn => text.route_turn,
+                        } }</dd>
                     </dl>
                 </details>
             </figure>

@@ -21,6 +21,7 @@
 pub mod app;
 pub mod browser;
 pub mod console;
+pub mod coturn;
 pub mod driver;
 pub mod error;
 pub mod lossy_udp;

@@ -28,7 +28,7 @@ const INSIDE: &str = "VEILIG_NETNS";
 pub const RELAY_IP: &str = "10.99.0.1";
 
 /// The other end of the veth pair: free for something to stand between browsers and the relay
-/// (the lossy forwarder of `tests/network.rs`).
+/// (the lossy forwarder and the TURN server of `tests/network.rs`).
 pub const OTHER_IP: &str = "10.99.0.2";
 
 /// `ip`, through `sudo -n` when not root.
@@ -74,14 +74,19 @@ impl Drop for Namespace {
 /// that drops every UDP packet sent or received here. Call it inside the namespace (it needs
 /// root, which the test has there, and Debian's `nftables`); the rule goes with the namespace.
 pub fn block_udp() -> Result<(), String> {
+    nft("table inet veilig_test {
+            chain input { type filter hook input priority 0; meta l4proto udp drop; }
+            chain output { type filter hook output priority 0; meta l4proto udp drop; }
+        }")
+}
+
+/// Loads nftables `rules` (the `nft -f` syntax) into this namespace's firewall; they go with
+/// the namespace. Refused outside a test's namespace, where they would firewall the machine.
+pub fn nft(rules: &str) -> Result<(), String> {
     assert!(
         std::env::var_os(INSIDE).is_some(),
-        "block_udp outside a test namespace would firewall the machine"
+        "nftables rules outside a test namespace would firewall the machine"
     );
-    let rules = "table inet veilig_test {
-        chain input { type filter hook input priority 0; meta l4proto udp drop; }
-        chain output { type filter hook output priority 0; meta l4proto udp drop; }
-    }";
     let mut nft = Command::new("nft")
         .args(["-f", "-"])
         .stdin(std::process::Stdio::piped())
@@ -94,8 +99,23 @@ pub fn block_udp() -> Result<(), String> {
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`nft` refused the UDP-blocking rules: {status}"))
+        Err(format!("`nft` refused the rules: {status}\n{rules}"))
     }
+}
+
+/// The packets counted so far by the named counter `name` of inet table `table`.
+pub fn nft_packets(table: &str, name: &str) -> Result<u64, String> {
+    let out = Command::new("nft")
+        .args(["list", "counter", "inet", table, name])
+        .output()
+        .map_err(|e| format!("cannot run `nft`: {e} (install nftables)"))?;
+    let listing = String::from_utf8_lossy(&out.stdout);
+    listing
+        .split_whitespace()
+        .skip_while(|word| *word != "packets")
+        .nth(1)
+        .and_then(|count| count.parse().ok())
+        .ok_or_else(|| format!("no packet count for counter {name} in: {listing}"))
 }
 
 /// `true`: we are inside the namespace, run the test. `false`: the test ran (and passed) in a

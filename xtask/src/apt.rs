@@ -1,7 +1,8 @@
-//! The browsers for the tests (Chromium, chromedriver, Firefox ESR), and nftables for the test
-//! of a network that blocks UDP, from Debian, installed by `apt-get` in the background: on a
-//! fresh machine the download and unpacking overlap the compiles that come before any browser
-//! is needed, instead of adding minutes in front of them.
+//! The browsers for the tests (Chromium, chromedriver, Firefox ESR), nftables for the tests of
+//! networks that block UDP or everything but a TURN server, and coturn for the latter, from
+//! Debian, installed by `apt-get` in the background: on a fresh machine the download and
+//! unpacking overlap the compiles that come before any browser is needed, instead of adding
+//! minutes in front of them.
 //!
 //! apt's output goes to `target/xtask/apt.log`, not the terminal, where it would interleave
 //! with cargo's; it is shown if the install fails. An install in progress is always waited for,
@@ -16,9 +17,16 @@ use std::thread::{self, JoinHandle};
 use crate::error::Error;
 use crate::exec::{self, describe, probe};
 
-/// Debian packages for the browser tests: the browsers, and `nft` (`tests/network.rs` drops
-/// UDP in its network namespace).
-const PACKAGES: [&str; 4] = ["chromium", "chromium-driver", "firefox-esr", "nftables"];
+/// Debian packages for the browser tests: the browsers, `nft` (`tests/network.rs` firewalls
+/// its network namespace) and coturn (`tests/network.rs` runs a call through its
+/// `turnserver`, started by the test itself: the package's own service stays off).
+const PACKAGES: [&str; 5] = [
+    "chromium",
+    "chromium-driver",
+    "firefox-esr",
+    "nftables",
+    "coturn",
+];
 
 /// The browsers, present or being installed.
 pub struct BrowserInstall {
