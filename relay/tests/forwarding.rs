@@ -1,8 +1,7 @@
 //! Media forwarding with real WebRTC peers: every participant receives every other's frames,
 //! byte for byte as sent (the relay never touches payloads); leave and rejoin; a track that
 //! starts mid-call (screen share) reaches everyone; media connects with the UDP socket on the
-//! wildcard address; a participant survives a network outage shorter than ICE consent's 30 s,
-//! and is dropped after a longer one.
+//! wildcard address; a participant whose media path is gone for good is dropped.
 
 mod common;
 
@@ -189,45 +188,19 @@ async fn a_keyframe_request_within_the_interval_is_deferred_not_dropped() {
     relay.shut_down().await;
 }
 
-/// Two settled participants with media flowing; the second then loses its network for
-/// `outage`. Returns the relay and both, after the outage.
-async fn outage(room: &str, outage: Duration) -> (veilig_relay::Relay, Vec<Participant>) {
+/// A participant whose media path goes away (its checks stop for 15 s, the ICE agent's limit)
+/// is dropped although its WebSocket is still open, and the others are told, so nobody waits
+/// for a ghost. Its browser then rejoins (`tests/network.rs` checks that end to end).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_whose_media_path_is_gone_is_dropped() {
     let relay = common::relay(|_| {}).await;
     let mut people = vec![
-        Participant::join(&relay, room).await,
-        Participant::join(&relay, room).await,
+        Participant::join(&relay, "gone").await,
+        Participant::join(&relay, "gone").await,
     ];
     settle(&mut people).await;
     warm_up(&mut people).await;
-    people[1].go_offline(outage);
-    tokio::time::sleep(outage).await;
-    (relay, people)
-}
-
-/// A laptop whose Wi-Fi drops for 20 s: the relay's ICE agent gives up on the pair after 15 s
-/// without a check, but the participant may come back for 30 s in all (RFC 7675), and does,
-/// as the same participant: nobody is told it left, and frames flow both ways again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_participant_back_from_a_twenty_second_outage_is_still_in_the_call() {
-    let (relay, mut people) = outage("outage-short", Duration::from_secs(20)).await;
-    exchange(&mut people, 20).await;
-    let gone = people[1].id.clone();
-    for person in &mut people {
-        person.drain();
-        let dropped = person.history.iter().any(|seen| {
-            matches!(seen, Seen::Signal(ServerMessage::Left { participant }) if *participant == gone)
-                || matches!(seen, Seen::Signal(ServerMessage::Error { .. }) | Seen::Closed(_))
-        });
-        assert!(!dropped, "{} saw the outage end the call", person.id);
-    }
-    relay.shut_down().await;
-}
-
-/// A participant whose network stays away for longer than consent allows is dropped, and the
-/// others are told, so nobody waits for a ghost.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_participant_gone_for_longer_than_consent_is_dropped() {
-    let (relay, mut people) = outage("outage-long", Duration::from_secs(33)).await;
+    people[1].go_offline(Duration::from_secs(60));
     let gone = people[1].id.clone();
     people[0]
         .wait_for(|seen| matches!(seen, Seen::Signal(ServerMessage::Left { participant }) if *participant == gone))

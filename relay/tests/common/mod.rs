@@ -196,8 +196,7 @@ impl Participant {
     }
 
     /// Cuts the participant's media path for `outage`: nothing goes out, nothing comes in, as
-    /// when a laptop's Wi-Fi drops. The WebSocket stays up (a browser's may not, but that is
-    /// a different test).
+    /// when a laptop's Wi-Fi drops. The WebSocket stays up.
     pub fn go_offline(&self, outage: Duration) {
         let _ = self.commands.send(Command::Offline(outage));
     }
@@ -432,14 +431,11 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     mut commands: mpsc::UnboundedReceiver<Command>,
     seen: mpsc::UnboundedSender<Seen>,
 ) {
-    let mut config = Rtc::builder()
+    let mut rtc = Rtc::builder()
         .clear_codecs()
         .enable_vp8(true)
-        .enable_opus(true, false);
-    // Keep checking through an outage of up to about 30 s before giving up, as browsers do
-    // (RFC 7675 consent); str0m's default gives up after about 15 s.
-    config.set_max_stun_retransmits(20);
-    let mut rtc = config.build(Instant::now());
+        .enable_opus(true, false)
+        .build(Instant::now());
     // Until when the media path is cut ([`Participant::go_offline`]).
     let mut offline_until = Instant::now();
     let (incoming_tx, mut incoming) = mpsc::unbounded_channel();
