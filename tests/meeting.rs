@@ -160,10 +160,11 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
         wait_until(
             bram,
             "Anna's camera at half size",
-            r#"const tile = [...document.querySelectorAll('[data-testid="tile-remote"]')]
-                 .find(t => t.querySelector('[data-testid="tile-name"]')?.textContent === "Anna");
-               const v = tile && tile.querySelector('video');
-               return !!v && v.videoWidth > 0 && v.videoWidth <= 640;"#,
+            &format!(
+                "const tile = {}; const v = tile && tile.querySelector('video');
+                 return !!v && v.videoWidth > 0 && v.videoWidth <= 640;",
+                tile_of("Anna")
+            ),
         )
         .await?;
         screenshot(anna, "meeting-three").await?;
@@ -495,10 +496,10 @@ async fn listen_only(
             anna,
             &format!("{name} without camera, muted"),
             &format!(
-                r#"return [...document.querySelectorAll('[data-testid="tile-remote"]')].some(t =>
-                     t.querySelector('[data-testid="tile-name"]')?.textContent === {name:?}
-                     && !!t.querySelector('[data-testid="camera-off"]')
-                     && !!t.querySelector('[data-testid="tile-muted"]'));"#
+                r#"const t = {tile};
+                   return !!t && !!t.querySelector('[data-testid="camera-off"]')
+                     && !!t.querySelector('[data-testid="tile-muted"]');"#,
+                tile = tile_of(name)
             ),
         )
         .await?;

@@ -94,14 +94,6 @@ async fn meet(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
     hears(bram).await
 }
 
-/// A JavaScript expression: `name`'s remote tile, `undefined` while there is none.
-fn tile_of(name: &str) -> String {
-    format!(
-        r#"[...document.querySelectorAll('[data-testid="tile-remote"]')]
-             .find(t => t.querySelector('[data-testid="tile-name"]')?.textContent === {name:?})"#
-    )
-}
-
 /// A JavaScript expression: the number in data attribute `field` (camelCase) of `name`'s
 /// remote tile, 0 while there is none.
 fn tile_value(name: &str, field: &str) -> String {

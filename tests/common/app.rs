@@ -197,16 +197,21 @@ pub async fn join_with(
     Ok(())
 }
 
+/// A JavaScript expression: `name`'s remote tile, `undefined` while there is none.
+pub fn tile_of(name: &str) -> String {
+    format!(
+        r#"[...document.querySelectorAll('[data-testid="tile-remote"]')]
+             .find(t => t.querySelector('[data-testid="tile-name"]')?.textContent === {name:?})"#
+    )
+}
+
 /// JavaScript: the remote tile of `name` plays decoded video.
 pub fn sees_video_of(name: &str) -> String {
     format!(
-        r#"for (const tile of document.querySelectorAll('[data-testid="tile-remote"]')) {{
-             const n = tile.querySelector('[data-testid="tile-name"]');
-             const v = tile.querySelector('video');
-             if (n && n.textContent === {name:?} && v && v.videoWidth > 0 && v.currentTime > 0.5
-                 && tile.dataset.state === "ok") return true;
-           }}
-           return false;"#
+        r#"const tile = {};
+           const v = tile && tile.querySelector('video');
+           return !!v && v.videoWidth > 0 && v.currentTime > 0.5 && tile.dataset.state === "ok";"#,
+        tile_of(name)
     )
 }
 
@@ -220,9 +225,8 @@ pub async fn keeps_playing(session: &Session, whose: Option<&str>) -> Result<(),
     let find = match whose {
         None => r#"const v = document.querySelector('[data-testid="tile-self"] video, video[data-testid="preview"]');"#.to_owned(),
         Some(name) => format!(
-            r#"const tile = [...document.querySelectorAll('[data-testid="tile-remote"]')]
-                 .find(t => t.querySelector('[data-testid="tile-name"]')?.textContent === {name:?});
-               const v = tile && tile.querySelector('video');"#
+            "const tile = {}; const v = tile && tile.querySelector('video');",
+            tile_of(name)
         ),
     };
     let label = whose.unwrap_or("our own preview");
