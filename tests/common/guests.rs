@@ -9,7 +9,8 @@
 //! What it does not do: encode video (there is no VP8 encoder here; [`vp8_clips`] has the
 //! browser's WebCodecs make the frames once, and each guest plays its clip in a loop), send
 //! audio (it is muted, and says so), or decrypt what it receives. It does read the clear
-//! prefix of the keyframes it receives from others' cameras: their size, for [`Guests::camera_sizes`].
+//! prefix of the keyframes it receives from others' cameras: their size, for
+//! [`Guests::camera_size`].
 //!
 //! ```text
 //!  browser (WebCodecs) ── base64 VP8 clips ──► test ──► Guest task ×N
