@@ -11,6 +11,7 @@
 mod common;
 
 use common::app::*;
+use common::guests::{clip_colour, shows_own_pictures, vp8_clips, Guests};
 use common::{netns, Browser, HarnessError, Media, Session};
 use fantoccini::Locator;
 use serde_json::json;
@@ -379,9 +380,7 @@ async fn a_passphrase_meeting_admits_only_the_right_passphrase() {
     let relay = start_relay(None).await;
     let base = format!("http://{}/", relay.http_addr);
     let (anna, bram) = chromium_and_firefox().await;
-    let eve = Session::start(Browser::Chromium)
-        .await
-        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let eve = chromium().await;
     let outcome = passphrase(&anna, &bram, &eve, &base).await;
     if outcome.is_err() {
         let _ = screenshot(&eve, "passphrase-failure-eve").await;
@@ -552,9 +551,7 @@ async fn guests_without_camera_or_microphone_still_join_and_listen() {
     }
     let relay = start_relay(None).await;
     let base = format!("http://{}/", relay.http_addr);
-    let anna = Session::start(Browser::Chromium)
-        .await
-        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let anna = chromium().await;
     let bram = Session::start_with(Browser::Firefox, Media::Denied)
         .await
         .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
@@ -567,5 +564,109 @@ async fn guests_without_camera_or_microphone_still_join_and_listen() {
     }
     cas.close().await.ok();
     finish_pair("listen_only", anna, bram, outcome, &base).await;
+    relay.shut_down().await;
+}
+
+/// A full meeting: Chromium and 24 native participants (`common/guests.rs`), each announcing
+/// its name in an encrypted presence note and sending SFrame-encrypted VP8 that Chromium's own
+/// WebCodecs encoded. Chromium shows 25 tiles, every guest by name with its video decoding; in
+/// a 1280x720 viewport all 25 lie inside it, five columns by five rows, without overlapping or
+/// scrolling; in a narrow one, two columns and nothing sticking out sideways. With 25 people
+/// Chromium sends its camera at a quarter size (`src/call/video_budget.rs`), as the guests see
+/// it in the keyframes they receive.
+async fn full_grid(
+    anna: &Session,
+    relay: &veilig_relay::Relay,
+    base: &str,
+) -> Result<(), HarnessError> {
+    // The guests' video first, on the start page, so the encoder is done before the meeting.
+    anna.goto(base).await?;
+    anna.wait_for_test_id("new-meeting").await?;
+    let clips = vp8_clips(anna, 6, 30).await?;
+    anna.set_viewport(1280, 720).await?;
+    let link = new_meeting(anna, base, false).await?;
+    join_as(anna, "Anna").await?;
+
+    let names: Vec<String> = (1..=24).map(|n| format!("Gast {n:02}")).collect();
+    let mut guests = Guests::join(relay, &link, &names, &clips)
+        .await
+        .map_err(|e| HarnessError::Check(format!("the guests' keys from {link}: {e}")))?;
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    wait_until(
+        anna,
+        "every guest's name and video",
+        &sees_videos_of(&names),
+    )
+    .await?;
+    wait_until(
+        anna,
+        "24 remote tiles, each with frames decoded",
+        r#"const tiles = [...document.querySelectorAll('[data-testid="tile-remote"]')];
+           return tiles.length === 24 && tiles.every(t => Number(t.dataset.framesDecoded) > 0);"#,
+    )
+    .await?;
+    // Each shows its own picture, not one decoded against a lost frame.
+    let expected: Vec<(&str, String)> = names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| (*name, clip_colour(index % clips.len(), clips.len())))
+        .collect();
+    shows_own_pictures(anna, &expected).await?;
+    // And they play on, with 24 decoders running.
+    tokio::try_join!(
+        keeps_playing(anna, Some(names[0])),
+        keeps_playing(anna, Some(names[23])),
+    )?;
+
+    let wide = grid_layout(anna).await?;
+    screenshot(anna, "meeting-25").await?;
+    ensure!(
+        wide.viewport == (1280.0, 720.0)
+            && wide.tiles == 25
+            && (wide.columns, wide.rows) == (5, 5)
+            && wide.outside == 0
+            && wide.overlaps == 0
+            && !wide.scrolls
+            && !wide.scrolls_sideways,
+        "25 tiles in 1280x720: 5 by 5, all inside, none overlapping, no scrolling; got {wide:?}"
+    );
+
+    let host = guests
+        .hosts
+        .first()
+        .cloned()
+        .ok_or_else(|| HarnessError::Check("the guests found nobody in the room".into()))?;
+    // A quarter of the fake camera's 1280x720 (or less, if Chromium adapts to the busy CPU).
+    guests
+        .camera_size(&host, |(width, _)| width <= 1280 / 4, common::TIMEOUT)
+        .await?;
+
+    anna.set_viewport(480, 900).await?;
+    let narrow = grid_layout(anna).await?;
+    screenshot(anna, "meeting-25-narrow").await?;
+    ensure!(
+        narrow.tiles == 25
+            && narrow.columns == 2
+            && narrow.rows == 13
+            && narrow.outside_sideways == 0
+            && narrow.overlaps == 0
+            && !narrow.scrolls_sideways,
+        "25 tiles in a 480-pixel-wide window: 2 columns, nothing sideways; got {narrow:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the release build, the browsers and root: run `cargo xtask test`"]
+async fn twenty_five_in_one_meeting_fit_the_grid() {
+    if !netns::isolated("twenty_five_in_one_meeting_fit_the_grid") {
+        return;
+    }
+    let relay = start_relay(None).await;
+    let base = format!("http://{}/", relay.http_addr);
+    let anna = chromium().await;
+    let outcome = full_grid(&anna, &relay, &base).await;
+    anna.finish("full_grid", outcome, &format!("relay at {base}"))
+        .await;
     relay.shut_down().await;
 }

@@ -19,6 +19,7 @@
 
 pub mod assets;
 pub mod config;
+pub mod gaps;
 pub mod http;
 pub mod metrics;
 pub mod net;

@@ -29,6 +29,8 @@
 //! waits while the origin's session cannot send it (not connected yet, line or incoming stream
 //! not negotiated yet: str0m would refuse it or silently discard the feedback), and while the
 //! line was asked less than 300 ms ago; requests that meet while pending become one.
+//! Until that keyframe comes, the line's video after a gap is held back ([`crate::gaps`]):
+//! receivers could not tell the frames that follow a missing one from good ones.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -46,6 +48,7 @@ use veilig_protocol::{
     ErrorCode, MediaLine, ParticipantId, RoomId, ServerMessage, Source, PROTOCOL_VERSION,
 };
 
+use crate::gaps::{Frame, Gaps};
 use crate::metrics::{Counters, Gauge, Held};
 use crate::rooms::Rooms;
 use crate::tap::Tap;
@@ -198,6 +201,7 @@ pub struct Room {
     rooms: Rooms,
     inbox: mpsc::Sender<RoomInput>,
     peers: Vec<Peer>,
+    gaps: Gaps,
 }
 
 impl Room {
@@ -209,6 +213,7 @@ impl Room {
             rooms,
             inbox,
             peers: Vec::new(),
+            gaps: Gaps::default(),
         }
     }
 
@@ -416,6 +421,7 @@ impl Room {
     /// Removes every trace of a peer that is gone, and tells the others.
     async fn forget(&mut self, mut peer: Peer) {
         peer.rtc.disconnect();
+        self.gaps.forget(&peer.id);
         let _ = self
             .ctx
             .routes
@@ -529,11 +535,20 @@ impl Room {
     }
 
     fn forward(&mut self, origin: &ParticipantId, data: &MediaData, now: Instant) {
-        if let Some(tap) = &self.ctx.tap {
-            tap.record(&self.id, origin, data);
-        }
         if !data.contiguous {
             self.request_keyframe(origin, data.mid, KeyframeRequestKind::Pli, now);
+        }
+        let frame = Frame {
+            video: !data.params.spec().codec.is_audio(),
+            contiguous: data.contiguous,
+            keyframe: data.is_keyframe(),
+        };
+        if !self.gaps.admit(origin, data.mid, frame) {
+            tracing::debug!(room = %self.id, %origin, mid = %data.mid, "held back until a keyframe");
+            return;
+        }
+        if let Some(tap) = &self.ctx.tap {
+            tap.record(&self.id, origin, data);
         }
         for peer in self.peers.iter_mut().filter(|peer| &peer.id != origin) {
             let Some(mid) = peer

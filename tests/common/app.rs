@@ -106,11 +106,16 @@ pub async fn screenshot_into(
     Ok(())
 }
 
+/// Chromium with a fresh profile; panics if it cannot start (nothing to test then).
+pub async fn chromium() -> Session {
+    Session::start(Browser::Chromium)
+        .await
+        .unwrap_or_else(|e| panic!("starting Chromium: {e}"))
+}
+
 /// Chromium and Firefox, each with a fresh profile.
 pub async fn chromium_and_firefox() -> (Session, Session) {
-    let chromium = Session::start(Browser::Chromium)
-        .await
-        .unwrap_or_else(|e| panic!("starting Chromium: {e}"));
+    let chromium = chromium().await;
     let firefox = Session::start(Browser::Firefox)
         .await
         .unwrap_or_else(|e| panic!("starting Firefox: {e}"));
@@ -207,11 +212,21 @@ pub fn tile_of(name: &str) -> String {
 
 /// JavaScript: the remote tile of `name` plays decoded video.
 pub fn sees_video_of(name: &str) -> String {
+    sees_videos_of(&[name])
+}
+
+/// JavaScript: each of `names` has a remote tile with that name (decrypted from their presence
+/// note) that plays decoded video.
+pub fn sees_videos_of(names: &[&str]) -> String {
     format!(
-        r#"const tile = {};
-           const v = tile && tile.querySelector('video');
-           return !!v && v.videoWidth > 0 && v.currentTime > 0.5 && tile.dataset.state === "ok";"#,
-        tile_of(name)
+        r#"const playing = new Set();
+           for (const tile of document.querySelectorAll('[data-testid="tile-remote"]')) {{
+             const n = tile.querySelector('[data-testid="tile-name"]');
+             const v = tile.querySelector('video');
+             if (n && v && v.videoWidth > 0 && v.currentTime > 0.5 && tile.dataset.state === "ok")
+               playing.add(n.textContent);
+           }}
+           return {names:?}.every(name => playing.has(name));"#
     )
 }
 
@@ -287,4 +302,58 @@ pub async fn send_chat(session: &Session, message: &str) -> Result<(), HarnessEr
     input.send_keys(message).await?;
     input.send_keys("\u{E007}").await?; // Enter
     Ok(())
+}
+
+/// Where the meeting grid's tiles are, as the browser laid them out in its viewport.
+#[derive(Debug, serde::Deserialize)]
+pub struct GridLayout {
+    /// The viewport, CSS pixels.
+    pub viewport: (f64, f64),
+    /// Tiles in the grid (ours and everyone else's).
+    pub tiles: usize,
+    /// Distinct left edges, and distinct top edges, of the tiles.
+    pub columns: usize,
+    pub rows: usize,
+    /// Tiles not wholly inside the viewport, and the same for its width only.
+    pub outside: usize,
+    pub outside_sideways: usize,
+    /// Pairs of tiles that overlap.
+    pub overlaps: usize,
+    /// The narrowest tile's width.
+    pub narrowest: f64,
+    /// Whether the page, or the stage that holds the grid, can scroll (down, or sideways).
+    pub scrolls: bool,
+    pub scrolls_sideways: bool,
+}
+
+/// Measures the meeting grid (see [`GridLayout`]).
+pub async fn grid_layout(session: &Session) -> Result<GridLayout, HarnessError> {
+    let layout = eval(
+        session,
+        r#"const width = window.innerWidth, height = window.innerHeight;
+           const rects = [...document.querySelectorAll('.grid > figure.tile')]
+             .map(t => t.getBoundingClientRect());
+           const inside = r => r.left >= 0 && r.right <= width && r.top >= 0 && r.bottom <= height;
+           let overlaps = 0;
+           rects.forEach((a, i) => rects.slice(i + 1).forEach(b => {
+             if (Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5
+                 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5) overlaps++;
+           }));
+           const page = document.scrollingElement, stage = document.querySelector('.stage');
+           return {
+             viewport: [width, height],
+             tiles: rects.length,
+             columns: new Set(rects.map(r => Math.round(r.left))).size,
+             rows: new Set(rects.map(r => Math.round(r.top))).size,
+             outside: rects.filter(r => !inside(r)).length,
+             outside_sideways: rects.filter(r => r.left < 0 || r.right > width).length,
+             overlaps,
+             narrowest: Math.min(...rects.map(r => r.width)),
+             scrolls: page.scrollHeight > page.clientHeight || stage.scrollHeight > stage.clientHeight,
+             scrolls_sideways: page.scrollWidth > page.clientWidth || stage.scrollWidth > stage.clientWidth,
+           };"#,
+    )
+    .await?;
+    serde_json::from_value(layout.clone())
+        .map_err(|e| HarnessError::Check(format!("the grid's layout {layout}: {e}")))
 }

@@ -267,20 +267,37 @@ impl Session {
     }
 
     /// Runs `source` in every page before the page's own scripts, from the next navigation on
-    /// (Chromium only: DevTools' `Page.addScriptToEvaluateOnNewDocument`, through chromedriver).
+    /// (Chromium only: DevTools' `Page.addScriptToEvaluateOnNewDocument`).
     pub async fn add_init_script(&self, source: &str) -> Result<(), HarnessError> {
+        self.devtools(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": source }),
+        )
+        .await
+    }
+
+    /// Makes the page's viewport exactly `width` x `height` CSS pixels (Chromium only:
+    /// DevTools' `Emulation.setDeviceMetricsOverride`). A window size would leave the viewport
+    /// to the browser's own chrome; layout tests need the exact size.
+    pub async fn set_viewport(&self, width: u32, height: u32) -> Result<(), HarnessError> {
+        self.devtools(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .await
+    }
+
+    /// A DevTools command, through chromedriver.
+    async fn devtools(&self, cmd: &str, params: Value) -> Result<(), HarnessError> {
         assert_eq!(
             self.browser,
             Browser::Chromium,
-            "init scripts: Chromium only"
+            "DevTools commands: Chromium only"
         );
         self.client
             .issue_cmd(SessionCommand {
                 path: "goog/cdp/execute",
-                body: json!({
-                    "cmd": "Page.addScriptToEvaluateOnNewDocument",
-                    "params": { "source": source },
-                }),
+                body: json!({ "cmd": cmd, "params": params }),
             })
             .await?;
         Ok(())

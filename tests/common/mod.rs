@@ -6,6 +6,7 @@
 //!   │            │                          └──► headless Chromium / Firefox, fresh profile
 //!   │            └──► console.rs: the page's console errors and uncaught exceptions
 //!   ├──► StaticServer::serve(dist) ──► every request and the status it got, recorded
+//!   ├──► guests.rs: native participants (no browser) for large meetings
 //!   └──► session.finish(outcome): on failure a screenshot and a report in target/test-artifacts/
 //! ```
 //!
@@ -24,6 +25,7 @@ pub mod console;
 pub mod coturn;
 pub mod driver;
 pub mod error;
+pub mod guests;
 pub mod lossy_udp;
 pub mod netns;
 pub mod recorder;
