@@ -630,6 +630,14 @@ async fn full_grid(
             && !wide.scrolls_sideways,
         "25 tiles in 1280x720: 5 by 5, all inside, none overlapping, no scrolling; got {wide:?}"
     );
+    // Small tiles stay readable: each name and mute state on one line inside its tile, and
+    // the tiles' buttons out of the way until the pointer or the keyboard comes.
+    ensure!(
+        wide.captions_cramped == 0 && wide.buttons_shown == 0,
+        "small tiles cluttered: {} captions cramped, {} buttons showing",
+        wide.captions_cramped,
+        wide.buttons_shown
+    );
 
     let host = guests
         .hosts
@@ -650,6 +658,7 @@ async fn full_grid(
             && narrow.rows == 13
             && narrow.outside_sideways == 0
             && narrow.overlaps == 0
+            && narrow.captions_cramped == 0
             && !narrow.scrolls_sideways,
         "25 tiles in a 480-pixel-wide window: 2 columns, nothing sideways; got {narrow:?}"
     );

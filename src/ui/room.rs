@@ -15,6 +15,10 @@ use crate::call::session::{Call, CallEvent, Decryption, Failure, Reception, Stat
 use crate::i18n::{Lang, Text};
 use crate::link_options::Toolbar;
 
+/// From this many people the grid has four or five columns: tiles are small, so each keeps its
+/// name and mute state in view and shows its pin and reception buttons on hover or focus.
+const DENSE: usize = 10;
+
 /// What a participant told us about themselves.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Presence {
@@ -478,7 +482,7 @@ pub fn Room(props: &Props) -> Html {
                     <p class="sharing" role="status">{ text.sharing_notice }</p>
                 }
                 { for screens }
-                <div class={classes!("grid", format!("n{}", count.min(25)))}>
+                <div class={classes!("grid", format!("n{}", count.min(25)), (count >= DENSE).then_some("dense"))}>
                     { own_tile }
                     { for remote_tiles }
                 </div>

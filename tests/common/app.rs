@@ -324,6 +324,11 @@ pub struct GridLayout {
     /// Whether the page, or the stage that holds the grid, can scroll (down, or sideways).
     pub scrolls: bool,
     pub scrolls_sideways: bool,
+    /// Tile captions (name, mute state) wrapped onto a second line or sticking out of their
+    /// tile.
+    pub captions_cramped: usize,
+    /// Pin and reception buttons showing on tiles the pointer is not on.
+    pub buttons_shown: usize,
 }
 
 /// Measures the meeting grid (see [`GridLayout`]).
@@ -351,6 +356,15 @@ pub async fn grid_layout(session: &Session) -> Result<GridLayout, HarnessError> 
              narrowest: Math.min(...rects.map(r => r.width)),
              scrolls: page.scrollHeight > page.clientHeight || stage.scrollHeight > stage.clientHeight,
              scrolls_sideways: page.scrollWidth > page.clientWidth || stage.scrollWidth > stage.clientWidth,
+             captions_cramped: [...document.querySelectorAll('.grid > figure.tile figcaption')]
+               .filter(c => {
+                 const r = c.getBoundingClientRect(), t = c.parentElement.getBoundingClientRect();
+                 return r.height > 2 * parseFloat(getComputedStyle(c).fontSize)
+                   || r.left < t.left || r.right > t.right;
+               }).length,
+             buttons_shown: [...document.querySelectorAll('.grid > figure.tile :is(.pin, .reception)')]
+               .filter(b => !b.closest('.tile').matches(':hover') && getComputedStyle(b).opacity !== '0')
+               .length,
            };"#,
     )
     .await?;
