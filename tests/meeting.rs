@@ -529,14 +529,23 @@ async fn listen_only(
     click(bram, "toggle-mic").await?;
     bram.wait_for_test_id("device-refused").await?;
 
-    // A narrow window: nothing sticks out sideways, and the controls are in reach.
+    // A narrow window: nothing sticks out sideways, the controls are in the window without
+    // scrolling, and the language button covers no tile.
     cas.client().set_window_size(420, 860).await?;
     wait_until(
         cas,
         "the narrow layout",
         r#"const leave = document.querySelector('[data-testid="leave"]').getBoundingClientRect();
+           const language = document.querySelector('[data-testid="language"]').getBoundingClientRect();
+           const covers = [...document.querySelectorAll('figure.tile')].some(t => {
+             const r = t.getBoundingClientRect();
+             return Math.min(r.right, language.right) > Math.max(r.left, language.left)
+                 && Math.min(r.bottom, language.bottom) > Math.max(r.top, language.top);
+           });
            return document.documentElement.scrollWidth <= window.innerWidth
-               && leave.right <= window.innerWidth && leave.left >= 0;"#,
+               && leave.right <= window.innerWidth && leave.left >= 0
+               && leave.top >= 0 && leave.bottom <= window.innerHeight
+               && !covers;"#,
     )
     .await?;
     screenshot(cas, "meeting-narrow").await?;
