@@ -16,10 +16,10 @@
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::app::{join_as, new_meeting, start_relay_with};
 use common::{netns, Browser, Session, TIMEOUT};
 use veilig::timeline::Milestone;
 
@@ -38,35 +38,16 @@ struct Meeting {
 
 impl Meeting {
     async fn start(label: &'static str, dist: PathBuf) -> Meeting {
-        let mut config = veilig_relay::Config::defaults();
-        let ip: IpAddr = netns::RELAY_IP.parse().unwrap();
-        config.listen = "127.0.0.1:0".parse().unwrap();
-        config.udp = SocketAddr::new(ip, 0);
-        config.public_ip = Some(ip);
-        config.static_dir = Some(dist);
-        let relay = veilig_relay::start(config).await.expect("relay");
+        // The relay the app's tests use, serving `dist` instead of `dist/`.
+        let relay = start_relay_with(None, |config| config.static_dir = Some(dist)).await;
         let base = format!("http://{}/", relay.http_addr);
         let host = Session::start(Browser::Chromium).await.expect("Chromium");
-        host.goto(&base).await.unwrap();
-        host.wait_for_test_id("new-meeting")
+        let link = new_meeting(&host, &base, false)
             .await
-            .unwrap()
-            .click()
+            .unwrap_or_else(|e| panic!("{label}: starting the meeting: {e}"));
+        join_as(&host, "Host")
             .await
-            .unwrap();
-        host.wait_for_test_id("lobby").await.unwrap();
-        let link = host.client().current_url().await.unwrap().to_string();
-        let join = host.wait_for_test_id("join").await.unwrap();
-        let deadline = Instant::now() + TIMEOUT;
-        while !join.is_enabled().await.unwrap() {
-            assert!(
-                Instant::now() < deadline,
-                "the host's devices never answered"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        join.click().await.unwrap();
-        host.wait_for_test_id("room").await.unwrap();
+            .unwrap_or_else(|e| panic!("{label}: joining it: {e}"));
         Meeting {
             label,
             relay,
