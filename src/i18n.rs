@@ -159,6 +159,8 @@ pub struct Text {
     pub alone: &'static str,
     /// Meeting: encryption failed to start.
     pub encryption_failed: &'static str,
+    /// Meeting: the relay sent something it never should, and the call was stopped.
+    pub server_misbehaved: &'static str,
     /// Meeting: a participant's camera is off.
     pub camera_off: &'static str,
     /// Meeting: pin a tile large.
@@ -239,6 +241,7 @@ pub const NL: Text = Text {
     participants: "Deelnemers",
     alone: "U bent de enige hier. Deel de link om anderen uit te nodigen.",
     encryption_failed: "De versleuteling kon niet starten. Zonder versleuteling beginnen we geen gesprek.",
+    server_misbehaved: "De server stuurde iets onverwachts. Voor uw veiligheid is het gesprek gestopt.",
     camera_off: "Camera uit",
     pin: "Vastzetten",
     unpin: "Losmaken",
@@ -306,6 +309,7 @@ pub const EN: Text = Text {
     participants: "Participants",
     alone: "You are the only one here. Share the link to invite others.",
     encryption_failed: "Encryption could not start. Without encryption we do not start a call.",
+    server_misbehaved: "The server sent something unexpected. For your safety the call was stopped.",
     camera_off: "Camera off",
     pin: "Pin",
     unpin: "Unpin",

@@ -19,77 +19,15 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
-use base64ct::{Base64, Encoding};
 use common::app::*;
 use common::recorder::{Recorder, Sent};
+use common::tap::{check_tap, start_tapped_relay};
 use common::{netns, Browser, HarnessError, Session};
 use serde_json::json;
-use veilig_e2ee::{CipherSuite, Codec, FrameDecryptor, Header, InviteLink, RoomKeys, SourceId};
-
-/// What the tap shows, once every frame is checked.
-#[derive(Debug, Default)]
-struct TapReport {
-    /// Frames that decrypted, per (sender, kind).
-    decrypted: BTreeMap<(String, String), usize>,
-    /// KIDs per sender.
-    kids: BTreeMap<String, HashSet<u64>>,
-}
-
-/// Reads the tap at `path` and checks every frame against `keys`: our layout, authentic,
-/// ciphertext different from the plaintext, and no (KID, counter) twice.
-fn check_tap(path: &Path, keys: &RoomKeys) -> Result<TapReport, HarnessError> {
-    let text = std::fs::read_to_string(path)?;
-    let mut decryptor = FrameDecryptor::new(CipherSuite::default(), &keys.media);
-    let mut sources: HashMap<(String, String), SourceId> = HashMap::new();
-    let mut used: HashSet<(u64, u64)> = HashSet::new();
-    let mut report = TapReport::default();
-    let mut plain = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let line: serde_json::Value = serde_json::from_str(line)
-            .map_err(|e| HarnessError::Check(format!("tap line {number}: {e}")))?;
-        let field = |name: &str| line[name].as_str().unwrap_or_default().to_owned();
-        let (sender, kind) = (field("sender"), field("kind"));
-        let codec = Codec::from_mime_type(&field("codec"))
-            .ok_or_else(|| HarnessError::Check(format!("tap line {number}: codec {line}")))?;
-        let payload = Base64::decode_vec(&field("payload"))
-            .map_err(|e| HarnessError::Check(format!("tap line {number}: base64: {e}")))?;
-        let prefix = codec
-            .clear_prefix_len(&payload)
-            .map_err(|e| HarnessError::Check(format!("tap line {number}: prefix: {e}")))?;
-        let (header, header_len) = Header::parse(&payload[prefix..]).map_err(|e| {
-            HarnessError::Check(format!("tap line {number}: no SFrame header: {e}"))
-        })?;
-        crate::ensure!(
-            used.insert((header.kid.0, header.ctr.0)),
-            "tap line {number}: KID {} counter {} used twice",
-            header.kid.0,
-            header.ctr.0
-        );
-        let next = sources.len() as u64;
-        let source = *sources
-            .entry((sender.clone(), kind.clone()))
-            .or_insert(SourceId(next));
-        let opened = decryptor.decrypt(source, codec, &payload, &mut plain);
-        crate::ensure!(
-            matches!(opened, Ok(Some(h)) if h == header),
-            "tap line {number} ({kind} from {sender}) does not decrypt with the link's key: {opened:?}"
-        );
-        // What was encrypted is not what was forwarded (checked where a chance match of a
-        // few bytes cannot happen).
-        let (body, clear) = (&payload[prefix + header_len..], &plain[prefix..]);
-        crate::ensure!(
-            clear.len() < 8 || body[..clear.len()] != *clear,
-            "tap line {number}: the plaintext was forwarded"
-        );
-        *report.decrypted.entry((sender.clone(), kind)).or_default() += 1;
-        report.kids.entry(sender).or_default().insert(header.kid.0);
-    }
-    crate::ensure!(!used.is_empty(), "the tap recorded no frames");
-    Ok(report)
-}
+use veilig_e2ee::{InviteLink, RoomKeys};
 
 /// Everything the browsers sent the relay over HTTP and WebSocket, and checks that none of
 /// `secrets` is in it; `known` must be (so the record is not simply empty or unreadable).
@@ -320,10 +258,7 @@ async fn three_browsers_on_every_path_rejoin_without_reusing_a_nonce() {
     if !netns::isolated("three_browsers_on_every_path_rejoin_without_reusing_a_nonce") {
         return;
     }
-    let tap = std::env::temp_dir().join(format!("veilig-three-{}.jsonl", std::process::id()));
-    let _ = std::fs::remove_file(&tap);
-    let tapped = tap.clone();
-    let relay = start_relay_with(None, move |config| config.payload_tap = Some(tapped)).await;
+    let (relay, tap) = start_tapped_relay("three").await;
     let base = format!("http://{}/", relay.http_addr);
     let (anna, bram) = chromium_and_firefox().await;
     let cas = Session::start(Browser::Chromium)

@@ -20,6 +20,8 @@
 pub mod assets;
 pub mod config;
 pub mod gaps;
+#[cfg(feature = "hostile")]
+pub mod hostile;
 pub mod http;
 pub mod metrics;
 pub mod net;

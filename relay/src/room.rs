@@ -38,7 +38,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpApi, SdpPendingOffer};
+use str0m::change::{SdpAnswer, SdpApi, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
 use str0m::net::{Protocol, Receive, TcpType, Transmit};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
@@ -100,6 +100,15 @@ pub enum RoomInput {
     Link(Link),
     /// The relay is shutting down.
     Shutdown,
+    /// Test-only: lie to the participants (see [`crate::hostile`]); replies with how many
+    /// victims were sent the lie.
+    #[cfg(feature = "hostile")]
+    Attack {
+        /// The lie.
+        attack: crate::hostile::Attack,
+        /// How many victims, or why not now.
+        reply: oneshot::Sender<Result<usize, crate::hostile::NotNow>>,
+    },
 }
 
 /// What every room needs from the relay.
@@ -170,6 +179,9 @@ struct Peer {
     keyframes: HashMap<Mid, KeyframeAsk>,
     /// Counted among the relay's participants while the peer exists.
     _counted: Held,
+    /// Test-only: labels that lie, by mid (see [`crate::hostile`]).
+    #[cfg(feature = "hostile")]
+    relabels: HashMap<String, MediaLine>,
 }
 
 /// Keyframe requests for one upstream line of a peer.
@@ -184,6 +196,12 @@ struct KeyframeAsk {
 /// Work one peer's output creates for the others.
 enum Propagate {
     Media {
+        origin: ParticipantId,
+        data: Box<MediaData>,
+    },
+    /// Media on a line that is not one of the peer's upstream slots: never forwarded, only
+    /// recorded by the payload tap (an honest relay never gets any).
+    Stray {
         origin: ParticipantId,
         data: Box<MediaData>,
     },
@@ -253,6 +271,10 @@ impl Room {
             RoomInput::Datagram(datagram) => self.datagram(datagram),
             RoomInput::Link(link) => self.link(link),
             RoomInput::Shutdown => {}
+            #[cfg(feature = "hostile")]
+            RoomInput::Attack { attack, reply } => {
+                let _ = reply.send(self.attack(&attack));
+            }
         }
     }
 
@@ -330,6 +352,8 @@ impl Room {
             next_timeout: now,
             keyframes: HashMap::new(),
             _counted: self.ctx.counters.hold(Gauge::Participants),
+            #[cfg(feature = "hostile")]
+            relabels: HashMap::new(),
         };
         peer.send(ServerMessage::Welcome {
             version: PROTOCOL_VERSION,
@@ -524,6 +548,11 @@ impl Room {
             for item in work {
                 match item {
                     Propagate::Media { origin, data } => self.forward(&origin, &data, now),
+                    Propagate::Stray { origin, data } => {
+                        if let Some(tap) = &self.ctx.tap {
+                            tap.record_stray(&self.id, &origin, &data);
+                        }
+                    }
                     Propagate::Keyframe {
                         origin,
                         origin_mid,
@@ -543,12 +572,13 @@ impl Room {
             contiguous: data.contiguous,
             keyframe: data.is_keyframe(),
         };
+        // Every frame received is recorded, held back or not.
+        if let Some(tap) = &self.ctx.tap {
+            tap.record(&self.id, origin, data);
+        }
         if !self.gaps.admit(origin, data.mid, frame) {
             tracing::debug!(room = %self.id, %origin, mid = %data.mid, "held back until a keyframe");
             return;
-        }
-        if let Some(tap) = &self.ctx.tap {
-            tap.record(&self.id, origin, data);
         }
         for peer in self.peers.iter_mut().filter(|peer| &peer.id != origin) {
             let Some(mid) = peer
@@ -586,6 +616,63 @@ impl Room {
 
     /// Asks `origin` for a keyframe on its upstream line `mid`: now if it can be sent, else as
     /// soon as it can (see the module docs).
+    /// Test-only: tells `attack`'s lie in a new offer to every peer it is aimed at.
+    #[cfg(feature = "hostile")]
+    fn attack(&mut self, attack: &crate::hostile::Attack) -> Result<usize, crate::hostile::NotNow> {
+        use crate::hostile::{Attack, NotNow};
+        let mut victims = 0;
+        for peer in self.peers.iter_mut().filter(|p| &p.id != attack.spares()) {
+            let forward_of = |origin: &ParticipantId, source: Source| {
+                peer.forwards.iter().find_map(|f| match f.state {
+                    ForwardState::Open(mid) if &f.origin == origin && f.source == source => {
+                        Some(mid)
+                    }
+                    _ => None,
+                })
+            };
+            let (mid, direction, line) = match attack {
+                Attack::ForwardAsSlot { origin, source } => {
+                    let Some(mid) = forward_of(origin, *source) else {
+                        continue;
+                    };
+                    let line = MediaLine {
+                        mid: mid.to_string(),
+                        source: *source,
+                        from: None,
+                    };
+                    (mid, Direction::RecvOnly, line)
+                }
+                Attack::SlotAsForward { origin, source } => {
+                    let Some(slot) = peer.upstream.iter().find(|s| s.source == *source) else {
+                        continue;
+                    };
+                    let line = MediaLine {
+                        mid: slot.mid.to_string(),
+                        source: *source,
+                        from: Some(origin.clone()),
+                    };
+                    (slot.mid, Direction::SendOnly, line)
+                }
+            };
+            if peer.pending.is_some() {
+                return Err(NotNow::NotReady);
+            }
+            peer.relabels.insert(mid.to_string(), line);
+            let mut api = peer.rtc.sdp_api();
+            api.set_direction(mid, direction);
+            let Some((offer, pending)) = api.apply() else {
+                continue;
+            };
+            peer.offer(offer, pending);
+            tracing::warn!(room = %self.id, victim = %peer.id, ?attack, "attacked");
+            victims += 1;
+        }
+        if victims == 0 {
+            return Err(NotNow::NotReady);
+        }
+        Ok(victims)
+    }
+
     fn request_keyframe(
         &mut self,
         origin: &ParticipantId,
@@ -663,7 +750,10 @@ impl Peer {
                 }),
                 ForwardState::ToOpen | ForwardState::ToStop(_) => None,
             });
-        own.chain(forwarded).collect()
+        let lines = own.chain(forwarded);
+        #[cfg(feature = "hostile")]
+        let lines = lines.map(|line| self.relabels.get(&line.mid).cloned().unwrap_or(line));
+        lines.collect()
     }
 
     /// Sends an offer with the queued changes, unless one is outstanding or nothing changed.
@@ -693,6 +783,11 @@ impl Peer {
         let Some((offer, pending)) = api.apply() else {
             return;
         };
+        self.offer(offer, pending);
+    }
+
+    /// Sends `offer`, with the labels of its lines, and waits for its answer.
+    fn offer(&mut self, offer: SdpOffer, pending: SdpPendingOffer) {
         self.pending = Some(pending);
         let lines = self.lines();
         self.send(ServerMessage::Offer {
@@ -823,6 +918,10 @@ impl Peer {
                             data: Box::new(data),
                         });
                     }
+                    Event::MediaData(data) => work.push(Propagate::Stray {
+                        origin: self.id.clone(),
+                        data: Box::new(data),
+                    }),
                     Event::KeyframeRequest(request) => {
                         let origin = self
                             .forwards

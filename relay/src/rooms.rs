@@ -89,6 +89,24 @@ impl Rooms {
         true
     }
 
+    /// Test-only: has `room` tell `attack`'s lie (see [`crate::hostile`]). Returns how many
+    /// participants were lied to.
+    #[cfg(feature = "hostile")]
+    pub async fn attack(
+        &self,
+        room: &RoomId,
+        attack: crate::hostile::Attack,
+    ) -> Result<usize, crate::hostile::NotNow> {
+        use crate::hostile::NotNow;
+        let (reply, answer) = oneshot::channel();
+        let inbox = self.lock().rooms.get(room).cloned().ok_or(NotNow::NoRoom)?;
+        inbox
+            .send(RoomInput::Attack { attack, reply })
+            .await
+            .map_err(|_| NotNow::NoRoom)?;
+        answer.await.map_err(|_| NotNow::NoRoom)?
+    }
+
     /// Rooms open now.
     pub fn count(&self) -> usize {
         self.lock().rooms.len()

@@ -1,14 +1,16 @@
-//! The payload tap: a test-only record of every media frame the relay forwards, so end-to-end
-//! tests can prove the relay only ever held ciphertext.
+//! The payload tap: a test-only record of every media frame the relay forwards, and of every
+//! frame a browser sent on a line that is not one of its upstream slots, so end-to-end tests
+//! can prove the relay only ever held ciphertext, even when it lied about the lines.
 //!
 //! Compiled only with the `payload-tap` feature and enabled with `--payload-tap FILE`. Each
-//! forwarded frame becomes one JSON line:
+//! frame becomes one JSON line:
 //! ```json
-//! {"room":"weekly-sync","sender":"9f2c…","kind":"video","codec":"video/VP8","rtp_time":123456,"payload":"<base64>"}
+//! {"room":"weekly-sync","sender":"9f2c…","kind":"video","codec":"video/VP8","rtp_time":123456,"payload":"<base64>","stray":false}
 //! ```
 //! `sender` is the relay's opaque participant id, `rtp_time` the frame's RTP timestamp (90 kHz
 //! for video, 48 kHz for Opus), `payload` the frame exactly as the browser's encoded transform
-//! produced it (standard base64).
+//! produced it (standard base64); `stray` is true for a frame that arrived on a line the
+//! relay had relabelled (see `hostile.rs`), which it never forwards.
 
 use veilig_protocol::{ParticipantId, RoomId};
 
@@ -33,8 +35,29 @@ impl Tap {
     }
 
     /// Records one forwarded frame.
-    #[allow(unused_variables)]
     pub fn record(&self, room: &RoomId, sender: &ParticipantId, data: &str0m::media::MediaData) {
+        self.write(room, sender, data, false);
+    }
+
+    /// Records a frame a browser sent on a line that is not one of its upstream slots (only a
+    /// lying relay gets any): `"stray": true`, never forwarded.
+    pub fn record_stray(
+        &self,
+        room: &RoomId,
+        sender: &ParticipantId,
+        data: &str0m::media::MediaData,
+    ) {
+        self.write(room, sender, data, true);
+    }
+
+    #[allow(unused_variables)]
+    fn write(
+        &self,
+        room: &RoomId,
+        sender: &ParticipantId,
+        data: &str0m::media::MediaData,
+        stray: bool,
+    ) {
         #[cfg(feature = "payload-tap")]
         {
             use base64::Engine as _;
@@ -52,6 +75,7 @@ impl Tap {
                 "codec": mime,
                 "rtp_time": data.time.numer(),
                 "payload": base64::engine::general_purpose::STANDARD.encode(&data.data),
+                "stray": stray,
             });
             let mut file = self
                 .file

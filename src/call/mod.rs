@@ -2,8 +2,9 @@
 //! ([`peer`]), local media ([`media`]), the end-to-end encrypted notes (names, mute states,
 //! chat: [`metadata`]) and the [`session`] that drives them, with reconnection.
 //!
-//! `metadata`, [`route`] and [`video_budget`] are pure and tested natively; the rest is browser glue.
+//! [`lines`] (what the relay's offers may say), `metadata`, [`route`] and [`video_budget`] are pure and tested natively; the rest is browser glue.
 
+pub mod lines;
 pub mod metadata;
 pub mod route;
 pub mod video_budget;

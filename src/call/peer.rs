@@ -3,13 +3,17 @@
 //!
 //! The relay always offers (see `veilig-protocol`): three upstream slots for our microphone,
 //! camera and screen, and one line per track it forwards from someone else. Each offer lists
-//! what every line is, by `mid`. On every offer this module attaches the worker to each line
-//! not yet protected (before answering, so no frame passes unprotected), sets our slots to
-//! send whatever track we have for them, and answers with all ICE candidates included (the
-//! protocol has no trickle; candidates are host addresses and come at once).
+//! what every line is, by `mid`. The relay is not trusted with those labels: every offer goes
+//! through [`LineBook::admit`] first, which refuses any offer that changes a known line's role
+//! (the refusal fails the call closed, see [`PeerError::Refused`]). Only then is the offer
+//! applied; each line gets the one transform its role can ever need when it first appears
+//! (encrypt on a slot's sender, decrypt on a remote line's receiver), before the answer, so no
+//! frame passes unprotected. A track is put on a sender only through [`Peer::send_on`], which
+//! refuses a sender whose encrypt transform is not in place. Answers go out without our
+//! addresses ([`scrub_answer`]).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use js_sys::Reflect;
@@ -22,6 +26,7 @@ use web_sys::{
     RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcSdpType, RtcSessionDescriptionInit,
 };
 
+use super::lines::{scrub_answer, LineBook, Planned, Refusal, Role};
 use super::video_budget::{self, VideoBudget};
 use crate::encryption::FrameCrypto;
 use crate::frame_crypto::codec_table::MediaKind;
@@ -67,14 +72,19 @@ pub enum PeerError {
     /// The worker could not be attached (the browser refused the encoded transform).
     #[error("encryption could not be attached: {0}")]
     Encryption(String),
+    /// The relay's offer breaks the rules of [`super::lines`]: it lied about a line.
+    #[error("the relay's offer was refused: {0}")]
+    Refused(#[from] Refusal),
 }
 
 struct Inner {
-    lines: HashMap<String, MediaLine>,
+    /// Every line's role, fixed when it first appeared.
+    book: LineBook,
     /// Transform id per remote mid (kept across offers: the worker's source for that line).
     remote_ids: HashMap<String, u32>,
     next_remote_id: u32,
-    protected: Vec<String>,
+    /// Mids whose sender has its encrypt transform: the only senders that may get a track.
+    encrypting: HashSet<String>,
     local: HashMap<Source, Option<MediaStreamTrack>>,
     /// What the camera slot is asked to send (see [`video_budget`]).
     camera_budget: VideoBudget,
@@ -112,10 +122,10 @@ impl Peer {
         let pc = RtcPeerConnection::new_with_configuration(&config)
             .map_err(|e| PeerError::Sdp(text(&e)))?;
         let inner = Rc::new(RefCell::new(Inner {
-            lines: HashMap::new(),
+            book: LineBook::new(),
             remote_ids: HashMap::new(),
             next_remote_id: FIRST_REMOTE_ID,
-            protected: Vec::new(),
+            encrypting: HashSet::new(),
             local: HashMap::new(),
             camera_budget: video_budget::for_meeting_of(1),
         }));
@@ -138,15 +148,21 @@ impl Peer {
         inner
             .remote_ids
             .iter()
-            .filter_map(|(mid, id)| {
-                let line = inner.lines.get(mid)?;
-                Some((*id, line.from.clone()?, line.source))
+            .filter_map(|(mid, id)| match inner.book.role(mid)? {
+                Role::Remote { from, source } => Some((*id, from.clone(), *source)),
+                Role::Slot(_) => None,
             })
             .collect()
     }
 
+    /// Our own participant id in this connection: no remote line may claim to be ours.
+    pub fn set_you(&self, you: ParticipantId) {
+        self.inner.borrow_mut().book.set_you(you);
+    }
+
     /// Answers the relay's offer. Returns the answer's SDP and every remote track the
-    /// connection now receives.
+    /// connection now receives. An offer that breaks the rules of [`super::lines`] is refused
+    /// before the browser sees it ([`PeerError::Refused`]); the caller must end the call.
     ///
     /// The answer goes out at once, without waiting for ICE gathering: the relay is an ICE-lite
     /// agent, which never sends checks of its own, so our candidates are of no use to it. It
@@ -158,10 +174,7 @@ impl Peer {
         sdp: &str,
         lines: Vec<MediaLine>,
     ) -> Result<(String, Vec<RemoteTrack>), PeerError> {
-        {
-            let mut inner = self.inner.borrow_mut();
-            inner.lines = lines.into_iter().map(|l| (l.mid.clone(), l)).collect();
-        }
+        let verdict = self.inner.borrow_mut().book.admit(sdp, &lines)?;
         let offer = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
         offer.set_sdp(sdp);
         JsFuture::from(self.pc.set_remote_description(&offer))
@@ -170,8 +183,17 @@ impl Peer {
         let mut remote = Vec::new();
         for transceiver in self.pc.get_transceivers().iter() {
             let transceiver: RtcRtpTransceiver = transceiver.unchecked_into();
-            if let Some(track) = self.prepare(&transceiver)? {
-                remote.push(track);
+            let planned = transceiver.mid().and_then(|mid| verdict.get(&mid).cloned());
+            match planned {
+                Some(planned) => {
+                    if let Some(track) = self.prepare(&transceiver, &planned)? {
+                        remote.push(track);
+                    }
+                }
+                // A stopped line: it must send nothing, whatever it sent before.
+                None => {
+                    let _ = transceiver.sender().replace_track(None);
+                }
             }
         }
         let answer = JsFuture::from(self.pc.create_answer())
@@ -185,73 +207,73 @@ impl Peer {
         let sdp = self
             .pc
             .local_description()
-            .map(|d| d.sdp())
+            .map(|d| scrub_answer(&d.sdp()))
             .unwrap_or_default();
         Ok((sdp, remote))
     }
 
-    /// Protects a line not yet protected and sets its direction and track; returns the remote
-    /// track of a remote line.
-    fn prepare(&self, transceiver: &RtcRtpTransceiver) -> Result<Option<RemoteTrack>, PeerError> {
-        let Some(mid) = transceiver.mid() else {
-            return Ok(None);
-        };
-        let mut inner = self.inner.borrow_mut();
-        let Some(line) = inner.lines.get(&mid).cloned() else {
-            return Ok(None);
-        };
-        let first_time = !inner.protected.contains(&mid);
-        let mut remote = None;
-        match line.from {
-            None => {
+    /// Gives a line of an admitted offer the transform of its role if it is new, its
+    /// direction, and its track (a slot) or the remote track it plays (a remote line).
+    fn prepare(
+        &self,
+        transceiver: &RtcRtpTransceiver,
+        planned: &Planned,
+    ) -> Result<Option<RemoteTrack>, PeerError> {
+        match &planned.role {
+            Role::Slot(source) => {
                 let sender = transceiver.sender();
-                if first_time {
+                if planned.new {
                     self.crypto
-                        .protect_sender(
-                            &sender,
-                            slot_id(line.source),
-                            kind_of(line.source),
-                            Vec::new(),
-                        )
+                        .protect_sender(&sender, slot_id(*source), kind_of(*source), Vec::new())
                         .map_err(|e| PeerError::Encryption(e.to_string()))?;
+                    self.inner
+                        .borrow_mut()
+                        .encrypting
+                        .insert(planned.mid.clone());
                 }
                 transceiver.set_direction(RtcRtpTransceiverDirection::Sendonly);
-                let track = inner.local.get(&line.source).cloned().flatten();
-                let _ = sender.replace_track(track.as_ref());
+                let track = self.inner.borrow().local.get(source).cloned().flatten();
+                self.send_on(transceiver, track.as_ref());
+                Ok(None)
             }
-            Some(from) => {
+            Role::Remote { from, source } => {
                 transceiver.set_direction(RtcRtpTransceiverDirection::Recvonly);
-                let id = match inner.remote_ids.get(&mid) {
-                    Some(&id) => id,
-                    None => {
-                        let id = inner.next_remote_id;
-                        inner.next_remote_id += 1;
-                        inner.remote_ids.insert(mid.clone(), id);
-                        id
+                let _ = transceiver.sender().replace_track(None);
+                let id = {
+                    let mut inner = self.inner.borrow_mut();
+                    match inner.remote_ids.get(&planned.mid) {
+                        Some(&id) => id,
+                        None => {
+                            let id = inner.next_remote_id;
+                            inner.next_remote_id += 1;
+                            inner.remote_ids.insert(planned.mid.clone(), id);
+                            id
+                        }
                     }
                 };
-                remote = Some(RemoteTrack {
-                    transform: id,
-                    from,
-                    source: line.source,
-                    track: transceiver.receiver().track(),
-                });
-                if first_time {
+                if planned.new {
                     self.crypto
-                        .protect_receiver(
-                            &transceiver.receiver(),
-                            id,
-                            kind_of(line.source),
-                            Vec::new(),
-                        )
+                        .protect_receiver(&transceiver.receiver(), id, kind_of(*source), Vec::new())
                         .map_err(|e| PeerError::Encryption(e.to_string()))?;
                 }
+                Ok(Some(RemoteTrack {
+                    transform: id,
+                    from: from.clone(),
+                    source: *source,
+                    track: transceiver.receiver().track(),
+                }))
             }
         }
-        if first_time {
-            inner.protected.push(mid);
-        }
-        Ok(remote)
+    }
+
+    /// The one place a track is put on a sender: only on a sender whose encrypt transform is
+    /// in place. Any other sender is left with no track, whatever it was asked to send.
+    fn send_on(&self, transceiver: &RtcRtpTransceiver, track: Option<&MediaStreamTrack>) {
+        let encrypting = transceiver
+            .mid()
+            .is_some_and(|mid| self.inner.borrow().encrypting.contains(&mid));
+        let track = if encrypting { track } else { None };
+        let _ = transceiver.sender().replace_track(track);
     }
 
     /// Sends `track` (or nothing) on our slot for `source`; takes effect at once if the slot
@@ -259,19 +281,13 @@ impl Peer {
     pub fn set_local(&self, source: Source, track: Option<MediaStreamTrack>) {
         self.inner.borrow_mut().local.insert(source, track.clone());
         if let Some(transceiver) = self.slot(source) {
-            let _ = transceiver.sender().replace_track(track.as_ref());
+            self.send_on(&transceiver, track.as_ref());
         }
     }
 
     /// The transceiver of our upstream slot for `source`, once the relay has offered it.
     fn slot(&self, source: Source) -> Option<RtcRtpTransceiver> {
-        let mid = self
-            .inner
-            .borrow()
-            .lines
-            .values()
-            .find(|l| l.from.is_none() && l.source == source)
-            .map(|l| l.mid.clone())?;
+        let mid = self.inner.borrow().book.slot_mid(source)?.to_owned();
         self.pc
             .get_transceivers()
             .iter()

@@ -21,7 +21,7 @@ use web_sys::RtcPeerConnectionState;
 
 use super::media::{open_devices, Device, LocalMedia, MediaError};
 use super::metadata::{Note, Notes, MAX_CHAT_CHARS};
-use super::peer::{sleep, Peer, RemoteTrack};
+use super::peer::{sleep, Peer, PeerError, RemoteTrack};
 use super::route::{self, Route, Stat};
 use super::signaling::{self, Signaling, SignalingEvent};
 use crate::encryption::{AttachPath, FrameCrypto, WarmWorker, WorkerStats, WORKER_URL};
@@ -60,6 +60,9 @@ pub enum Failure {
     Encryption,
     /// The relay refused us for another reason.
     Refused,
+    /// The relay sent something it never should (an offer that relabels a line, say): it may
+    /// be trying to make us send unencrypted or play forged media, so the call was stopped.
+    ServerMisbehaved,
 }
 
 /// Whether a remote participant's media decrypts.
@@ -563,6 +566,34 @@ fn fail(state: &Rc<RefCell<State>>, failure: Failure) {
     emit(state, CallEvent::Status(Status::Failed(failure)));
 }
 
+/// Stops the call at once because the relay misbehaved: no more media leaves or arrives, the
+/// camera and microphone are released, and no reconnect is tried (the same relay would be
+/// asked again). The UI says so in plain words.
+fn fail_closed(state: &Rc<RefCell<State>>) {
+    {
+        let mut s = state.borrow_mut();
+        s.ended = true;
+        if let Some(peer) = s.peer.take() {
+            peer.close();
+        }
+        if let Some(signaling) = s.signaling.take() {
+            signaling.close();
+        }
+        s.crypto = None;
+        s.joined = false;
+        s.local.stop();
+        if let Some(screen) = s.screen.take() {
+            screen.set_onended(None);
+            screen.stop();
+        }
+    }
+    emit(state, CallEvent::LocalVideo(None));
+    emit(
+        state,
+        CallEvent::Status(Status::Failed(Failure::ServerMisbehaved)),
+    );
+}
+
 /// Sends queued chat once in the room with somebody to receive it.
 fn flush_outbox(state: &Rc<RefCell<State>>) {
     let mut s = state.borrow_mut();
@@ -659,6 +690,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
             timeline::mark(Milestone::Welcomed);
             if let Some(peer) = &state.borrow().peer {
                 peer.use_ice_servers(&ice_servers);
+                peer.set_you(you.clone());
             }
             {
                 let mut s = state.borrow_mut();
@@ -692,6 +724,12 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                             .map(|t| (t.track.id(), (t.from.clone(), t.track.kind() == "audio")))
                             .collect();
                         emit(&state, CallEvent::Tracks(tracks));
+                    }
+                    Err(PeerError::Refused(refusal)) => {
+                        web_sys::console::warn_1(
+                            &format!("Veilig: the call was stopped: {refusal}").into(),
+                        );
+                        fail_closed(&state);
                     }
                     Err(_) => fail(&state, Failure::Encryption),
                 }

@@ -94,6 +94,7 @@ impl Bridge {
                         Failure::Version => ErrorCode::Version,
                         Failure::Encryption => ErrorCode::Encryption,
                         Failure::Refused => ErrorCode::Refused,
+                        Failure::ServerMisbehaved => ErrorCode::ServerMisbehaved,
                     },
                 }],
                 CallEvent::DeviceRefused(_) => vec![Event::Error {

@@ -113,6 +113,8 @@ pub enum ErrorCode {
     Encryption,
     /// The relay refused us.
     Refused,
+    /// The relay sent something it never should; the call was stopped for safety.
+    ServerMisbehaved,
     /// The browser or the user refused the microphone or camera.
     DeviceRefused,
     /// No screen is shared (refused, cancelled, or not allowed in this frame).

@@ -210,6 +210,7 @@ fn status_line(text: &'static Text, status: &Status) -> Option<String> {
         }
         Status::Failed(Failure::RoomFull) => Some(text.room_full.into()),
         Status::Failed(Failure::Encryption) => Some(text.encryption_failed.into()),
+        Status::Failed(Failure::ServerMisbehaved) => Some(text.server_misbehaved.into()),
         Status::Failed(_) => Some(text.failed.into()),
         Status::Connected | Status::Ended => None,
     }

@@ -30,6 +30,7 @@ pub mod lossy_udp;
 pub mod netns;
 pub mod recorder;
 pub mod server;
+pub mod tap;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

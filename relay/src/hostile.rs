@@ -1,0 +1,58 @@
+//! Test-only: a relay that lies on command, to prove that browsers refuse its lies.
+//!
+//! Compiled only with the `hostile` feature (which tests turn on; normal builds never have it).
+//! A test hands an [`Attack`] to [`crate::rooms::Rooms::attack`]; the room carries it out on
+//! the next offer it sends to each victim, through the real signaling and real str0m sessions,
+//! exactly as a relay operator who changed the code could. What the browsers then send on
+//! any line, including lines that are not their upstream slots, is recorded by the payload tap
+//! (`stray` lines), so the test can check that no frame that left a browser is plaintext.
+//!
+//! This module only describes attacks; `room.rs` applies them. It does nothing in a build
+//! without the feature, and has no switch at run time: the binary that operators run cannot
+//! be told to attack.
+
+use veilig_protocol::{ParticipantId, Source};
+
+/// One lie, told in the next offer to every participant that receives `origin`'s tracks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attack {
+    /// The line that forwards `origin`'s `source` is relabelled as the victim's own upstream
+    /// slot for `source`, and the relay turns it around to receive on it: a browser that
+    /// believes the label sends its own camera (or microphone) there, on a sender that may have
+    /// no encrypt transform.
+    ForwardAsSlot {
+        /// Whose forwarded line is relabelled.
+        origin: ParticipantId,
+        /// Which of their tracks, and which of the victim's slots it claims to be.
+        source: Source,
+    },
+    /// The victim's own upstream slot for `source` is relabelled as `origin`'s track, and the
+    /// relay turns it around to send on it: a browser that believes the label plays whatever
+    /// arrives there in `origin`'s tile, on a receiver that may have no decrypt transform.
+    SlotAsForward {
+        /// Whose track the slot claims to carry.
+        origin: ParticipantId,
+        /// Which slot.
+        source: Source,
+    },
+}
+
+impl Attack {
+    /// Whom the attack is aimed at: everyone but `origin`.
+    pub fn spares(&self) -> &ParticipantId {
+        match self {
+            Attack::ForwardAsSlot { origin, .. } | Attack::SlotAsForward { origin, .. } => origin,
+        }
+    }
+}
+
+/// Why an attack could not be carried out now (the test tries again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotNow {
+    /// No such room.
+    #[error("no such room")]
+    NoRoom,
+    /// Nobody in the room receives the origin's line yet, or an offer is outstanding.
+    #[error("no victim is ready: lines still negotiating")]
+    NotReady,
+}

@@ -1,0 +1,209 @@
+//! The relay is the adversary: a relay that lies on purpose, and browsers that refuse its lies.
+//!
+//! The real relay, built with its test-only `hostile` feature (`relay/src/hostile.rs`), carries
+//! out attacks on command through the real signaling and real str0m sessions, and its payload
+//! tap records every frame a browser sends it, including frames on lines it relabelled (which
+//! an honest relay never gets). One meeting carries every check: Chromium on the standard
+//! `RTCRtpScriptTransform` path, Chromium on `createEncodedStreams`, and Firefox each join it in
+//! turn, beside a native participant (Bram) whose lines are the ones relabelled, and each is
+//! attacked once per kind of lie:
+//!
+//! | attack | the lie | what a browser that believed it did (before the fix) |
+//! |---|---|---|
+//! | `ForwardAsSlot` | Bram's camera line is "your camera slot", the relay receiving | sent our camera there with no encrypt transform: plaintext VP8 |
+//! | `SlotAsForward` | our camera slot is "Bram's camera", the relay sending | played whatever came on it, undecrypted, in Bram's tile |
+//!
+//! Each time the browser must stop the call at once with the plain message ("The server sent
+//! something unexpected. For your safety the call was stopped.", or the Dutch one), and at the
+//! end every frame the relay received from any browser, stray ones included, must be our clear
+//! prefix + SFrame header + ciphertext that opens under the link's keys.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::app::*;
+use common::tap::{check_tap, start_tapped_relay};
+use common::{netns, HarnessError, Session, TIMEOUT};
+use veilig_e2ee::{InviteLink, RoomKeys};
+use veilig_protocol::{ParticipantId, RoomId, Source};
+use veilig_relay::hostile::Attack;
+use veilig_test_peer::Participant;
+
+/// The status line of a call stopped for safety, in either language (the retry button follows).
+const STOPPED_FOR_SAFETY: &str = r#"const status = document.querySelector('[data-testid="status"]');
+    const text = status ? status.textContent : '';
+    return text.startsWith('The server sent something unexpected. For your safety the call was stopped.')
+        || text.startsWith('De server stuurde iets onverwachts. Voor uw veiligheid is het gesprek gestopt.');"#;
+
+/// Every lie, each told to a browser freshly joined.
+fn attacks(bram: &ParticipantId) -> [(&'static str, Attack); 3] {
+    [
+        (
+            "Bram's camera line relabelled as our camera slot",
+            Attack::ForwardAsSlot {
+                origin: bram.clone(),
+                source: Source::Camera,
+            },
+        ),
+        (
+            "Bram's microphone line relabelled as our microphone slot",
+            Attack::ForwardAsSlot {
+                origin: bram.clone(),
+                source: Source::Microphone,
+            },
+        ),
+        (
+            "our camera slot relabelled as Bram's camera",
+            Attack::SlotAsForward {
+                origin: bram.clone(),
+                source: Source::Camera,
+            },
+        ),
+    ]
+}
+
+/// The meeting every browser joins in turn.
+struct Meeting<'a> {
+    relay: &'a veilig_relay::Relay,
+    tap: &'a Path,
+    base: &'a str,
+    link: &'a str,
+    /// The native participant whose lines are relabelled.
+    bram: &'a ParticipantId,
+}
+
+/// Tells `attack` as soon as the browser in the room receives Bram's lines (the relay refuses
+/// while the lines are still being negotiated).
+async fn attack_when_ready(
+    relay: &veilig_relay::Relay,
+    room: &RoomId,
+    attack: &Attack,
+) -> Result<(), HarnessError> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match relay.rooms.attack(room, attack.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(not_now) if Instant::now() >= deadline => {
+                crate::ensure!(false, "the relay could not attack: {not_now}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Frames in the tap so far.
+fn tapped(tap: &Path) -> usize {
+    std::fs::read_to_string(tap)
+        .map(|text| text.lines().count())
+        .unwrap_or(0)
+}
+
+/// Waits until the relay received `more` frames beyond `before`.
+async fn frames_arrive(tap: &Path, before: usize, more: usize) -> Result<(), HarnessError> {
+    let deadline = Instant::now() + TIMEOUT;
+    while tapped(tap) < before + more {
+        crate::ensure!(
+            Instant::now() < deadline,
+            "the relay received {} frames, not {more}",
+            tapped(tap) - before
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// Joins `link` in `session` (with `options` appended), lets media flow, and has the relay tell
+/// each lie in turn, rejoining after each; the call must stop every time.
+async fn every_lie_refused(
+    session: &Session,
+    meeting: &Meeting<'_>,
+    options: &str,
+) -> Result<(), HarnessError> {
+    let Meeting {
+        relay,
+        tap,
+        base,
+        link,
+        bram,
+    } = meeting;
+    let room = RoomId::new(InviteLink::parse(link).unwrap().room()).unwrap();
+    let path = if options.is_empty() {
+        "standard path"
+    } else {
+        options
+    };
+    for (what, attack) in &attacks(bram) {
+        // From the start page, so the meeting page loads afresh.
+        session.goto(base).await?;
+        session.goto(&format!("{link}{options}")).await?;
+        let before = tapped(tap);
+        join_as(session, "Anna").await?;
+        // Our camera and microphone reach the relay, encrypted, before the lie is told.
+        frames_arrive(tap, before, 10).await?;
+        attack_when_ready(relay, &room, attack).await?;
+        wait_until(
+            session,
+            &format!("the call stopped for safety ({what}, {path})"),
+            STOPPED_FOR_SAFETY,
+        )
+        .await?;
+        // Stopped means stopped: the camera is released, and nothing plays.
+        wait_until(
+            session,
+            &format!("no video playing ({what}, {path})"),
+            r#"return [...document.querySelectorAll('video')]
+                 .every(v => !v.srcObject || v.srcObject.getTracks().every(t => t.readyState === 'ended'));"#,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the release build, the browsers and root: run `cargo xtask test`"]
+async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
+    if !netns::isolated("a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops") {
+        return;
+    }
+    let (relay, tap) = start_tapped_relay("hostile").await;
+    let base = format!("http://{}/", relay.http_addr);
+    let (chromium, firefox) = chromium_and_firefox().await;
+    let mut link = String::new();
+    let outcome = async {
+        link = new_meeting(&chromium, &base, false).await?;
+        let room = InviteLink::parse(&link).unwrap().room().to_owned();
+        let bram = Participant::join(&relay, &room).await;
+        let meeting = Meeting {
+            relay: &relay,
+            tap: &tap,
+            base: &base,
+            link: &link,
+            bram: &bram.id,
+        };
+        every_lie_refused(&chromium, &meeting, "").await?;
+        every_lie_refused(&chromium, &meeting, "&transform=streams").await?;
+        every_lie_refused(&firefox, &meeting, "").await?;
+        bram.close();
+        Ok(())
+    }
+    .await;
+    finish_pair("hostile_relabel", chromium, firefox, outcome, &base).await;
+    relay.shut_down().await;
+
+    let keys = RoomKeys::derive(&InviteLink::parse(&link).unwrap(), None).unwrap();
+    let report = check_tap(&tap, &keys).unwrap_or_else(|e| panic!("{e}"));
+    let _ = std::fs::remove_file(&tap);
+    println!(
+        "tap: {:?}, stray frames: {}",
+        report.decrypted, report.stray
+    );
+    // Nine joins (three lies on three paths), each a new participant id with its own KIDs,
+    // and every frame any of them sent, on any line, opened under the link's keys.
+    assert_eq!(report.kids.len(), 9, "senders: {report:?}");
+    for ((sender, kind), frames) in &report.decrypted {
+        assert!(*frames > 0, "{kind} from {sender}: {frames}");
+    }
+}
