@@ -1,5 +1,5 @@
 //! The test-only payload tap (`--features payload-tap`, `--payload-tap FILE`): one JSON line per
-//! forwarded frame, in the format the README documents, holding exactly the bytes the sender
+//! received frame, in the format the README documents, holding exactly the bytes the sender
 //! sent.
 #![cfg(feature = "payload-tap")]
 
@@ -44,9 +44,11 @@ async fn the_tap_records_every_forwarded_frame_as_sent() {
             .collect();
         assert_eq!(
             keys,
-            ["codec", "kind", "payload", "room", "rtp_time", "sender"],
+            ["codec", "kind", "payload", "room", "rtp_time", "sender", "stray"],
             "{line}"
         );
+        // An honest relay's participants only ever send on their own upstream slots.
+        assert_eq!(line["stray"], false, "{line}");
         assert_eq!(line["room"], "tapped");
         match line["kind"].as_str().unwrap() {
             "video" => assert_eq!(line["codec"], "video/VP8"),
