@@ -20,7 +20,7 @@ use wasm_bindgen::JsCast;
 use web_sys::RtcPeerConnectionState;
 
 use super::media::{open_devices, Device, LocalMedia, MediaError};
-use super::metadata::{Note, Notes, MAX_CHAT_CHARS};
+use super::metadata::{Note, NoteError, Notes, MAX_CHAT_CHARS};
 use super::peer::{sleep, Peer, PeerError, RemoteTrack};
 use super::route::{self, Route, Stat};
 use super::signaling::{self, Signaling, SignalingEvent};
@@ -341,13 +341,18 @@ impl Call {
                 Ok(socket) => socket,
                 Err(_) => return schedule_reconnect(&state),
             };
-            let Ok(kid) = random_u64() else {
+            let (Ok(kid), Ok(session)) = (random_u64(), random_u64()) else {
                 return fail(&state, Failure::Encryption);
             };
             let mut s = state.borrow_mut();
             // Everyone gets a new participant id on joining again, so notes start afresh too:
-            // a new KID for ours, no memory of the old ids.
-            s.notes = Some(Notes::new(&s.config.room, &s.config.keys.metadata, kid));
+            // a new KID and session for ours, no memory of the old ids.
+            s.notes = Some(Notes::new(
+                &s.config.room,
+                &s.config.keys.metadata,
+                kid,
+                session,
+            ));
             s.crypto = Some(crypto);
             s.peer = Some(peer);
             s.signaling = Some(socket);
@@ -561,6 +566,11 @@ impl Call {
     }
 }
 
+/// Milliseconds since the Unix epoch, by this device's clock (for the notes' time).
+fn now() -> u64 {
+    js_sys::Date::now() as u64
+}
+
 fn fail(state: &Rc<RefCell<State>>, failure: Failure) {
     state.borrow_mut().ended = true;
     emit(state, CallEvent::Status(Status::Failed(failure)));
@@ -610,7 +620,7 @@ fn flush_outbox(state: &Rc<RefCell<State>>) {
         return;
     };
     for note in outbox.drain(..) {
-        if let Some(data) = notes.seal(&note) {
+        if let Some(data) = notes.seal(&note, now()) {
             signaling.send(&ClientMessage::Blob { to: None, data });
         }
     }
@@ -624,7 +634,7 @@ fn send_presence(state: &Rc<RefCell<State>>, to: Option<ParticipantId>) {
         camera: s.camera && s.local.video.is_some(),
         screen: s.screen.is_some(),
     };
-    let Some(blob) = s.notes.as_mut().and_then(|notes| notes.seal(&note)) else {
+    let Some(blob) = s.notes.as_mut().and_then(|notes| notes.seal(&note, now())) else {
         return;
     };
     // Before joining there is nobody to tell: the welcome sends it.
@@ -697,6 +707,9 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                 s.joined = true;
                 s.attempt = 0;
                 s.participants = participants.clone();
+                if let Some(notes) = s.notes.as_mut() {
+                    notes.set_you(you.clone());
+                }
             }
             emit(state, CallEvent::You(you));
             budget_camera(state);
@@ -760,7 +773,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
         }
         ServerMessage::Blob { from, data } => {
             let note = match state.borrow_mut().notes.as_mut() {
-                Some(notes) => notes.open(&from, &data),
+                Some(notes) => notes.open(&from, &data, now()),
                 None => return,
             };
             match note {
@@ -787,7 +800,12 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                     },
                 ),
                 // Unreadable notes (another key) show up as the participant's decryption state.
-                Err(_) => {}
+                Err(NoteError::Unreadable) => {}
+                // Authentic but refused: replayed, stale, or not announced. Dropped; said in
+                // the console, without the note.
+                Err(refused) => web_sys::console::warn_1(
+                    &format!("Veilig: a note from {from} was refused: {refused}").into(),
+                ),
             }
         }
         ServerMessage::Pong => {}

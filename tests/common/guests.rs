@@ -278,8 +278,15 @@ impl Guests {
                 guests.hosts.extend(participants.iter().cloned());
             }
             guests.ids.push(peer.id.clone());
+            let mut notes = Notes::new(
+                link.room(),
+                &keys.metadata,
+                random_u64(2 * index as u64),
+                random_u64(u64::MAX - index as u64),
+            );
+            notes.set_you(peer.id.clone());
             let guest = Guest {
-                notes: Notes::new(link.room(), &keys.metadata, random_u64(2 * index as u64)),
+                notes,
                 presence: Note::Presence {
                     name: name.clone(),
                     mic: false,
@@ -392,7 +399,10 @@ impl Guest {
     }
 
     fn announce(&mut self, peer: &Participant, to: Option<ParticipantId>) {
-        if let Some(data) = self.notes.seal(&self.presence) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as u64);
+        if let Some(data) = self.notes.seal(&self.presence, now) {
             peer.signal(ClientMessage::Blob { to, data });
         }
     }
