@@ -220,6 +220,9 @@ pub struct Room {
     inbox: mpsc::Sender<RoomInput>,
     peers: Vec<Peer>,
     gaps: Gaps,
+    /// Test-only: two participants whose notes are delivered as each other's.
+    #[cfg(feature = "hostile")]
+    swapped_notes: Option<(ParticipantId, ParticipantId)>,
 }
 
 impl Room {
@@ -232,6 +235,8 @@ impl Room {
             inbox,
             peers: Vec::new(),
             gaps: Gaps::default(),
+            #[cfg(feature = "hostile")]
+            swapped_notes: None,
         }
     }
 
@@ -422,13 +427,21 @@ impl Room {
     }
 
     fn blob(&mut self, from: ParticipantId, to: Option<ParticipantId>, data: String) {
+        #[cfg(feature = "hostile")]
+        let shown_as = match &self.swapped_notes {
+            Some((a, b)) if *a == from => b.clone(),
+            Some((a, b)) if *b == from => a.clone(),
+            _ => from.clone(),
+        };
+        #[cfg(not(feature = "hostile"))]
+        let shown_as = from.clone();
         for peer in self
             .peers
             .iter_mut()
             .filter(|peer| peer.id != from && to.as_ref().is_none_or(|to| *to == peer.id))
         {
             peer.send(ServerMessage::Blob {
-                from: from.clone(),
+                from: shown_as.clone(),
                 data: data.clone(),
             });
         }
@@ -620,8 +633,17 @@ impl Room {
     #[cfg(feature = "hostile")]
     fn attack(&mut self, attack: &crate::hostile::Attack) -> Result<usize, crate::hostile::NotNow> {
         use crate::hostile::{Attack, NotNow};
+        if let Attack::SwapNotes { a, b } = attack {
+            self.swapped_notes = Some((a.clone(), b.clone()));
+            tracing::warn!(room = %self.id, ?attack, "attacked");
+            return Ok(self.peers.len());
+        }
         let mut victims = 0;
-        for peer in self.peers.iter_mut().filter(|p| &p.id != attack.spares()) {
+        for peer in self
+            .peers
+            .iter_mut()
+            .filter(|p| Some(&p.id) != attack.spares())
+        {
             let forward_of = |origin: &ParticipantId, source: Source| {
                 peer.forwards.iter().find_map(|f| match f.state {
                     ForwardState::Open(mid) if &f.origin == origin && f.source == source => {
@@ -653,6 +675,7 @@ impl Room {
                     };
                     (slot.mid, Direction::SendOnly, line)
                 }
+                Attack::SwapNotes { .. } => unreachable!("handled above"),
             };
             if peer.pending.is_some() {
                 return Err(NotNow::NotReady);
