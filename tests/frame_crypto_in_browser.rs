@@ -276,6 +276,8 @@ fn sum(counters: &Counters) -> TransformStats {
             total.replay += s.replay;
             total.unknown_format += s.unknown_format;
             total.kid_collision += s.kid_collision;
+            total.retired += s.retired;
+            total.over_limit += s.over_limit;
             total.no_key += s.no_key;
             total.unsupported_codec += s.unsupported_codec;
             total.wasm += s.wasm;

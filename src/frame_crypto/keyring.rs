@@ -245,6 +245,8 @@ impl Keyring {
                 stats.replay = source.replay;
                 stats.unknown_format += source.unknown_format;
                 stats.kid_collision = source.kid_collision;
+                stats.retired = source.retired;
+                stats.over_limit = source.over_limit;
             }
             transforms.push(&stats.to_js(*id, direction));
         }

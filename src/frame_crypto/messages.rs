@@ -10,7 +10,7 @@
 //! | page → worker | `detach` | `id` |
 //! | page → worker | `bench` | `sizes` (bytes), `frames` (per size and engine) |
 //! | worker → page | `ready` | |
-//! | worker → page | `stats` | `transforms`: `[{id, direction, encrypted, decrypted, badTag, replay, unknownFormat, kidCollision, noKey, unsupportedCodec, wasm, webcrypto}]` |
+//! | worker → page | `stats` | `transforms`: `[{id, direction, encrypted, decrypted, badTag, replay, unknownFormat, kidCollision, retired, overLimit, noKey, unsupportedCodec, wasm, webcrypto}]` |
 //! | worker → page | `error` | `id` (absent if not about one transform), `message` |
 //! | worker → page | `bench` | `results`: `[{size, wasmUs, webcryptoUs, autoUs}]` (medians per frame, encrypt + decrypt) |
 //!
@@ -77,12 +77,17 @@ pub struct TransformStats {
     pub decrypted: u64,
     /// Dropped: failed authentication.
     pub bad_tag: u64,
-    /// Dropped: replayed, too old, or a retired key.
+    /// Dropped: replayed, or too old for its key's replay window.
     pub replay: u64,
     /// Dropped: not our frame format.
     pub unknown_format: u64,
     /// Dropped: another sender's key.
     pub kid_collision: u64,
+    /// Dropped: a retired key (its sender moved on to newer keys or left).
+    pub retired: u64,
+    /// Dropped: a new key over the decryptor's limits (a track bringing too many keys, or too
+    /// many tracks).
+    pub over_limit: u64,
     /// Dropped: no key yet.
     pub no_key: u64,
     /// Dropped: a codec with no clear-prefix rule.
@@ -221,6 +226,8 @@ impl TransformStats {
             ("replay", self.replay),
             ("unknownFormat", self.unknown_format),
             ("kidCollision", self.kid_collision),
+            ("retired", self.retired),
+            ("overLimit", self.over_limit),
             ("noKey", self.no_key),
             ("unsupportedCodec", self.unsupported_codec),
             ("wasm", self.wasm),
@@ -242,6 +249,8 @@ impl TransformStats {
             replay: count("replay"),
             unknown_format: count("unknownFormat"),
             kid_collision: count("kidCollision"),
+            retired: count("retired"),
+            over_limit: count("overLimit"),
             no_key: count("noKey"),
             unsupported_codec: count("unsupportedCodec"),
             wasm: count("wasm"),
@@ -255,6 +264,8 @@ impl TransformStats {
             + self.replay
             + self.unknown_format
             + self.kid_collision
+            + self.retired
+            + self.over_limit
             + self.no_key
             + self.unsupported_codec
     }
