@@ -62,6 +62,12 @@ pub enum DecryptError {
         /// The limit it ran into.
         limit: KidLimit,
     },
+    /// A KID its source's participant did not announce (see
+    /// [`FrameDecryptor::announce`](crate::receiver::FrameDecryptor::announce)): a relay
+    /// passing one participant's frames off as another's, or inventing a sender. Checked
+    /// before any decryption.
+    #[error("KID {0} was not announced for this source")]
+    Unannounced(Kid),
     /// A frame that authenticated under a KID another sender owns: two senders sharing a key,
     /// which honest clients never do. Reported, never accepted.
     #[error("KID {kid} already belongs to {owner:?}")]
@@ -88,6 +94,8 @@ pub enum DropReason {
     Retired,
     /// A new KID over one of the decryptor's limits.
     OverLimit,
+    /// A KID not announced for its source.
+    Unannounced,
 }
 
 impl DecryptError {
@@ -102,6 +110,7 @@ impl DecryptError {
             DecryptError::KidCollision { .. } => DropReason::KidCollision,
             DecryptError::RetiredKid(_) => DropReason::Retired,
             DecryptError::KidLimit { .. } => DropReason::OverLimit,
+            DecryptError::Unannounced(_) => DropReason::Unannounced,
         }
     }
 }

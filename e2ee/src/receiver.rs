@@ -4,22 +4,26 @@
 //! What it guarantees, in the order it checks:
 //! 1. The frame fits its codec's clear-prefix rule, its escaping (H.264) and the SFrame format,
 //!    else `UnknownFormat`.
-//! 2. The KID was not retired (its source moved on to newer KIDs or left, or a local track
+//! 2. If the caller requires announcements ([`FrameDecryptor::require_announced`]), the KID is
+//!    one announced for this source ([`FrameDecryptor::announce`]), else `Unannounced`: who
+//!    sent a frame is for its sender's own sealed announcement to say, not for the relay that
+//!    labels the line.
+//! 3. The KID was not retired (its source moved on to newer KIDs or left, or a local track
 //!    ended), else `RetiredKid`. Retired is for good: no traffic makes a retired KID
 //!    acceptable again.
-//! 3. The frame authenticates under the KID's key, derived on first sight. Only a frame that
+//! 4. The frame authenticates under the KID's key, derived on first sight. Only a frame that
 //!    authenticates can create an entry, so a relay inventing KIDs costs a derivation per frame
 //!    and stores nothing.
-//! 4. The KID belongs to this source: the first source whose frame authenticated under a KID
+//! 5. The KID belongs to this source: the first source whose frame authenticated under a KID
 //!    owns it, and our own senders own theirs ([`FrameDecryptor::claim_local`]). Another source
 //!    using it — a relay reflecting our frames back, or replaying one participant's frames as
 //!    another's — is a `KidCollision`, reported and dropped.
-//! 5. A KID seen for the first time fits the limits (`KidLimit`): each source holds a few live
+//! 6. A KID seen for the first time fits the limits (`KidLimit`): each source holds a few live
 //!    KIDs and its new one retires its own oldest, never another source's; see [`crate::kids`]
 //!    for the rules and why memory stays bounded however many KIDs senders make up.
-//! 6. The counter is fresh in the KID's replay window, and only then recorded.
+//! 7. The counter is fresh in the KID's replay window, and only then recorded.
 //!
-//! The output buffer receives plaintext only after all six passed; on any failure it is left
+//! The output buffer receives plaintext only after all seven passed; on any failure it is left
 //! empty, so an unauthenticated byte never reaches a decoder.
 
 use std::collections::HashMap;
@@ -56,6 +60,8 @@ pub struct SourceStats {
     pub retired: u64,
     /// Dropped: a new KID over one of the [`DecryptorLimits`].
     pub over_limit: u64,
+    /// Dropped: a KID not announced for the source.
+    pub unannounced: u64,
 }
 
 /// A KID that is already in use and cannot be claimed.
@@ -77,6 +83,9 @@ pub struct FrameDecryptor {
     /// One entry per source the caller feeds, removed by `forget_source`: as many as the
     /// caller has tracks, not something a sender can grow.
     stats: HashMap<SourceId, SourceStats>,
+    /// KIDs announced per source, once announcements are required; a source absent from the
+    /// map has announced nothing.
+    announced: Option<HashMap<SourceId, Vec<Kid>>>,
     aad: Vec<u8>,
     tail: Vec<u8>,
 }
@@ -94,8 +103,34 @@ impl FrameDecryptor {
             base: base.clone(),
             kids: KidTable::new(limits),
             stats: HashMap::new(),
+            announced: None,
             aad: Vec::new(),
             tail: Vec::new(),
+        }
+    }
+
+    /// From now on, a frame is accepted only under a KID announced for its source (check 2 of
+    /// the module docs). Messages and frames of a decryptor that never calls this are not
+    /// checked.
+    pub fn require_announced(&mut self) {
+        self.announced.get_or_insert_with(HashMap::new);
+    }
+
+    /// The KIDs `source`'s sender announced (replacing any earlier list); requires
+    /// announcements from now on, as [`FrameDecryptor::require_announced`].
+    pub fn announce(&mut self, source: SourceId, kids: &[Kid]) {
+        self.announced
+            .get_or_insert_with(HashMap::new)
+            .insert(source, kids.to_vec());
+    }
+
+    /// Check 2 of the module docs.
+    fn check_announced(&self, source: SourceId, kid: Kid) -> Result<(), DecryptError> {
+        match &self.announced {
+            Some(announced) if !announced.get(&source).is_some_and(|kids| kids.contains(&kid)) => {
+                Err(DecryptError::Unannounced(kid))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -123,6 +158,9 @@ impl FrameDecryptor {
     /// place among the [`DecryptorLimits::max_sources`] is free.
     pub fn forget_source(&mut self, source: SourceId) {
         self.stats.remove(&source);
+        if let Some(announced) = self.announced.as_mut() {
+            announced.remove(&source);
+        }
         self.kids.forget_source(source);
     }
 
@@ -220,6 +258,7 @@ impl FrameDecryptor {
     ) -> Result<Header, DecryptError> {
         let parsed = sframe::parse(ciphertext)?;
         let kid = parsed.header.kid;
+        self.check_announced(source, kid)?;
         if self.kids.is_retired(kid) {
             return Err(DecryptError::RetiredKid(kid));
         }
@@ -289,7 +328,7 @@ impl FrameDecryptor {
             !codec.escapes_start_codes(),
             "{codec:?} frames are decrypted in-crate"
         );
-        let result = self.plan_external(codec, frame);
+        let result = self.plan_external(source, codec, frame);
         if let Err(error) = &result {
             self.count(source, Err(error));
         }
@@ -298,6 +337,7 @@ impl FrameDecryptor {
 
     fn plan_external(
         &self,
+        source: SourceId,
         codec: Codec,
         frame: &[u8],
     ) -> Result<Option<ExternalOpen>, DecryptError> {
@@ -306,6 +346,7 @@ impl FrameDecryptor {
         }
         let prefix_len = codec.clear_prefix_len(frame)?;
         let parsed = sframe::parse(&frame[prefix_len..])?;
+        self.check_announced(source, parsed.header.kid)?;
         if self.kids.is_retired(parsed.header.kid) {
             return Err(DecryptError::RetiredKid(parsed.header.kid));
         }
@@ -333,7 +374,9 @@ impl FrameDecryptor {
         authenticated: bool,
     ) -> Result<Header, DecryptError> {
         let kid = plan.header.kid;
-        let result = if self.kids.is_retired(kid) {
+        let result = if let Err(unannounced) = self.check_announced(source, kid) {
+            Err(unannounced)
+        } else if self.kids.is_retired(kid) {
             Err(DecryptError::RetiredKid(kid))
         } else if !authenticated {
             Err(DecryptError::Authentication)
@@ -357,6 +400,7 @@ impl FrameDecryptor {
                 DropReason::KidCollision => stats.kid_collision += 1,
                 DropReason::Retired => stats.retired += 1,
                 DropReason::OverLimit => stats.over_limit += 1,
+                DropReason::Unannounced => stats.unannounced += 1,
             },
         }
     }

@@ -653,6 +653,8 @@ fn count(stats: &mut SourceStats, result: &Result<Option<Header>, DecryptError>)
         Err(DecryptError::KidCollision { .. }) => stats.kid_collision += 1,
         Err(DecryptError::RetiredKid(_)) => stats.retired += 1,
         Err(DecryptError::KidLimit { .. }) => stats.over_limit += 1,
+        // The model never requires announcements (tests/announced.rs covers them).
+        Err(DecryptError::Unannounced(_)) => stats.unannounced += 1,
     }
 }
 
