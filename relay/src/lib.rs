@@ -21,6 +21,7 @@ pub mod assets;
 pub mod config;
 pub mod gaps;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod room;
@@ -117,6 +118,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
     let udp_stats = Arc::new(udp::UdpStats::default());
     let tcp_stats = Arc::new(tcp::TcpStats::default());
     let counters = Arc::new(metrics::Counters::default());
+    let limits = limits::AddressLimits::new(config.address_caps(), counters.clone());
     let mut media = vec![tokio::spawn(udp::route(
         socket.clone(),
         candidate,
@@ -129,6 +131,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
             routes: routes.clone(),
             stats: tcp_stats.clone(),
             counters: counters.clone(),
+            limits: limits.clone(),
         };
         media.push(tokio::spawn(tcp::serve(listener, ctx)));
     }
@@ -164,12 +167,13 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         assets,
         scheme,
         counters.clone(),
+        limits.clone(),
     );
     let (stop, stopped) = watch::channel(false);
     let app = http::app(state);
     let mut servers = vec![match &certificates {
         Some(certificates) => {
-            let listener = TlsListener::new(listener, certificates.server_config()?)?;
+            let listener = TlsListener::new(listener, certificates.server_config()?, limits)?;
             serve(listener, app, stopped.clone())
         }
         None => serve(listener, app, stopped.clone()),
@@ -207,6 +211,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
 }
 
 /// Serves `app` on `listener` until `stopped` turns true, then lets open connections finish.
+/// Handlers see each connection's remote address (`ConnectInfo`), for the per-address caps.
 fn serve<L>(
     listener: L,
     app: Router,
@@ -214,13 +219,18 @@ fn serve<L>(
 ) -> JoinHandle<std::io::Result<()>>
 where
     L: Listener<Addr = SocketAddr>,
+    for<'a> http::RemoteAddr:
+        axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
 {
     tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<http::RemoteAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await
     })
 }
 
