@@ -153,7 +153,10 @@ pub struct Config {
     pub turn_secret_file: Option<PathBuf>,
 
     /// How long TURN credentials stay valid, in seconds (the TURN server refuses them after).
-    #[arg(long, env = "VEILIG_TURN_TTL_SECS", default_value_t = 6 * 60 * 60)]
+    /// Short by default: coturn checks the expiry when an allocation is made, not while it lasts,
+    /// so a call carries on past it, and every rejoin brings fresh credentials; a copied
+    /// credential is useless soon after.
+    #[arg(long, env = "VEILIG_TURN_TTL_SECS", default_value_t = 10 * 60)]
     pub turn_ttl_secs: u64,
 
     /// Test-only: append every forwarded media payload to this file as JSON lines.
