@@ -31,7 +31,7 @@ use common::guests::{vp8_clips, Guests};
 use common::tap::{check_tap, start_tapped_relay};
 use common::{netns, HarnessError, Session, TIMEOUT};
 use veilig_e2ee::{InviteLink, RoomKeys};
-use veilig_protocol::{ParticipantId, RoomId, Source};
+use veilig_protocol::{ParticipantId, RoomAccess, RoomId, Source};
 use veilig_relay::hostile::Attack;
 use veilig_test_peer::Participant;
 
@@ -221,8 +221,10 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
     let mut link = String::new();
     let outcome = async {
         link = new_meeting(&chromium, &base, false).await?;
-        let room = InviteLink::parse(&link).unwrap().room().to_owned();
-        let bram = Participant::join(&relay, &room).await;
+        let parsed = InviteLink::parse(&link).unwrap();
+        let keys = RoomKeys::derive(&parsed, None).unwrap();
+        let access = RoomAccess::new(&keys.access.to_text()).unwrap();
+        let bram = Participant::join_with(&relay, parsed.room(), &access).await;
         let meeting = Meeting {
             relay: &relay,
             tap: &tap,

@@ -50,7 +50,7 @@ use veilig_protocol::{
 
 use crate::gaps::{Frame, Gaps};
 use crate::metrics::{Counters, Gauge, Held};
-use crate::rooms::Rooms;
+use crate::rooms::{RoomTag, Rooms};
 use crate::tap::Tap;
 use crate::tcp::{Link, MAX_LINKS_PER_PEER};
 use crate::turn::TurnIssuer;
@@ -215,6 +215,8 @@ enum Propagate {
 /// A room's state. Owned by its task; see the module docs.
 pub struct Room {
     id: RoomId,
+    /// What logs say instead of the id.
+    tag: RoomTag,
     ctx: RoomContext,
     rooms: Rooms,
     inbox: mpsc::Sender<RoomInput>,
@@ -229,6 +231,7 @@ impl Room {
     /// A room; `inbox` is the sending side of the channel [`Room::run`] will read.
     pub fn new(id: RoomId, ctx: RoomContext, rooms: Rooms, inbox: mpsc::Sender<RoomInput>) -> Self {
         Room {
+            tag: RoomTag::of(&id),
             id,
             ctx,
             rooms,
@@ -242,7 +245,7 @@ impl Room {
 
     /// Runs the room until it is empty (and nobody is joining) or the relay shuts down.
     pub async fn run(mut self, mut inputs: mpsc::Receiver<RoomInput>) {
-        tracing::info!(room = %self.id, "room opened");
+        tracing::info!(room = %self.tag, "room opened");
         loop {
             let wake = self.next_wake();
             tokio::select! {
@@ -261,7 +264,7 @@ impl Room {
                 break;
             }
         }
-        tracing::info!(room = %self.id, "room closed");
+        tracing::info!(room = %self.tag, "room closed");
     }
 
     async fn handle(&mut self, input: RoomInput) {
@@ -386,7 +389,7 @@ impl Room {
             }
             other.negotiate();
         }
-        tracing::info!(room = %self.id, participant = %id, participants = self.peers.len() + 1, "joined");
+        tracing::info!(room = %self.tag, participant = %id, participants = self.peers.len() + 1, "joined");
         self.peers.push(peer);
         Ok(id)
     }
@@ -406,7 +409,7 @@ impl Room {
             (_, Err(error)) => Err(error.to_string()),
         };
         if let Err(error) = accepted {
-            tracing::info!(room = %self.id, %participant, %error, "answer refused");
+            tracing::info!(room = %self.tag, %participant, %error, "answer refused");
             peer.close(ErrorCode::BadSdp, "the answer was refused");
             return;
         }
@@ -486,7 +489,7 @@ impl Room {
             });
             other.negotiate();
         }
-        tracing::info!(room = %self.id, participant = %peer.id, participants = self.peers.len(), "left");
+        tracing::info!(room = %self.tag, participant = %peer.id, participants = self.peers.len(), "left");
     }
 
     fn datagram(&mut self, datagram: Datagram) {
@@ -590,7 +593,7 @@ impl Room {
             tap.record(&self.id, origin, data);
         }
         if !self.gaps.admit(origin, data.mid, frame) {
-            tracing::debug!(room = %self.id, %origin, mid = %data.mid, "held back until a keyframe");
+            tracing::debug!(room = %self.tag, %origin, mid = %data.mid, "held back until a keyframe");
             return;
         }
         for peer in self.peers.iter_mut().filter(|peer| &peer.id != origin) {

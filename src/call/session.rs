@@ -13,7 +13,8 @@ use std::rc::{Rc, Weak};
 
 use veilig_e2ee::RoomKeys;
 use veilig_protocol::{
-    ClientMessage, ErrorCode, ParticipantId, RoomId, ServerMessage, Source, PROTOCOL_VERSION,
+    ClientMessage, ErrorCode, ParticipantId, RoomAccess, RoomId, ServerMessage, Source,
+    PROTOCOL_VERSION,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -63,6 +64,9 @@ pub enum Failure {
     /// The relay sent something it never should (an offer that relabels a line, say): it may
     /// be trying to make us send unencrypted or play forged media, so the call was stopped.
     ServerMisbehaved,
+    /// The room exists with another access value: our link or passphrase is not the one its
+    /// first participant used.
+    AccessDenied,
 }
 
 /// Whether a remote participant's media decrypts.
@@ -651,10 +655,16 @@ fn on_signaling(state: &Rc<RefCell<State>>, event: SignalingEvent) {
             let Ok(room) = RoomId::new(&room) else {
                 return fail(state, Failure::Refused);
             };
+            // What shows the relay we hold the link (see `RoomKeys::access`).
+            let access = state.borrow().config.keys.access.to_text();
+            let Ok(access) = RoomAccess::new(&access) else {
+                return fail(state, Failure::Refused);
+            };
             if let Some(signaling) = &state.borrow().signaling {
                 signaling.send(&ClientMessage::Join {
                     version: PROTOCOL_VERSION,
                     room,
+                    access,
                 });
             }
         }
@@ -668,6 +678,7 @@ fn on_signaling(state: &Rc<RefCell<State>>, event: SignalingEvent) {
         SignalingEvent::Closed(code) => {
             let failure = match code {
                 4403 => Some(Failure::RoomFull),
+                4401 => Some(Failure::AccessDenied),
                 4426 => Some(Failure::Version),
                 4400 | 4409 | 4413 | 4422 | 4429 => Some(Failure::Refused),
                 _ => None,
@@ -809,11 +820,11 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
             }
         }
         ServerMessage::Pong => {}
-        ServerMessage::Error { code, .. } => {
-            if code == ErrorCode::RoomFull {
-                fail(state, Failure::RoomFull);
-            }
-        }
+        ServerMessage::Error { code, .. } => match code {
+            ErrorCode::RoomFull => fail(state, Failure::RoomFull),
+            ErrorCode::AccessDenied => fail(state, Failure::AccessDenied),
+            _ => {}
+        },
     }
 }
 

@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 use veilig::call::metadata::{Note, Notes};
 use veilig_e2ee::key_schedule::LinkError;
 use veilig_e2ee::{CipherSuite, Codec, FrameEncryptor, InviteLink, Kid, RoomKeys};
-use veilig_protocol::{ClientMessage, ParticipantId, ServerMessage, Source};
+use veilig_protocol::{ClientMessage, ParticipantId, RoomAccess, ServerMessage, Source};
 use veilig_test_peer::{Participant, Seen};
 
 use super::app::eval;
@@ -265,8 +265,13 @@ impl Guests {
             camera_sizes,
         };
         // All at once, as a meeting filling up at the hour: the relay batches the offers.
+        // With the link's own access value, as the browsers present it, so the guests get into
+        // a meeting a browser started.
+        let access = RoomAccess::new(&keys.access.to_text()).expect("the key schedule's text form");
         let peers = futures_util::future::join_all(
-            names.iter().map(|_| Participant::join(relay, link.room())),
+            names
+                .iter()
+                .map(|_| Participant::join_with(relay, link.room(), &access)),
         )
         .await;
         for (index, (name, peer)) in names.iter().zip(peers).enumerate() {
