@@ -127,7 +127,11 @@ impl FrameDecryptor {
     /// Check 2 of the module docs.
     fn check_announced(&self, source: SourceId, kid: Kid) -> Result<(), DecryptError> {
         match &self.announced {
-            Some(announced) if !announced.get(&source).is_some_and(|kids| kids.contains(&kid)) => {
+            Some(announced)
+                if !announced
+                    .get(&source)
+                    .is_some_and(|kids| kids.contains(&kid)) =>
+            {
                 Err(DecryptError::Unannounced(kid))
             }
             _ => Ok(()),

@@ -21,7 +21,9 @@ fn base() -> BaseKey {
 
 fn sealed(sender: &mut FrameEncryptor) -> Vec<u8> {
     let mut wire = Vec::new();
-    sender.encrypt(Codec::Vp8, &vp8_delta(50), &mut wire).unwrap();
+    sender
+        .encrypt(Codec::Vp8, &vp8_delta(50), &mut wire)
+        .unwrap();
     wire
 }
 
@@ -77,7 +79,9 @@ fn the_external_path_checks_announcements_too() {
     let mut wire = Vec::new();
     alice.encrypt(Codec::Opus, &opus(60), &mut wire).unwrap();
     assert_eq!(
-        receiver.begin_external(BOB_LINE, Codec::Opus, &wire).unwrap_err(),
+        receiver
+            .begin_external(BOB_LINE, Codec::Opus, &wire)
+            .unwrap_err(),
         DecryptError::Unannounced(Kid(11))
     );
     receiver.announce(ALICE_LINE, &[Kid(11)]);

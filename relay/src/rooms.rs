@@ -223,7 +223,12 @@ impl Rooms {
     ) -> Result<usize, crate::hostile::NotNow> {
         use crate::hostile::NotNow;
         let (reply, answer) = oneshot::channel();
-        let inbox = self.lock().rooms.get(room).cloned().ok_or(NotNow::NoRoom)?;
+        let inbox = self
+            .lock()
+            .rooms
+            .get(room)
+            .map(|entry| entry.inbox.clone())
+            .ok_or(NotNow::NoRoom)?;
         inbox
             .send(RoomInput::Attack { attack, reply })
             .await
