@@ -12,6 +12,8 @@
 //! Who may say what (checked in [`Notes::open`], each refusal a [`NoteError`]):
 //! - a participant's first note must be a presence note: it binds their session id and KID;
 //!   every later note must come from that session under that KID, and be sealed after it;
+//! - a presence note announces the KIDs of its sender's tracks ([`MediaKids`]): their frames
+//!   are accepted only under those, on the lines the relay says are theirs;
 //! - a note sealed more than [`MAX_NOTE_AGE_MS`] from our clock is refused as stale.
 //!
 //! What this does not stop: anyone holding the link can seal notes, so a link holder who runs
@@ -24,7 +26,7 @@ use std::collections::HashMap;
 use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
 use veilig_e2ee::{BaseKey, CipherSuite, FrameDecryptor, FrameEncryptor, Kid, SourceId};
-use veilig_protocol::ParticipantId;
+use veilig_protocol::{ParticipantId, Source};
 
 /// Longest chat message, in characters: well inside the relay's blob limit once sealed.
 pub const MAX_CHAT_CHARS: usize = 2000;
@@ -41,6 +43,30 @@ pub const PADDED_SIZES: [usize; 3] = [512, 2048, 8192];
 /// earlier meeting on the same link, or earlier today, is refused.
 pub const MAX_NOTE_AGE_MS: u64 = 5 * 60 * 1000;
 
+/// The KIDs of a participant's three tracks in this session, as its presence note announces
+/// them: a receiver opens a remote line's frames only under the KID its owner announced for
+/// that source, so the relay cannot pass one participant's media off as another's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaKids {
+    /// The microphone's KID.
+    pub microphone: u64,
+    /// The camera's KID.
+    pub camera: u64,
+    /// The screen share's KID.
+    pub screen: u64,
+}
+
+impl MediaKids {
+    /// The KID of `source`.
+    pub fn of(&self, source: Source) -> u64 {
+        match source {
+            Source::Microphone => self.microphone,
+            Source::Camera => self.camera,
+            Source::Screen => self.screen,
+        }
+    }
+}
+
 /// One note.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -55,6 +81,8 @@ pub enum Note {
         camera: bool,
         /// Sharing the screen.
         screen: bool,
+        /// The KIDs our tracks are encrypted under, this session.
+        kids: MediaKids,
     },
     /// A chat message.
     Chat {

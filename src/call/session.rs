@@ -21,7 +21,7 @@ use wasm_bindgen::JsCast;
 use web_sys::RtcPeerConnectionState;
 
 use super::media::{open_devices, Device, LocalMedia, MediaError};
-use super::metadata::{Note, NoteError, Notes, MAX_CHAT_CHARS};
+use super::metadata::{MediaKids, Note, NoteError, Notes, MAX_CHAT_CHARS};
 use super::peer::{sleep, Peer, PeerError, RemoteTrack};
 use super::route::{self, Route, Stat};
 use super::signaling::{self, Signaling, SignalingEvent};
@@ -190,6 +190,12 @@ struct State {
     ping_timer: Option<i32>,
     /// Remote track id → (participant, is audio), for reading the browser's statistics.
     tracks: HashMap<String, (ParticipantId, bool)>,
+    /// The KIDs our tracks use on this connection (new on every connect).
+    kids: MediaKids,
+    /// The KIDs each participant announced in their presence note, this connection.
+    announced: HashMap<ParticipantId, MediaKids>,
+    /// What each remote transform was last told it may accept.
+    told: HashMap<u32, u64>,
 }
 
 /// A running call.
@@ -242,6 +248,9 @@ impl Call {
             _ping: None,
             ping_timer: None,
             tracks: HashMap::new(),
+            kids: MediaKids::default(),
+            announced: HashMap::new(),
+            told: HashMap::new(),
         }));
         let own_video = state.borrow().local.video.clone();
         let call = Call { state };
@@ -300,9 +309,20 @@ impl Call {
                 Ok(crypto) => Rc::new(crypto),
                 Err(_) => return fail(&state, Failure::Encryption),
             };
-            if crypto.set_key(&key, &engine).is_err() {
+            if crypto.set_key_announced_only(&key, &engine).is_err() {
                 return fail(&state, Failure::Encryption);
             }
+            // Our tracks' KIDs for this connection, announced in our presence notes.
+            let (Ok(microphone), Ok(camera), Ok(screen)) =
+                (random_u64(), random_u64(), random_u64())
+            else {
+                return fail(&state, Failure::Encryption);
+            };
+            let kids = MediaKids {
+                microphone,
+                camera,
+                screen,
+            };
             timeline::mark(Milestone::WorkerReady);
             {
                 let weak = Rc::downgrade(&state);
@@ -319,7 +339,7 @@ impl Call {
                         on_peer_state(&state, pc_state);
                     }
                 });
-                match Peer::new(crypto.clone(), on_state) {
+                match Peer::new(crypto.clone(), kids, on_state) {
                     Ok(peer) => Rc::new(peer),
                     Err(_) => return fail(&state, Failure::Encryption),
                 }
@@ -359,6 +379,9 @@ impl Call {
             ));
             s.crypto = Some(crypto);
             s.peer = Some(peer);
+            s.kids = kids;
+            s.announced.clear();
+            s.told.clear();
             s.signaling = Some(socket);
             s.last_counts.clear();
         });
@@ -570,6 +593,23 @@ impl Call {
     }
 }
 
+/// Tells the worker, for each remote line, the one KID its participant announced for that
+/// source (only what changed): frames under any other KID are dropped as `unannounced`.
+fn tell_announced(state: &Rc<RefCell<State>>) {
+    let mut s = state.borrow_mut();
+    let (Some(peer), Some(crypto)) = (s.peer.clone(), s.crypto.clone()) else {
+        return;
+    };
+    for (id, from, source) in peer.remote_lines() {
+        let Some(kid) = s.announced.get(&from).map(|kids| kids.of(source)) else {
+            continue;
+        };
+        if s.told.insert(id, kid) != Some(kid) {
+            crypto.announce(id, &[kid]);
+        }
+    }
+}
+
 /// Milliseconds since the Unix epoch, by this device's clock (for the notes' time).
 fn now() -> u64 {
     js_sys::Date::now() as u64
@@ -637,6 +677,7 @@ fn send_presence(state: &Rc<RefCell<State>>, to: Option<ParticipantId>) {
         mic: s.mic && s.local.audio.is_some(),
         camera: s.camera && s.local.video.is_some(),
         screen: s.screen.is_some(),
+        kids: s.kids,
     };
     let Some(blob) = s.notes.as_mut().and_then(|notes| notes.seal(&note, now())) else {
         return;
@@ -748,6 +789,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                             .map(|t| (t.track.id(), (t.from.clone(), t.track.kind() == "audio")))
                             .collect();
                         emit(&state, CallEvent::Tracks(tracks));
+                        tell_announced(&state);
                     }
                     Err(PeerError::Refused(refusal)) => {
                         web_sys::console::warn_1(
@@ -777,6 +819,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                 if let Some(notes) = s.notes.as_mut() {
                     notes.forget(&participant);
                 }
+                s.announced.remove(&participant);
                 s.participants.clone()
             };
             budget_camera(state);
@@ -793,16 +836,21 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                     mic,
                     camera,
                     screen,
-                }) => emit(
-                    state,
-                    CallEvent::Presence {
-                        who: from,
-                        name,
-                        mic,
-                        camera,
-                        screen,
-                    },
-                ),
+                    kids,
+                }) => {
+                    state.borrow_mut().announced.insert(from.clone(), kids);
+                    tell_announced(state);
+                    emit(
+                        state,
+                        CallEvent::Presence {
+                            who: from,
+                            name,
+                            mic,
+                            camera,
+                            screen,
+                        },
+                    )
+                }
                 Ok(Note::Chat { text }) => emit(
                     state,
                     CallEvent::Chat {
@@ -912,7 +960,12 @@ fn report_decryption(state: &Rc<RefCell<State>>, stats: &WorkerStats) {
                 continue;
             }
             let Some(who) = owner.get(id) else { continue };
-            let failed = counters.bad_tag + counters.unknown_format;
+            // Frames that do not open, or open but under a KID their sender never announced
+            // for this line (or that another sender owns): not this participant's media.
+            let failed = counters.bad_tag
+                + counters.unknown_format
+                + counters.unannounced
+                + counters.kid_collision;
             let (decrypted_before, failed_before) = s
                 .last_counts
                 .insert(*id, (counters.decrypted, failed))

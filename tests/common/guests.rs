@@ -29,7 +29,7 @@ use base64ct::{Base64, Encoding};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use veilig::call::metadata::{Note, Notes};
+use veilig::call::metadata::{MediaKids, Note, Notes};
 use veilig_e2ee::key_schedule::LinkError;
 use veilig_e2ee::{CipherSuite, Codec, FrameEncryptor, InviteLink, Kid, RoomKeys};
 use veilig_protocol::{ClientMessage, ParticipantId, RoomAccess, ServerMessage, Source};
@@ -290,6 +290,7 @@ impl Guests {
                 random_u64(u64::MAX - index as u64),
             );
             notes.set_you(peer.id.clone());
+            let camera_kid = random_u64(2 * index as u64 + 1);
             let guest = Guest {
                 notes,
                 presence: Note::Presence {
@@ -297,12 +298,12 @@ impl Guests {
                     mic: false,
                     camera: true,
                     screen: false,
+                    kids: MediaKids {
+                        camera: camera_kid,
+                        ..MediaKids::default()
+                    },
                 },
-                camera: FrameEncryptor::new(
-                    CipherSuite::default(),
-                    &keys.media,
-                    Kid(random_u64(2 * index as u64 + 1)),
-                ),
+                camera: FrameEncryptor::new(CipherSuite::default(), &keys.media, Kid(camera_kid)),
                 clip: clips[index % clips.len()].clone(),
                 sizes: sizes.clone(),
             };

@@ -26,6 +26,11 @@ fn presence(name: &str) -> Note {
         mic: true,
         camera: false,
         screen: false,
+        kids: MediaKids {
+            microphone: u64::MAX,
+            camera: u64::MAX - 1,
+            screen: u64::MAX - 2,
+        },
     }
 }
 
@@ -163,6 +168,7 @@ fn sizes_say_nothing() {
             mic: false,
             camera: true,
             screen: true,
+            kids: MediaKids::default(),
         },
         chat("ja"),
         chat(&"x".repeat(300)),
