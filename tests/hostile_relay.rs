@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | `ForwardAsSlot` | Bram's camera line is "your camera slot", the relay receiving | sent our camera there with no encrypt transform: plaintext VP8 |
 //! | `SlotAsForward` | our camera slot is "Bram's camera", the relay sending | played whatever came on it, undecrypted, in Bram's tile |
-//! | `SwapNotes` | two guests' notes are delivered as each other's | showed each one's name (and would show their chat) on the other's tile |
+//! | `SwapNotes` | two guests' notes are delivered as each other's | showed each one's name (and would show their chat) on the other's tile; now neither note opens, and without their announced KIDs neither guest's frames decode |
 //!
 //! For the relabelled lines the browser must stop the call at once with the plain message ("The server sent
 //! something unexpected. For your safety the call was stopped.", or the Dutch one), and at the
@@ -166,7 +166,8 @@ async fn every_lie_refused(
 }
 
 /// Two native guests, Cas and Daan, whose notes the relay delivers as each other's: the browser
-/// sees both guests' video and shows neither name.
+/// opens neither note, so it shows neither name, and since neither announced a KID to it, it
+/// decodes none of their frames either.
 async fn swapped_notes_are_refused(
     session: &Session,
     meeting: &Meeting<'_>,
@@ -186,24 +187,30 @@ async fn swapped_notes_are_refused(
     attack_when_ready(meeting.relay, &room, &swap).await?;
     session.goto(meeting.link).await?;
     join_as(session, "Anna").await?;
-    // Both guests' pictures decode (their presence notes, swapped, came before their media).
-    wait_until(
-        session,
-        "two guests' videos",
-        r#"return [...document.querySelectorAll('[data-testid="tile-remote"] video')]
-             .filter(v => v.videoWidth > 0).length >= 2;"#,
-    )
-    .await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Their notes do not open (sealed for the other's id), so neither announced a KID: their
+    // frames arrive and are dropped as unannounced, and both tiles say they cannot decrypt.
+    let tiles = format!(
+        r#"return {:?}.every(id => document.querySelector(
+               `[data-testid="tile-remote"][data-participant="${{id}}"][data-state="cannot-decrypt"]`));"#,
+        [guests.ids[0].as_str(), guests.ids[1].as_str()]
+    );
+    wait_until(session, "both guests' tiles refusing their frames", &tiles).await?;
     let shown = eval(
         session,
-        r#"return [...document.querySelectorAll('[data-testid="tile-name"]')].map(n => n.textContent);"#,
+        r#"return [...document.querySelectorAll('[data-testid="tile-remote"]')]
+             .map(t => [t.querySelector('[data-testid="tile-name"]')?.textContent, t.dataset.framesDecoded]);"#,
     )
     .await?;
-    let shown: Vec<String> = serde_json::from_value(shown).unwrap_or_default();
+    let shown: Vec<(Option<String>, String)> = serde_json::from_value(shown).unwrap_or_default();
     crate::ensure!(
-        !shown.iter().any(|name| names.contains(name)),
+        !shown
+            .iter()
+            .any(|(name, _)| name.as_ref().is_some_and(|n| names.contains(n))),
         "a swapped note was believed: the tiles say {shown:?}"
+    );
+    crate::ensure!(
+        shown.iter().all(|(_, decoded)| decoded == "0"),
+        "a frame under an unannounced KID was decoded: {shown:?}"
     );
     drop(guests);
     Ok(())
