@@ -20,129 +20,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::RtcPeerConnectionState;
 
+pub use super::events::{CallEvent, Decryption, Failure, Reception, Status};
+use super::health;
 use super::media::{open_devices, Device, LocalMedia, MediaError};
 use super::metadata::{MediaKids, Note, NoteError, Notes, MAX_CHAT_CHARS};
-use super::peer::{sleep, Peer, PeerError, RemoteTrack};
-use super::route::{self, Route, Stat};
+use super::peer::{sleep, Peer, PeerError};
 use super::signaling::{self, Signaling, SignalingEvent};
 use crate::encryption::{AttachPath, FrameCrypto, WarmWorker, WorkerStats, WORKER_URL};
-use crate::frame_crypto::messages::Direction;
 use crate::frame_crypto::webcrypto::random_u64;
 use crate::timeline::{self, Milestone};
-
-/// How the call is doing.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Status {
-    /// Reaching the relay.
-    Connecting,
-    /// In the room, media connected.
-    Connected,
-    /// Lost; trying again in `in_seconds`.
-    Reconnecting {
-        /// Attempt number, from 1.
-        attempt: u32,
-        /// Seconds until the next attempt.
-        in_seconds: u32,
-    },
-    /// Given up (the reason is for the UI to word).
-    Failed(Failure),
-    /// Left on purpose.
-    Ended,
-}
-
-/// Why a call cannot go on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failure {
-    /// The room is full.
-    RoomFull,
-    /// The relay runs another protocol version: reload the page.
-    Version,
-    /// Encryption could not start or attach.
-    Encryption,
-    /// The relay refused us for another reason.
-    Refused,
-    /// The relay sent something it never should (an offer that relabels a line, say): it may
-    /// be trying to make us send unencrypted or play forged media, so the call was stopped.
-    ServerMisbehaved,
-    /// The room exists with another access value: our link or passphrase is not the one its
-    /// first participant used.
-    AccessDenied,
-}
-
-/// Whether a remote participant's media decrypts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decryption {
-    /// Nothing received yet.
-    Waiting,
-    /// Frames decrypt.
-    Fine,
-    /// Frames arrive but do not authenticate: a different key.
-    Failing,
-}
-
-/// What the UI hears.
-#[derive(Clone, Debug)]
-pub enum CallEvent {
-    /// The call's state changed.
-    Status(Status),
-    /// Our id in the room (new on every reconnect).
-    You(ParticipantId),
-    /// The participants other than us, in order of arrival.
-    Participants(Vec<ParticipantId>),
-    /// A participant said who they are and what they send.
-    Presence {
-        /// Who.
-        who: ParticipantId,
-        /// Display name.
-        name: String,
-        /// Microphone on.
-        mic: bool,
-        /// Camera on.
-        camera: bool,
-        /// Sharing the screen.
-        screen: bool,
-    },
-    /// Every remote track now received.
-    Tracks(Vec<RemoteTrack>),
-    /// A chat message; `from` is `None` for our own.
-    Chat {
-        /// Sender.
-        from: Option<ParticipantId>,
-        /// Text.
-        text: String,
-    },
-    /// Decryption state per participant.
-    Decryption(HashMap<ParticipantId, Decryption>),
-    /// What arrives from each participant, from the browser's own statistics.
-    Reception(HashMap<ParticipantId, Reception>),
-    /// Our own camera track changed (turned on or off).
-    LocalVideo(Option<web_sys::MediaStreamTrack>),
-    /// Our microphone, camera or name changed (including a device that came on after
-    /// joining without it).
-    LocalChanged,
-    /// The browser refused to open the microphone or camera when asked to turn it on.
-    DeviceRefused(MediaError),
-}
-
-/// Received media of one participant, as the browser counts it (shown per tile on request).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Reception {
-    /// Video frames decoded so far.
-    pub frames_decoded: u64,
-    /// Video frames per second now.
-    pub frames_per_second: f64,
-    /// Audio energy received so far (sum of squared levels times duration).
-    pub audio_energy: f64,
-    /// Packets lost, audio and video.
-    pub packets_lost: i64,
-    /// NACKs we sent asking for lost packets again, audio and video.
-    pub nacks_sent: u64,
-    /// Audio level now, 0 to 1.
-    pub audio_level: f64,
-    /// Whether media comes straight from the relay or through TURN (the same for everyone:
-    /// one connection carries it all).
-    pub route: Route,
-}
 
 /// Everything the call needs to start.
 pub struct CallConfig {
@@ -943,48 +829,13 @@ fn budget_camera(state: &Rc<RefCell<State>>) {
     }
 }
 
-/// Turns the worker's per-transform counters into a state per participant: fine if any of
-/// their frames decrypted since the last report, failing if frames arrived and failed.
+/// Turns the worker's counters into a state per participant (see [`health::decryption`]).
 fn report_decryption(state: &Rc<RefCell<State>>, stats: &WorkerStats) {
     let lines = match &state.borrow().peer {
         Some(peer) => peer.remote_lines(),
         None => return,
     };
-    let owner: HashMap<u32, ParticipantId> =
-        lines.into_iter().map(|(id, who, _)| (id, who)).collect();
-    let mut health: HashMap<ParticipantId, Decryption> = HashMap::new();
-    {
-        let mut s = state.borrow_mut();
-        for (id, direction, counters) in &stats.transforms {
-            if *direction != Direction::Receive {
-                continue;
-            }
-            let Some(who) = owner.get(id) else { continue };
-            // Frames that do not open, or open but under a KID their sender never announced
-            // for this line (or that another sender owns): not this participant's media.
-            let failed = counters.bad_tag
-                + counters.unknown_format
-                + counters.unannounced
-                + counters.kid_collision;
-            let (decrypted_before, failed_before) = s
-                .last_counts
-                .insert(*id, (counters.decrypted, failed))
-                .unwrap_or((0, 0));
-            let now = if counters.decrypted > decrypted_before {
-                Decryption::Fine
-            } else if failed > failed_before {
-                Decryption::Failing
-            } else {
-                Decryption::Waiting
-            };
-            let entry = health.entry(who.clone()).or_insert(Decryption::Waiting);
-            *entry = match (*entry, now) {
-                (Decryption::Fine, _) | (_, Decryption::Fine) => Decryption::Fine,
-                (Decryption::Failing, _) | (_, Decryption::Failing) => Decryption::Failing,
-                _ => Decryption::Waiting,
-            };
-        }
-    }
+    let health = health::decryption(&lines, stats, &mut state.borrow_mut().last_counts);
     emit(state, CallEvent::Decryption(health));
 }
 
@@ -1000,45 +851,9 @@ fn poll_reception(state: &Rc<RefCell<State>>) {
         };
         let Some(state) = weak.upgrade() else { return };
         let tracks = state.borrow().tracks.clone();
-        let mut reception: HashMap<ParticipantId, Reception> = HashMap::new();
-        let number = |entry: &JsValue, field: &str| {
-            js_sys::Reflect::get(entry, &field.into())
-                .ok()
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0)
-        };
-        let report: web_sys::RtcStatsReport = report.unchecked_into();
-        let values = js_sys::try_iter(&report.values()).ok().flatten();
-        let entries: Vec<JsValue> = values.into_iter().flatten().flatten().collect();
-        let route = route::of(&entries.iter().map(Stat::read).collect::<Vec<_>>());
-        for entry in entries {
-            let kind = js_sys::Reflect::get(&entry, &"type".into())
-                .ok()
-                .and_then(|v| v.as_string());
-            if kind.as_deref() != Some("inbound-rtp") {
-                continue;
-            }
-            let Some(id) = js_sys::Reflect::get(&entry, &"trackIdentifier".into())
-                .ok()
-                .and_then(|v| v.as_string())
-            else {
-                continue;
-            };
-            let Some((who, audio)) = tracks.get(&id) else {
-                continue;
-            };
-            let r = reception.entry(who.clone()).or_default();
-            r.route = route;
-            r.packets_lost += number(&entry, "packetsLost") as i64;
-            r.nacks_sent += number(&entry, "nackCount") as u64;
-            if *audio {
-                r.audio_energy += number(&entry, "totalAudioEnergy");
-                r.audio_level = r.audio_level.max(number(&entry, "audioLevel"));
-            } else {
-                r.frames_decoded += number(&entry, "framesDecoded") as u64;
-                r.frames_per_second += number(&entry, "framesPerSecond");
-            }
-        }
-        emit(&state, CallEvent::Reception(reception));
+        emit(
+            &state,
+            CallEvent::Reception(health::reception(&report, &tracks)),
+        );
     });
 }
