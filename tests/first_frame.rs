@@ -14,7 +14,10 @@
 //!
 //! To compare two builds side by side, set `VEILIG_BASELINE_DIST` to another build's `dist/`:
 //! a second relay serves it, and the runs alternate between the two, so both see the same
-//! machine load. It prints both medians and their ratio.
+//! machine load. It prints both medians and their ratio. When the protocol changed between the
+//! two (the baseline app cannot join this relay), also set `VEILIG_BASELINE_RELAY` to the
+//! baseline's own relay binary (`cargo build --release -p veilig-relay` in its checkout): it
+//! runs as a child process in the same network namespace.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -27,7 +30,8 @@ const CLICK_JOIN: &str = r#"new MutationObserver((_, observer) => {
     if (join && !join.disabled) { observer.disconnect(); join.click(); }
 }).observe(document, { subtree: true, childList: true, attributes: true });"#;
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::app::{join_as, new_meeting, start_relay_with};
@@ -40,7 +44,7 @@ const RUNS: usize = 5;
 /// video; `link` is that meeting's invite link.
 struct Meeting {
     label: &'static str,
-    relay: veilig_relay::Relay,
+    relay: Relay,
     host: Session,
     link: String,
     times: Vec<f64>,
@@ -48,10 +52,15 @@ struct Meeting {
 }
 
 impl Meeting {
-    async fn start(label: &'static str, dist: PathBuf) -> Meeting {
-        // The relay the app's tests use, serving `dist` instead of `dist/`.
-        let relay = start_relay_with(None, |config| config.static_dir = Some(dist)).await;
-        let base = format!("http://{}/", relay.http_addr);
+    async fn start(label: &'static str, dist: PathBuf, binary: Option<PathBuf>) -> Meeting {
+        let relay = match binary {
+            Some(binary) => Relay::child(&binary, &dist).await,
+            // The relay the app's tests use, serving `dist` instead of `dist/`.
+            None => Relay::InProcess(Box::new(
+                start_relay_with(None, |config| config.static_dir = Some(dist)).await,
+            )),
+        };
+        let base = format!("http://{}/", relay.http_addr());
         let host = Session::start(Browser::Chromium).await.expect("Chromium");
         let link = new_meeting(&host, &base, false)
             .await
@@ -141,7 +150,59 @@ impl Meeting {
 
     async fn close(self) {
         self.host.close().await.ok();
-        self.relay.shut_down().await;
+        match self.relay {
+            Relay::InProcess(relay) => relay.shut_down().await,
+            Relay::Child(mut child, _) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// This build's relay, in-process, or another build's, as a child process.
+enum Relay {
+    InProcess(Box<veilig_relay::Relay>),
+    Child(std::process::Child, SocketAddr),
+}
+
+impl Relay {
+    /// `binary` serving `dist`, on a free loopback port, media on the namespace's address.
+    async fn child(binary: &Path, dist: &Path) -> Relay {
+        let port = |bind: &str| {
+            std::net::TcpListener::bind(bind)
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+        };
+        let http = port("127.0.0.1:0");
+        let udp = port(&format!("{}:0", netns::RELAY_IP));
+        let child = std::process::Command::new(binary)
+            .arg("--listen")
+            .arg(http.to_string())
+            .arg("--udp")
+            .arg(udp.to_string())
+            .arg("--public-ip")
+            .arg(netns::RELAY_IP)
+            .arg("--static-dir")
+            .arg(dist)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+        let deadline = Instant::now() + TIMEOUT;
+        while tokio::net::TcpStream::connect(http).await.is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the baseline relay never listened"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Relay::Child(child, http)
+    }
+
+    fn http_addr(&self) -> SocketAddr {
+        match self {
+            Relay::InProcess(relay) => relay.http_addr,
+            Relay::Child(_, http) => *http,
+        }
     }
 }
 
@@ -152,9 +213,10 @@ async fn bench_time_to_first_remote_frame() {
         return;
     }
     let dist = common::dist_dir().unwrap_or_else(|e| panic!("{e}"));
-    let mut this = Meeting::start("this build", dist).await;
+    let mut this = Meeting::start("this build", dist, None).await;
+    let baseline_relay = std::env::var_os("VEILIG_BASELINE_RELAY").map(PathBuf::from);
     let mut baseline = match std::env::var_os("VEILIG_BASELINE_DIST") {
-        Some(dist) => Some(Meeting::start("baseline", PathBuf::from(dist)).await),
+        Some(dist) => Some(Meeting::start("baseline", PathBuf::from(dist), baseline_relay).await),
         None => None,
     };
     for run in 1..=RUNS {
