@@ -119,6 +119,9 @@ pub struct Text {
     pub failed: &'static str,
     /// Meeting: retry button.
     pub retry: &'static str,
+    /// Meeting: the relay refused our access value: another link or passphrase than the
+    /// meeting's first participant used.
+    pub access_denied: &'static str,
     /// Meeting: the room is full.
     pub room_full: &'static str,
     /// Meeting: leave button.
@@ -221,6 +224,7 @@ pub const NL: Text = Text {
     reconnecting: "Verbinding verbroken, opnieuw proberen over",
     failed: "De verbinding is mislukt.",
     retry: "Opnieuw proberen",
+    access_denied: "Deze link of dit wachtwoord hoort niet bij deze vergadering. Controleer de link en het wachtwoord.",
     room_full: "Deze vergadering is vol.",
     leave: "Verlaten",
     left: "U hebt de vergadering verlaten.",
@@ -289,6 +293,7 @@ pub const EN: Text = Text {
     reconnecting: "Connection lost, trying again in",
     failed: "The connection failed.",
     retry: "Try again",
+    access_denied: "This link or passphrase does not belong to this meeting. Check the link and the passphrase.",
     room_full: "This meeting is full.",
     leave: "Leave",
     left: "You left the meeting.",

@@ -11,7 +11,7 @@
 //! |--------|--------|
 //! | `name=…` | display name (percent-encoded UTF-8), trimmed, at most 64 characters |
 //! | `mic=off`, `camera=off` | start with the microphone or camera off |
-//! | `lobby=skip` | join as soon as the devices answer (never past a passphrase) |
+//! | `lobby=skip` | join as soon as the devices answer (never past a passphrase; with camera or microphone on only in a verified embed) |
 //! | `lang=nl` / `lang=en` | the language, instead of the browser's preference |
 //! | `chat=off` | no chat (neither the panel nor its button) |
 //! | `toolbar=compact` | a compact toolbar for small embedded frames |

@@ -3,7 +3,10 @@
 //! frame on screen, in headless Chromium, over loopback-like networking in a namespace, with
 //! the real relay. Median of 5 fresh browsers, each with an empty cache.
 //!
-//! The joiner's link has `lobby=skip`, so the time is the app's own: loading, the camera,
+//! The joiner's link has `lobby=skip`, and a script in the page clicks "Join" the moment it is
+//! enabled (`lobby=skip` alone no longer joins with the camera on outside an embed, so that no
+//! website can send a visitor into a meeting with their camera on), so the time is the app's
+//! own: loading, the camera,
 //! starting the frame-crypto worker, joining, ICE and DTLS, the first key frame, decrypting and
 //! decoding it. The page marks the moment (`veilig:first-remote-frame`, User Timing, measured
 //! from navigation start) when the video element presents that frame, and marks the milestones
@@ -11,12 +14,24 @@
 //!
 //! To compare two builds side by side, set `VEILIG_BASELINE_DIST` to another build's `dist/`:
 //! a second relay serves it, and the runs alternate between the two, so both see the same
-//! machine load. It prints both medians and their ratio.
+//! machine load. It prints both medians and their ratio. When the protocol changed between the
+//! two (the baseline app cannot join this relay), also set `VEILIG_BASELINE_RELAY` to the
+//! baseline's own relay binary (`cargo build --release -p veilig-relay` in its checkout): it
+//! runs as a child process in the same network namespace.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
-use std::path::PathBuf;
+/// Clicks the lobby's "Join" as soon as it is enabled, as a user in a hurry would, with no
+/// WebDriver round trip in the measured time. (A build where `lobby=skip` joins by itself,
+/// such as a baseline, never shows an enabled button: nothing to click.)
+const CLICK_JOIN: &str = r#"new MutationObserver((_, observer) => {
+    const join = document.querySelector('[data-testid="join"]');
+    if (join && !join.disabled) { observer.disconnect(); join.click(); }
+}).observe(document, { subtree: true, childList: true, attributes: true });"#;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::app::{join_as, new_meeting, start_relay_with};
@@ -29,7 +44,7 @@ const RUNS: usize = 5;
 /// video; `link` is that meeting's invite link.
 struct Meeting {
     label: &'static str,
-    relay: veilig_relay::Relay,
+    relay: Relay,
     host: Session,
     link: String,
     times: Vec<f64>,
@@ -37,10 +52,15 @@ struct Meeting {
 }
 
 impl Meeting {
-    async fn start(label: &'static str, dist: PathBuf) -> Meeting {
-        // The relay the app's tests use, serving `dist` instead of `dist/`.
-        let relay = start_relay_with(None, |config| config.static_dir = Some(dist)).await;
-        let base = format!("http://{}/", relay.http_addr);
+    async fn start(label: &'static str, dist: PathBuf, binary: Option<PathBuf>) -> Meeting {
+        let relay = match binary {
+            Some(binary) => Relay::child(&binary, &dist).await,
+            // The relay the app's tests use, serving `dist` instead of `dist/`.
+            None => Relay::InProcess(Box::new(
+                start_relay_with(None, |config| config.static_dir = Some(dist)).await,
+            )),
+        };
+        let base = format!("http://{}/", relay.http_addr());
         let host = Session::start(Browser::Chromium).await.expect("Chromium");
         let link = new_meeting(&host, &base, false)
             .await
@@ -61,6 +81,10 @@ impl Meeting {
     /// One fresh Chromium opens the link and waits for the first remote frame.
     async fn run(&mut self, run: usize) {
         let guest = Session::start(Browser::Chromium).await.expect("Chromium");
+        guest
+            .add_init_script(CLICK_JOIN)
+            .await
+            .expect("init script");
         guest
             .goto(&format!("{}&lobby=skip&name=Guest{run}", self.link))
             .await
@@ -126,7 +150,59 @@ impl Meeting {
 
     async fn close(self) {
         self.host.close().await.ok();
-        self.relay.shut_down().await;
+        match self.relay {
+            Relay::InProcess(relay) => relay.shut_down().await,
+            Relay::Child(mut child, _) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// This build's relay, in-process, or another build's, as a child process.
+enum Relay {
+    InProcess(Box<veilig_relay::Relay>),
+    Child(std::process::Child, SocketAddr),
+}
+
+impl Relay {
+    /// `binary` serving `dist`, on a free loopback port, media on the namespace's address.
+    async fn child(binary: &Path, dist: &Path) -> Relay {
+        let port = |bind: &str| {
+            std::net::TcpListener::bind(bind)
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+        };
+        let http = port("127.0.0.1:0");
+        let udp = port(&format!("{}:0", netns::RELAY_IP));
+        let child = std::process::Command::new(binary)
+            .arg("--listen")
+            .arg(http.to_string())
+            .arg("--udp")
+            .arg(udp.to_string())
+            .arg("--public-ip")
+            .arg(netns::RELAY_IP)
+            .arg("--static-dir")
+            .arg(dist)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+        let deadline = Instant::now() + TIMEOUT;
+        while tokio::net::TcpStream::connect(http).await.is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the baseline relay never listened"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Relay::Child(child, http)
+    }
+
+    fn http_addr(&self) -> SocketAddr {
+        match self {
+            Relay::InProcess(relay) => relay.http_addr,
+            Relay::Child(_, http) => *http,
+        }
     }
 }
 
@@ -137,9 +213,10 @@ async fn bench_time_to_first_remote_frame() {
         return;
     }
     let dist = common::dist_dir().unwrap_or_else(|e| panic!("{e}"));
-    let mut this = Meeting::start("this build", dist).await;
+    let mut this = Meeting::start("this build", dist, None).await;
+    let baseline_relay = std::env::var_os("VEILIG_BASELINE_RELAY").map(PathBuf::from);
     let mut baseline = match std::env::var_os("VEILIG_BASELINE_DIST") {
-        Some(dist) => Some(Meeting::start("baseline", PathBuf::from(dist)).await),
+        Some(dist) => Some(Meeting::start("baseline", PathBuf::from(dist), baseline_relay).await),
         None => None,
     };
     for run in 1..=RUNS {

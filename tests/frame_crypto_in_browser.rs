@@ -212,12 +212,29 @@ extern "C" {
 const ROOM_KEY: [u8; 32] = [0x5a; 32];
 const OTHER_KEY: [u8; 32] = [0xa5; 32];
 
+/// Whether the receiver accepts only announced KIDs, and whether they were announced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Announcements {
+    /// Not required (as the worker's own tests and benchmarks run).
+    #[default]
+    NotRequired,
+    /// Required, and the sender's KIDs never announced: what a relay passing one
+    /// participant's frames off as another's gets.
+    Withheld,
+    /// Required, and the sender's KIDs announced for the receiver's lines.
+    Made,
+}
+
+/// The KIDs the sender uses for its tracks when it chooses them (track index added).
+const SENDER_KIDS: u64 = 0x5e1d_0000;
+
 /// What one call is set up with.
 struct Call {
     path: AttachPath,
     engine: &'static str,
     receiver_key: [u8; 32],
     receiver_transform: bool,
+    announcements: Announcements,
 }
 
 /// What the receiving side saw.
@@ -276,6 +293,9 @@ fn sum(counters: &Counters) -> TransformStats {
             total.replay += s.replay;
             total.unknown_format += s.unknown_format;
             total.kid_collision += s.kid_collision;
+            total.retired += s.retired;
+            total.over_limit += s.over_limit;
+            total.unannounced += s.unannounced;
             total.no_key += s.no_key;
             total.unsupported_codec += s.unsupported_codec;
             total.wasm += s.wasm;
@@ -301,9 +321,16 @@ async fn run_call(call: Call, mut done: impl FnMut(&Received) -> bool) -> Receiv
         .await
         .expect("receiver worker");
     sender_crypto.set_key(&ROOM_KEY, call.engine).unwrap();
-    receiver_crypto
-        .set_key(&call.receiver_key, call.engine)
-        .unwrap();
+    let announcements = call.announcements;
+    if announcements == Announcements::NotRequired {
+        receiver_crypto
+            .set_key(&call.receiver_key, call.engine)
+            .unwrap();
+    } else {
+        receiver_crypto
+            .set_key_announced_only(&call.receiver_key, call.engine)
+            .unwrap();
+    }
     let sender_counters = collect(&sender_crypto);
     let receiver_counters = collect(&receiver_crypto);
 
@@ -316,7 +343,7 @@ async fn run_call(call: Call, mut done: impl FnMut(&Received) -> bool) -> Receiv
         let sender: web_sys::RtcRtpSender = entry.get(0).unchecked_into();
         let kind = MediaKind::parse(&entry.get(1).as_string().unwrap()).unwrap();
         sender_crypto
-            .protect_sender(&sender, id as u32, kind, Vec::new())
+            .protect_sender(&sender, id as u32, kind, Some(SENDER_KIDS + id as u64))
             .expect("sender transform");
     }
 
@@ -338,6 +365,10 @@ async fn run_call(call: Call, mut done: impl FnMut(&Received) -> bool) -> Receiv
                 receiver_crypto
                     .protect_receiver(&event.receiver(), id, kind, Vec::new())
                     .expect("receiver transform");
+                if announcements == Announcements::Made {
+                    // Which track arrives first is the browser's business: either KID.
+                    receiver_crypto.announce(id, &[SENDER_KIDS, SENDER_KIDS + 1]);
+                }
             }
             // Audio is played too: browsers compute its energy as it plays out.
             let element = play(&track);
@@ -396,6 +427,7 @@ async fn assert_call_decodes(path: AttachPath, engine: &'static str) {
             engine,
             receiver_key: ROOM_KEY,
             receiver_transform: true,
+            announcements: Announcements::NotRequired,
         },
         decodes,
     )
@@ -459,6 +491,7 @@ async fn assert_wrong_key_decodes_nothing(path: AttachPath) {
             engine: "auto",
             receiver_key: OTHER_KEY,
             receiver_transform: true,
+            announcements: Announcements::NotRequired,
         },
         |r| r.worker.bad_tag >= 100 && r.video_packets >= 200.0,
     )
@@ -469,6 +502,30 @@ async fn assert_wrong_key_decodes_nothing(path: AttachPath) {
     );
     assert_eq!(received.frames_decoded, 0.0, "{path:?}: {received:?}");
     assert_eq!(received.worker.decrypted, 0, "{path:?}: {received:?}");
+}
+
+/// Frames under KIDs nobody announced for the receiver's lines never reach a decoder, though
+/// they are under the right key; announced, the same frames decode.
+#[wasm_bindgen_test]
+async fn only_announced_kids_decode() {
+    let path = support::choose(None).unwrap();
+    let call = |announcements| Call {
+        path,
+        engine: "auto",
+        receiver_key: ROOM_KEY,
+        receiver_transform: true,
+        announcements,
+    };
+    let withheld = run_call(call(Announcements::Withheld), |r| {
+        r.worker.unannounced >= 100 && r.video_packets >= 200.0
+    })
+    .await;
+    assert!(withheld.worker.unannounced >= 100, "{withheld:?}");
+    assert_eq!(withheld.frames_decoded, 0.0, "{withheld:?}");
+    assert_eq!(withheld.worker.decrypted, 0, "{withheld:?}");
+    let made = run_call(call(Announcements::Made), decodes).await;
+    assert!(decodes(&made), "{made:?}");
+    assert_eq!(made.worker.unannounced, 0, "{made:?}");
 }
 
 #[wasm_bindgen_test]
@@ -492,6 +549,7 @@ async fn without_the_receiver_transform_the_picture_never_shows() {
             engine: "auto",
             receiver_key: ROOM_KEY,
             receiver_transform: false,
+            announcements: Announcements::NotRequired,
         },
         |r| r.video_packets >= 300.0 && r.audio_packets >= 100.0 && r.sender.encrypted >= 300,
     )
@@ -525,6 +583,7 @@ async fn frames_cost_no_allocation_in_the_steady_state() {
             engine: "auto",
             receiver_key: ROOM_KEY,
             receiver_transform: true,
+            announcements: Announcements::NotRequired,
         },
         |r| match start.get() {
             // The window starts once frames flow and both workers have finished measuring

@@ -12,11 +12,13 @@
 //! |---|---|---|
 //! | `ForwardAsSlot` | Bram's camera line is "your camera slot", the relay receiving | sent our camera there with no encrypt transform: plaintext VP8 |
 //! | `SlotAsForward` | our camera slot is "Bram's camera", the relay sending | played whatever came on it, undecrypted, in Bram's tile |
+//! | `SwapNotes` | two guests' notes are delivered as each other's | showed each one's name (and would show their chat) on the other's tile; now neither note opens, and without their announced KIDs neither guest's frames decode |
 //!
-//! Each time the browser must stop the call at once with the plain message ("The server sent
+//! For the relabelled lines the browser must stop the call at once with the plain message ("The server sent
 //! something unexpected. For your safety the call was stopped.", or the Dutch one), and at the
 //! end every frame the relay received from any browser, stray ones included, must be our clear
-//! prefix + SFrame header + ciphertext that opens under the link's keys.
+//! prefix + SFrame header + ciphertext that opens under the link's keys. Swapped notes must not
+//! open at all: their associated data names the sender they were sealed by.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -25,10 +27,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::app::*;
+use common::guests::{vp8_clips, Guests};
 use common::tap::{check_tap, start_tapped_relay};
 use common::{netns, HarnessError, Session, TIMEOUT};
 use veilig_e2ee::{InviteLink, RoomKeys};
-use veilig_protocol::{ParticipantId, RoomId, Source};
+use veilig_protocol::{ParticipantId, RoomAccess, RoomId, Source};
 use veilig_relay::hostile::Attack;
 use veilig_test_peer::Participant;
 
@@ -162,6 +165,57 @@ async fn every_lie_refused(
     Ok(())
 }
 
+/// Two native guests, Cas and Daan, whose notes the relay delivers as each other's: the browser
+/// opens neither note, so it shows neither name, and since neither announced a KID to it, it
+/// decodes none of their frames either.
+async fn swapped_notes_are_refused(
+    session: &Session,
+    meeting: &Meeting<'_>,
+) -> Result<(), HarnessError> {
+    let room = RoomId::new(InviteLink::parse(meeting.link).unwrap().room()).unwrap();
+    // The clips are encoded on a page of the relay's origin, before joining.
+    session.goto(meeting.base).await?;
+    let clips = vp8_clips(session, 2, 30).await?;
+    let names = ["Cas".to_owned(), "Daan".to_owned()];
+    let guests = Guests::join(meeting.relay, meeting.link, &names, &clips)
+        .await
+        .map_err(|e| HarnessError::Check(format!("guests: {e:?}")))?;
+    let swap = Attack::SwapNotes {
+        a: guests.ids[0].clone(),
+        b: guests.ids[1].clone(),
+    };
+    attack_when_ready(meeting.relay, &room, &swap).await?;
+    session.goto(meeting.link).await?;
+    join_as(session, "Anna").await?;
+    // Their notes do not open (sealed for the other's id), so neither announced a KID: their
+    // frames arrive and are dropped as unannounced, and both tiles say they cannot decrypt.
+    let tiles = format!(
+        r#"return {:?}.every(id => document.querySelector(
+               `[data-testid="tile-remote"][data-participant="${{id}}"][data-state="cannot-decrypt"]`));"#,
+        [guests.ids[0].as_str(), guests.ids[1].as_str()]
+    );
+    wait_until(session, "both guests' tiles refusing their frames", &tiles).await?;
+    let shown = eval(
+        session,
+        r#"return [...document.querySelectorAll('[data-testid="tile-remote"]')]
+             .map(t => [t.querySelector('[data-testid="tile-name"]')?.textContent, t.dataset.framesDecoded]);"#,
+    )
+    .await?;
+    let shown: Vec<(Option<String>, String)> = serde_json::from_value(shown).unwrap_or_default();
+    crate::ensure!(
+        !shown
+            .iter()
+            .any(|(name, _)| name.as_ref().is_some_and(|n| names.contains(n))),
+        "a swapped note was believed: the tiles say {shown:?}"
+    );
+    crate::ensure!(
+        shown.iter().all(|(_, decoded)| decoded == "0"),
+        "a frame under an unannounced KID was decoded: {shown:?}"
+    );
+    drop(guests);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the release build, the browsers and root: run `cargo xtask test`"]
 async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
@@ -174,8 +228,10 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
     let mut link = String::new();
     let outcome = async {
         link = new_meeting(&chromium, &base, false).await?;
-        let room = InviteLink::parse(&link).unwrap().room().to_owned();
-        let bram = Participant::join(&relay, &room).await;
+        let parsed = InviteLink::parse(&link).unwrap();
+        let keys = RoomKeys::derive(&parsed, None).unwrap();
+        let access = RoomAccess::new(&keys.access.to_text()).unwrap();
+        let bram = Participant::join_with(&relay, parsed.room(), &access).await;
         let meeting = Meeting {
             relay: &relay,
             tap: &tap,
@@ -186,6 +242,7 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
         every_lie_refused(&chromium, &meeting, "").await?;
         every_lie_refused(&chromium, &meeting, "&transform=streams").await?;
         every_lie_refused(&firefox, &meeting, "").await?;
+        swapped_notes_are_refused(&chromium, &meeting).await?;
         bram.close();
         Ok(())
     }
@@ -200,9 +257,10 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
         "tap: {:?}, stray frames: {}",
         report.decrypted, report.stray
     );
-    // Nine joins (three lies on three paths), each a new participant id with its own KIDs,
-    // and every frame any of them sent, on any line, opened under the link's keys.
-    assert_eq!(report.kids.len(), 9, "senders: {report:?}");
+    // Ten joins (three lies on three paths, then the swapped notes) and the two guests, each a
+    // new participant id with its own KIDs, and every frame any of them sent, on any line,
+    // opened under the link's keys.
+    assert_eq!(report.kids.len(), 12, "senders: {report:?}");
     for ((sender, kind), frames) in &report.decrypted {
         assert!(*frames > 0, "{kind} from {sender}: {frames}");
     }

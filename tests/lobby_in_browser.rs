@@ -8,6 +8,8 @@
 //!   with one, the keys are the passphrase's (the safety code says which).
 //! - The name is kept in this browser only when the user ticks "remember", and forgotten
 //!   when they untick it.
+//! - `lobby=skip` joins by itself only with camera and microphone off: any website could send
+//!   a visitor to such a link, and must not get their camera without a click.
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::RefCell;
@@ -40,6 +42,7 @@ fn mount(link: &str) -> (Element, Rc<RefCell<Option<Ready>>>) {
         lang: Lang::En,
         link: Rc::new(InviteLink::parse(link).expect("a valid link")),
         on_join,
+        embedded: false,
     };
     yew::Renderer::<Lobby>::with_root_and_props(root.clone(), props).render();
     (root, joined)
@@ -165,4 +168,35 @@ async fn the_name_is_remembered_only_when_asked() {
         );
         root.remove();
     }
+}
+
+/// `lobby=skip` with the devices on waits for a click; with both off it joins by itself, with
+/// no track.
+#[wasm_bindgen_test]
+async fn lobby_skip_never_joins_with_the_camera_on_by_itself() {
+    let (root, joined) = mount(&format!(
+        "https://veilig.example/team-sync#{SECRET}&lobby=skip"
+    ));
+    until("the join button", || {
+        find(&root, "join").is_some_and(|b| !b.has_attribute("disabled"))
+    })
+    .await;
+    // Long enough for a join that was going to happen by itself (it would follow at once).
+    sleep(1500).await;
+    assert!(joined.borrow().is_none(), "joined without a click");
+    join(&root).await;
+    until("the join", || joined.borrow().is_some()).await;
+    let ready = joined.borrow_mut().take().unwrap();
+    assert!(
+        ready.media.video.is_some(),
+        "the camera went in after the click"
+    );
+    ready.media.stop();
+
+    let (_root, joined) = mount(&format!(
+        "https://veilig.example/team-sync#{SECRET}&lobby=skip&mic=off&camera=off"
+    ));
+    until("the join by itself", || joined.borrow().is_some()).await;
+    let ready = joined.borrow_mut().take().unwrap();
+    assert!(ready.media.video.is_none() && ready.media.audio.is_none());
 }

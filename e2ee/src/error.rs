@@ -1,12 +1,13 @@
 //! The errors of frame encryption and decryption, and the crate-wide [`Error`].
 //!
 //! Decryption errors say which *kind* of drop a frame was (bad tag, replay, unknown format, KID
-//! collision), because the app counts drops per sender by kind; they never say anything about
+//! collision, retired KID, a new KID over a limit), because the app counts drops per sender by kind; they never say anything about
 //! the key or the plaintext.
 
 use crate::codec::{CodecError, EscapeError};
 use crate::header::{Counter, HeaderError, Kid};
 use crate::key_schedule::LinkError;
+use crate::kids::KidLimit;
 use crate::receiver::SourceId;
 use crate::replay::Replay;
 use crate::sframe::OpenError;
@@ -48,9 +49,25 @@ pub enum DecryptError {
         /// Seen before, or too old.
         why: Replay,
     },
-    /// The KID was retired (evicted from the key cache) and may not come back.
+    /// The KID was retired (its source moved on to newer KIDs or left, or it was one of our
+    /// local KIDs) and may not come back.
     #[error("KID {0} was retired")]
     RetiredKid(Kid),
+    /// A KID seen for the first time that would take the decryptor over one of its
+    /// [`DecryptorLimits`](crate::receiver::DecryptorLimits). Nothing was stored.
+    #[error("KID {kid} refused: {limit}")]
+    KidLimit {
+        /// The new KID.
+        kid: Kid,
+        /// The limit it ran into.
+        limit: KidLimit,
+    },
+    /// A KID its source's participant did not announce (see
+    /// [`FrameDecryptor::announce`](crate::receiver::FrameDecryptor::announce)): a relay
+    /// passing one participant's frames off as another's, or inventing a sender. Checked
+    /// before any decryption.
+    #[error("KID {0} was not announced for this source")]
+    Unannounced(Kid),
     /// A frame that authenticated under a KID another sender owns: two senders sharing a key,
     /// which honest clients never do. Reported, never accepted.
     #[error("KID {kid} already belongs to {owner:?}")]
@@ -69,10 +86,16 @@ pub enum DropReason {
     UnknownFormat,
     /// Failed authentication.
     BadTag,
-    /// Replayed, too old, or under a retired KID.
+    /// Replayed or too old for its KID's replay window.
     Replay,
     /// Authenticated under a KID another sender owns.
     KidCollision,
+    /// Under a retired KID.
+    Retired,
+    /// A new KID over one of the decryptor's limits.
+    OverLimit,
+    /// A KID not announced for its source.
+    Unannounced,
 }
 
 impl DecryptError {
@@ -83,8 +106,11 @@ impl DecryptError {
                 DropReason::UnknownFormat
             }
             DecryptError::Authentication => DropReason::BadTag,
-            DecryptError::Replay { .. } | DecryptError::RetiredKid(_) => DropReason::Replay,
+            DecryptError::Replay { .. } => DropReason::Replay,
             DecryptError::KidCollision { .. } => DropReason::KidCollision,
+            DecryptError::RetiredKid(_) => DropReason::Retired,
+            DecryptError::KidLimit { .. } => DropReason::OverLimit,
+            DecryptError::Unannounced(_) => DropReason::Unannounced,
         }
     }
 }

@@ -18,7 +18,14 @@
 //! metadata = HKDF-Expand(prk, "veilig/1 metadata",    32)   SFrame base_key for chat and names
 //! code     = HKDF-Expand(prk, "veilig/1 safety code",  8)   big-endian u64, mod 10^16,
 //!                                                            shown as four groups of four digits
+//! access   = HKDF-Expand(prk, "veilig/1 room access", 32)   shown to the relay as 64 lowercase
+//!                                                            hex digits in `join`
 //! ```
+//! The access value is the one output the relay sees: the first joiner of a room registers it
+//! and later joiners must present the same, so that a room id alone gets nobody in. HKDF-Expand
+//! under distinct labels gives independent pseudorandom outputs, so knowing `access` tells the
+//! relay nothing about `media`, `metadata` or `code` (it would have to invert HMAC-SHA256 to
+//! get `prk`).
 //! Media frames then use RFC 9605's own derivation per KID ([`crate::suite`]) with cipher suite
 //! `AES_128_GCM_SHA256_128` unless the room says otherwise.
 
@@ -221,6 +228,39 @@ impl fmt::Debug for SafetyCode {
     }
 }
 
+/// What a participant shows the relay to enter a room: derived from the link (and passphrase),
+/// so only link holders have it, yet it reveals nothing about the keys (see the module docs).
+/// `Debug` redacts it: it admits its holder to the room while the room lasts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessValue(Zeroizing<[u8; ACCESS_LEN]>);
+
+/// Bytes in an [`AccessValue`].
+pub const ACCESS_LEN: usize = 32;
+
+impl AccessValue {
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8; ACCESS_LEN] {
+        &self.0
+    }
+
+    /// The text form sent in the protocol's `join`: 64 lowercase hex digits.
+    pub fn to_text(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = String::with_capacity(2 * ACCESS_LEN);
+        for byte in self.0.iter() {
+            text.push(HEX[usize::from(byte >> 4)] as char);
+            text.push(HEX[usize::from(byte & 15)] as char);
+        }
+        text
+    }
+}
+
+impl fmt::Debug for AccessValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessValue(<redacted>)")
+    }
+}
+
 /// Everything a room's key schedule yields.
 #[derive(Debug, Clone)]
 pub struct RoomKeys {
@@ -230,6 +270,8 @@ pub struct RoomKeys {
     pub metadata: BaseKey,
     /// The code to compare aloud.
     pub safety_code: SafetyCode,
+    /// What the relay is shown to enter the room.
+    pub access: AccessValue,
 }
 
 impl RoomKeys {
@@ -262,13 +304,16 @@ impl RoomKeys {
         let mut media = Zeroizing::new([0u8; 32]);
         let mut metadata = Zeroizing::new([0u8; 32]);
         let mut code = [0u8; 8];
+        let mut access = Zeroizing::new([0u8; ACCESS_LEN]);
         expand(b"veilig/1 media", &mut *media);
         expand(b"veilig/1 metadata", &mut *metadata);
         expand(b"veilig/1 safety code", &mut code);
+        expand(b"veilig/1 room access", &mut *access);
         Ok(RoomKeys {
             media: BaseKey::new(&*media),
             metadata: BaseKey::new(&*metadata),
             safety_code: SafetyCode(u64::from_be_bytes(code) % 10_000_000_000_000_000),
+            access: AccessValue(access),
         })
     }
 }
@@ -363,6 +408,43 @@ mod tests {
         assert_ne!(keys.media.as_bytes(), keys.metadata.as_bytes());
         assert_ne!(keys.media.as_bytes(), other.media.as_bytes());
         assert_ne!(keys.safety_code, other.safety_code);
+    }
+
+    #[test]
+    fn access_is_its_own_hkdf_output_and_follows_link_and_passphrase() {
+        // Recomputed from the documented schedule with plain HKDF calls.
+        let link = InviteLink::from_parts("room", SECRET).unwrap();
+        let keys = RoomKeys::derive(&link, None).unwrap();
+        let hkdf = Hkdf::<Sha256>::new(Some(b"room"), &link.secret);
+        let mut expected = [0u8; ACCESS_LEN];
+        hkdf.expand(b"veilig/1 room access", &mut expected).unwrap();
+        assert_eq!(keys.access.as_bytes(), &expected);
+        for other in [keys.media.as_bytes(), keys.metadata.as_bytes()] {
+            assert_ne!(other, keys.access.as_bytes().as_slice());
+        }
+        let text = keys.access.to_text();
+        assert_eq!(text.len(), 2 * ACCESS_LEN);
+        assert!(text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+        let decoded: Vec<u8> = (0..ACCESS_LEN)
+            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(decoded, expected);
+        assert!(!format!("{keys:?}").contains(&text));
+
+        let other_room = InviteLink::from_parts("moor", SECRET).unwrap();
+        let other = RoomKeys::derive(&other_room, None).unwrap();
+        assert_ne!(keys.access, other.access);
+        let guarded = InviteLink::from_parts("room", &format!("{SECRET}&pw=1")).unwrap();
+        let right = RoomKeys::derive(&guarded, Some("paard batterij")).unwrap();
+        let wrong = RoomKeys::derive(&guarded, Some("paard batterij!")).unwrap();
+        assert_ne!(right.access, wrong.access);
+        assert_ne!(right.access, keys.access);
+        assert_eq!(
+            right.access,
+            RoomKeys::derive(&guarded, Some("paard batterij"))
+                .unwrap()
+                .access
+        );
     }
 
     #[test]

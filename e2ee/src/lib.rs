@@ -20,7 +20,9 @@
 //!   packetizer and the SFU, and the H.264 start-code escaping.
 //! - [`sframe`]: encrypting and decrypting one SFrame ciphertext, codec-agnostic.
 //! - [`sender`] and [`receiver`]: per-track encryption with a rising counter, and per-room
-//!   decryption with a bounded key cache, replay windows and KID-collision detection.
+//!   decryption with replay windows and KID-collision detection.
+//! - [`kids`]: which KIDs the receiver keeps, per source, in bounded memory, and why a retired
+//!   KID never comes back.
 //! - [`key_schedule`]: invite link → media key, metadata key and the safety code.
 //! - [`external`]: the same frames with AES-GCM done by an outside engine (WebCrypto), for the
 //!   sizes where that is faster.
@@ -37,6 +39,7 @@ pub mod codec;
 pub mod external;
 pub mod header;
 pub mod key_schedule;
+pub mod kids;
 pub mod receiver;
 pub mod replay;
 pub mod sender;
@@ -49,7 +52,7 @@ pub use codec::Codec;
 pub use error::{DecryptError, DropReason, EncryptError, Error};
 pub use external::{ExternalOpen, ExternalSeal};
 pub use header::{Counter, Header, Kid};
-pub use key_schedule::{InviteLink, RoomKeys, SafetyCode};
+pub use key_schedule::{AccessValue, InviteLink, RoomKeys, SafetyCode};
 pub use receiver::{FrameDecryptor, SourceId, SourceStats};
 pub use sender::FrameEncryptor;
 pub use suite::{BaseKey, CipherSuite};

@@ -4,25 +4,36 @@
 //! What it guarantees, in the order it checks:
 //! 1. The frame fits its codec's clear-prefix rule, its escaping (H.264) and the SFrame format,
 //!    else `UnknownFormat`.
-//! 2. The KID was not retired (evicted from the cache, or a local track that ended).
-//! 3. The frame authenticates under the KID's key, derived on first sight. Only a frame that
-//!    authenticates can create a cache entry, so a relay inventing KIDs costs a derivation per
-//!    frame and fills nothing.
-//! 4. The KID belongs to this source: the first source whose frame authenticated under a KID
+//! 2. If the caller requires announcements ([`FrameDecryptor::require_announced`]), the KID is
+//!    one announced for this source ([`FrameDecryptor::announce`]), else `Unannounced`: who
+//!    sent a frame is for its sender's own sealed announcement to say, not for the relay that
+//!    labels the line.
+//! 3. The KID was not retired (its source moved on to newer KIDs or left, or a local track
+//!    ended), else `RetiredKid`. Retired is for good: no traffic makes a retired KID
+//!    acceptable again.
+//! 4. The frame authenticates under the KID's key, derived on first sight. Only a frame that
+//!    authenticates can create an entry, so a relay inventing KIDs costs a derivation per frame
+//!    and stores nothing.
+//! 5. The KID belongs to this source: the first source whose frame authenticated under a KID
 //!    owns it, and our own senders own theirs ([`FrameDecryptor::claim_local`]). Another source
 //!    using it — a relay reflecting our frames back, or replaying one participant's frames as
 //!    another's — is a `KidCollision`, reported and dropped.
-//! 5. The counter is fresh in the KID's replay window, and only then recorded.
+//! 6. A KID seen for the first time fits the limits (`KidLimit`): each source holds a few live
+//!    KIDs and its new one retires its own oldest, never another source's; see [`crate::kids`]
+//!    for the rules and why memory stays bounded however many KIDs senders make up.
+//! 7. The counter is fresh in the KID's replay window, and only then recorded.
 //!
-//! The output buffer receives plaintext only after all five passed; on any failure it is left
+//! The output buffer receives plaintext only after all seven passed; on any failure it is left
 //! empty, so an unauthenticated byte never reaches a decoder.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 
 use crate::codec::{unescape_start_codes, Codec};
 use crate::error::{DecryptError, DropReason};
 use crate::external::ExternalOpen;
 use crate::header::{Header, Kid};
+use crate::kids::KidTable;
+pub use crate::kids::{DecryptorLimits, KidLimit, StoredKids};
 use crate::replay::ReplayWindow;
 use crate::sframe;
 use crate::suite::{derive_key_material, BaseKey, CipherSuite, KeyMaterial, SframeKey};
@@ -31,25 +42,6 @@ use crate::suite::{derive_key_material, BaseKey, CipherSuite, KeyMaterial, Sfram
 /// remote participant). Opaque to this crate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SourceId(pub u64);
-
-/// Bounds on the decryptor's memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DecryptorLimits {
-    /// Sender keys kept; beyond it the least recently used remote key is retired.
-    pub max_keys: usize,
-    /// Retired KIDs remembered; beyond it the oldest is forgotten.
-    pub max_retired: usize,
-}
-
-impl Default for DecryptorLimits {
-    /// 256 keys: 25 participants × 3 tracks, several times over for rejoins.
-    fn default() -> Self {
-        DecryptorLimits {
-            max_keys: 256,
-            max_retired: 4096,
-        }
-    }
-}
 
 /// Frames decrypted and dropped for one source, by reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -60,10 +52,16 @@ pub struct SourceStats {
     pub unknown_format: u64,
     /// Dropped: failed authentication.
     pub bad_tag: u64,
-    /// Dropped: replayed, too old or under a retired KID.
+    /// Dropped: replayed or too old for its KID's replay window.
     pub replay: u64,
     /// Dropped: authenticated under another sender's KID.
     pub kid_collision: u64,
+    /// Dropped: under a retired KID.
+    pub retired: u64,
+    /// Dropped: a new KID over one of the [`DecryptorLimits`].
+    pub over_limit: u64,
+    /// Dropped: a KID not announced for the source.
+    pub unannounced: u64,
 }
 
 /// A KID that is already in use and cannot be claimed.
@@ -71,24 +69,23 @@ pub struct SourceStats {
 #[error("KID {0} is already in use")]
 pub struct KidInUse(pub Kid);
 
+/// What the decryptor keeps per live KID.
 struct KeyEntry {
-    /// `None` for our own senders.
-    owner: Option<SourceId>,
     key: SframeKey,
     window: ReplayWindow,
-    last_used: u64,
 }
 
 /// Decrypts a room's frames and messages under one base key.
 pub struct FrameDecryptor {
     suite: CipherSuite,
     base: BaseKey,
-    limits: DecryptorLimits,
-    keys: HashMap<Kid, KeyEntry>,
-    retired: HashSet<Kid>,
-    retired_order: VecDeque<Kid>,
+    kids: KidTable<KeyEntry>,
+    /// One entry per source the caller feeds, removed by `forget_source`: as many as the
+    /// caller has tracks, not something a sender can grow.
     stats: HashMap<SourceId, SourceStats>,
-    tick: u64,
+    /// KIDs announced per source, once announcements are required; a source absent from the
+    /// map has announced nothing.
+    announced: Option<HashMap<SourceId, Vec<Kid>>>,
     aad: Vec<u8>,
     tail: Vec<u8>,
 }
@@ -104,69 +101,82 @@ impl FrameDecryptor {
         FrameDecryptor {
             suite,
             base: base.clone(),
-            limits,
-            keys: HashMap::new(),
-            retired: HashSet::new(),
-            retired_order: VecDeque::new(),
+            kids: KidTable::new(limits),
             stats: HashMap::new(),
-            tick: 0,
+            announced: None,
             aad: Vec::new(),
             tail: Vec::new(),
+        }
+    }
+
+    /// From now on, a frame is accepted only under a KID announced for its source (check 2 of
+    /// the module docs). Messages and frames of a decryptor that never calls this are not
+    /// checked.
+    pub fn require_announced(&mut self) {
+        self.announced.get_or_insert_with(HashMap::new);
+    }
+
+    /// The KIDs `source`'s sender announced (replacing any earlier list); requires
+    /// announcements from now on, as [`FrameDecryptor::require_announced`].
+    pub fn announce(&mut self, source: SourceId, kids: &[Kid]) {
+        self.announced
+            .get_or_insert_with(HashMap::new)
+            .insert(source, kids.to_vec());
+    }
+
+    /// Check 2 of the module docs.
+    fn check_announced(&self, source: SourceId, kid: Kid) -> Result<(), DecryptError> {
+        match &self.announced {
+            Some(announced)
+                if !announced
+                    .get(&source)
+                    .is_some_and(|kids| kids.contains(&kid)) =>
+            {
+                Err(DecryptError::Unannounced(kid))
+            }
+            _ => Ok(()),
         }
     }
 
     /// Registers `kid` as one of our own senders' KIDs, so that any remote frame under it is a
     /// collision. Refuses a KID already seen, owned or retired: pick another one.
     pub fn claim_local(&mut self, kid: Kid) -> Result<(), KidInUse> {
-        if self.keys.contains_key(&kid) || self.retired.contains(&kid) {
-            return Err(KidInUse(kid));
+        let (suite, base) = (self.suite, &self.base);
+        let claimed = self.kids.claim_local(kid, || KeyEntry {
+            key: SframeKey::derive(suite, base, kid),
+            window: ReplayWindow::default(),
+        });
+        if claimed {
+            Ok(())
+        } else {
+            Err(KidInUse(kid))
         }
-        let key = SframeKey::derive(self.suite, &self.base, kid);
-        self.keys.insert(
-            kid,
-            KeyEntry {
-                owner: None,
-                key,
-                window: ReplayWindow::default(),
-                last_used: 0,
-            },
-        );
-        Ok(())
     }
 
     /// Retires a local KID whose track ended: nobody may use it again.
     pub fn release_local(&mut self, kid: Kid) {
-        if self
-            .keys
-            .get(&kid)
-            .is_some_and(|entry| entry.owner.is_none())
-        {
-            self.keys.remove(&kid);
-            self.retire(kid);
-        }
+        self.kids.release_local(kid);
     }
 
-    /// Forgets a source that left: its counters go, its KIDs are retired.
+    /// Forgets a source that left: its counters go, its KIDs are retired (for good) and its
+    /// place among the [`DecryptorLimits::max_sources`] is free.
     pub fn forget_source(&mut self, source: SourceId) {
         self.stats.remove(&source);
-        let owned: Vec<Kid> = self
-            .keys
-            .iter()
-            .filter(|(_, entry)| entry.owner == Some(source))
-            .map(|(&kid, _)| kid)
-            .collect();
-        for kid in owned {
-            self.keys.remove(&kid);
-            self.retire(kid);
+        if let Some(announced) = self.announced.as_mut() {
+            announced.remove(&source);
         }
+        self.kids.forget_source(source);
     }
 
-    /// Whether a remote sender's frames under `kid` have authenticated (and the KID is in the
-    /// cache): only then is it worth preparing an external engine's key for it.
+    /// Whether a remote sender's frames under `kid` have authenticated (and the KID is live):
+    /// only then is it worth preparing an external engine's key for it.
     pub fn knows_remote(&self, kid: Kid) -> bool {
-        self.keys
-            .get(&kid)
-            .is_some_and(|entry| entry.owner.is_some())
+        self.kids.is_remote(kid)
+    }
+
+    /// How many KIDs and sources are stored: never more than the [`DecryptorLimits`] allow.
+    pub fn stored(&self) -> StoredKids {
+        self.kids.stored()
     }
 
     /// Counters for `source` since it was first seen.
@@ -242,7 +252,7 @@ impl FrameDecryptor {
         result.map(Some)
     }
 
-    /// Checks 2–5 of the module docs on one SFrame ciphertext; appends the plaintext to `out`.
+    /// Checks 2–6 of the module docs on one SFrame ciphertext; appends the plaintext to `out`.
     fn open_sframe(
         &mut self,
         source: SourceId,
@@ -252,10 +262,11 @@ impl FrameDecryptor {
     ) -> Result<Header, DecryptError> {
         let parsed = sframe::parse(ciphertext)?;
         let kid = parsed.header.kid;
-        if self.retired.contains(&kid) {
+        self.check_announced(source, kid)?;
+        if self.kids.is_retired(kid) {
             return Err(DecryptError::RetiredKid(kid));
         }
-        let new_key = match self.keys.get(&kid) {
+        let new_key = match self.kids.get(kid) {
             Some(entry) => {
                 sframe::open(&entry.key, parsed, metadata, ciphertext, out, &mut self.aad)?;
                 None
@@ -269,8 +280,8 @@ impl FrameDecryptor {
         self.accept(source, parsed.header, new_key)
     }
 
-    /// Checks 4–5 of the module docs on a frame that authenticated under `header.kid`, whose
-    /// key is `new_key` if the KID was not in the cache, and records it.
+    /// Checks 4–6 of the module docs on a frame that authenticated under `header.kid` (not
+    /// retired), whose key is `new_key` if the KID was not live, and records it.
     fn accept(
         &mut self,
         source: SourceId,
@@ -278,38 +289,30 @@ impl FrameDecryptor {
         new_key: Option<SframeKey>,
     ) -> Result<Header, DecryptError> {
         let Header { kid, ctr } = header;
-        self.tick += 1;
-        match (self.keys.get_mut(&kid), new_key) {
-            (Some(entry), _) => {
-                if entry.owner != Some(source) {
-                    return Err(DecryptError::KidCollision {
-                        kid,
-                        owner: entry.owner,
-                    });
-                }
-                entry
-                    .window
-                    .check(ctr.0)
-                    .map_err(|why| DecryptError::Replay { kid, ctr, why })?;
-                entry.window.record(ctr.0);
-                entry.last_used = self.tick;
-            }
-            (None, key) => {
-                let key = key.unwrap_or_else(|| SframeKey::derive(self.suite, &self.base, kid));
-                let mut window = ReplayWindow::default();
-                window.record(ctr.0);
-                self.make_room();
-                self.keys.insert(
+        if let Some(mut live) = self.kids.lookup(kid) {
+            if live.owner() != Some(source) {
+                return Err(DecryptError::KidCollision {
                     kid,
-                    KeyEntry {
-                        owner: Some(source),
-                        key,
-                        window,
-                        last_used: self.tick,
-                    },
-                );
+                    owner: live.owner(),
+                });
             }
+            let window = &mut live.value().window;
+            window
+                .check(ctr.0)
+                .map_err(|why| DecryptError::Replay { kid, ctr, why })?;
+            window.record(ctr.0);
+            live.mark_used();
+            return Ok(header);
         }
+        let (suite, base) = (self.suite, &self.base);
+        let entry = self
+            .kids
+            .admit(source, kid, || KeyEntry {
+                key: new_key.unwrap_or_else(|| SframeKey::derive(suite, base, kid)),
+                window: ReplayWindow::default(),
+            })
+            .map_err(|limit| DecryptError::KidLimit { kid, limit })?;
+        entry.window.record(ctr.0);
         Ok(header)
     }
 
@@ -329,7 +332,7 @@ impl FrameDecryptor {
             !codec.escapes_start_codes(),
             "{codec:?} frames are decrypted in-crate"
         );
-        let result = self.plan_external(codec, frame);
+        let result = self.plan_external(source, codec, frame);
         if let Err(error) = &result {
             self.count(source, Err(error));
         }
@@ -338,6 +341,7 @@ impl FrameDecryptor {
 
     fn plan_external(
         &self,
+        source: SourceId,
         codec: Codec,
         frame: &[u8],
     ) -> Result<Option<ExternalOpen>, DecryptError> {
@@ -346,7 +350,8 @@ impl FrameDecryptor {
         }
         let prefix_len = codec.clear_prefix_len(frame)?;
         let parsed = sframe::parse(&frame[prefix_len..])?;
-        if self.retired.contains(&parsed.header.kid) {
+        self.check_announced(source, parsed.header.kid)?;
+        if self.kids.is_retired(parsed.header.kid) {
             return Err(DecryptError::RetiredKid(parsed.header.kid));
         }
         Ok(Some(ExternalOpen::new(
@@ -364,7 +369,7 @@ impl FrameDecryptor {
     }
 
     /// Finishes an external decryption: `authenticated` is the engine's verdict on the tag.
-    /// Runs checks 2–5 of the module docs (the KID may have been retired meanwhile) and counts
+    /// Runs checks 2–6 of the module docs (the KID may have been retired meanwhile) and counts
     /// the result. Only on `Ok` may the plaintext go to a decoder.
     pub fn finish_external(
         &mut self,
@@ -373,7 +378,9 @@ impl FrameDecryptor {
         authenticated: bool,
     ) -> Result<Header, DecryptError> {
         let kid = plan.header.kid;
-        let result = if self.retired.contains(&kid) {
+        let result = if let Err(unannounced) = self.check_announced(source, kid) {
+            Err(unannounced)
+        } else if self.kids.is_retired(kid) {
             Err(DecryptError::RetiredKid(kid))
         } else if !authenticated {
             Err(DecryptError::Authentication)
@@ -382,34 +389,6 @@ impl FrameDecryptor {
         };
         self.count(source, result.as_ref().map(|_| true));
         result
-    }
-
-    /// Retires the least recently used remote key if the cache is full.
-    fn make_room(&mut self) {
-        if self.keys.len() < self.limits.max_keys {
-            return;
-        }
-        let oldest = self
-            .keys
-            .iter()
-            .filter(|(_, entry)| entry.owner.is_some())
-            .min_by_key(|(_, entry)| entry.last_used)
-            .map(|(&kid, _)| kid);
-        if let Some(kid) = oldest {
-            self.keys.remove(&kid);
-            self.retire(kid);
-        }
-    }
-
-    fn retire(&mut self, kid: Kid) {
-        if self.retired.insert(kid) {
-            self.retired_order.push_back(kid);
-        }
-        while self.retired_order.len() > self.limits.max_retired {
-            if let Some(forgotten) = self.retired_order.pop_front() {
-                self.retired.remove(&forgotten);
-            }
-        }
     }
 
     /// Counts a result: `Ok(true)` decrypted, `Ok(false)` passed through empty.
@@ -423,6 +402,9 @@ impl FrameDecryptor {
                 DropReason::BadTag => stats.bad_tag += 1,
                 DropReason::Replay => stats.replay += 1,
                 DropReason::KidCollision => stats.kid_collision += 1,
+                DropReason::Retired => stats.retired += 1,
+                DropReason::OverLimit => stats.over_limit += 1,
+                DropReason::Unannounced => stats.unannounced += 1,
             },
         }
     }
@@ -432,8 +414,7 @@ impl core::fmt::Debug for FrameDecryptor {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("FrameDecryptor")
             .field("suite", &self.suite)
-            .field("keys", &self.keys.len())
-            .field("retired", &self.retired.len())
+            .field("stored", &self.kids.stored())
             .finish_non_exhaustive()
     }
 }

@@ -12,6 +12,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};
 use common::frames::every_codec;
 use proptest::prelude::*;
+use veilig_e2ee::receiver::{DecryptorLimits, KidLimit};
 use veilig_e2ee::suite::KeyMaterial;
 use veilig_e2ee::{
     BaseKey, CipherSuite, Codec, DecryptError, DropReason, FrameDecryptor, FrameEncryptor, Kid,
@@ -266,6 +267,31 @@ fn a_kid_retired_while_a_frame_was_in_the_engine_is_refused() {
         receiver.finish_external(ALICE, &plan, true),
         Err(DecryptError::RetiredKid(KID))
     );
+}
+
+#[test]
+fn a_new_kid_over_a_limit_is_refused_on_the_external_path() {
+    let suite = CipherSuite::default();
+    let limits = DecryptorLimits {
+        max_sources: 1,
+        ..DecryptorLimits::default()
+    };
+    let mut receiver = FrameDecryptor::with_limits(suite, &base(), limits);
+    let mut alice = FrameEncryptor::new(suite, &base(), KID);
+    let mut bob = FrameEncryptor::new(suite, &base(), Kid(KID.0 + 1));
+    let frame = common::frames::opus(80);
+    let from_alice = seal_externally(&mut alice, Codec::Opus, &frame);
+    open_externally(&mut receiver, suite, ALICE, Codec::Opus, &from_alice).unwrap();
+    let from_bob = seal_externally(&mut bob, Codec::Opus, &frame);
+    assert_eq!(
+        open_externally(&mut receiver, suite, BOB, Codec::Opus, &from_bob),
+        Err(DecryptError::KidLimit {
+            kid: Kid(KID.0 + 1),
+            limit: KidLimit::Sources
+        })
+    );
+    assert_eq!(receiver.stats(BOB).over_limit, 1);
+    assert!(!receiver.knows_remote(Kid(KID.0 + 1)));
 }
 
 #[test]

@@ -260,30 +260,27 @@ fn our_own_frames_reflected_back_are_a_collision() {
 }
 
 #[test]
-fn the_key_cache_is_bounded_and_evicted_kids_stay_retired() {
-    let limits = DecryptorLimits {
-        max_keys: 4,
-        max_retired: 100,
-    };
-    let mut receiver = FrameDecryptor::with_limits(CipherSuite::default(), &base(), limits);
+fn a_source_rotating_kids_retires_its_own_oldest_and_they_stay_retired() {
+    let live = DecryptorLimits::default().live_per_source;
+    let mut receiver = FrameDecryptor::new(CipherSuite::default(), &base());
     let (mut wire, mut plain) = (Vec::new(), Vec::new());
-    let mut first_frames = Vec::new();
     for kid in 0..10u64 {
         let mut sender = FrameEncryptor::new(CipherSuite::default(), &base(), Kid(1000 + kid));
         sender.encrypt(Codec::Opus, &opus(60), &mut wire).unwrap();
-        first_frames.push(wire.clone());
         assert!(receiver
-            .decrypt(SourceId(kid), Codec::Opus, &wire, &mut plain)
+            .decrypt(ALICE, Codec::Opus, &wire, &mut plain)
             .is_ok());
     }
     let mut sender = FrameEncryptor::new(CipherSuite::default(), &base(), Kid(1000));
     sender.advance_counter_to(1);
     sender.encrypt(Codec::Opus, &opus(60), &mut wire).unwrap();
     assert_eq!(
-        receiver.decrypt(SourceId(0), Codec::Opus, &wire, &mut plain),
+        receiver.decrypt(ALICE, Codec::Opus, &wire, &mut plain),
         Err(DecryptError::RetiredKid(Kid(1000)))
     );
-    assert!(format!("{receiver:?}").contains("keys: 4"), "{receiver:?}");
+    assert_eq!(receiver.stats(ALICE).retired, 1);
+    assert_eq!(receiver.stored().live, live);
+    assert_eq!(receiver.stored().retired, 10 - live);
 }
 
 #[test]

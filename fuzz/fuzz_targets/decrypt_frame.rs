@@ -10,11 +10,12 @@
 //!   by `seeds/gen.py`, an independent implementation of RFC 9605) so that it starts from some.
 //! - **session** (odd): the rest is a script of operations over up to three honest senders
 //!   ([`FrameEncryptor`]s under the same base key, some registered as local with
-//!   `claim_local`) and one decryptor with small [`DecryptorLimits`]. Frames and messages are
+//!   `claim_local`) and one decryptor with small [`DecryptorLimits`] (or the defaults). Frames
+//!   and messages are
 //!   encrypted, then delivered from any of four sources, through any codec or as a message,
 //!   after input-chosen mutations (bit flips, overwrites, insertions, removals, truncation). This
 //!   is how the fuzzer reaches what needs a valid tag: replay windows, KID collisions between
-//!   sources, reflected local frames, evicted and retired KIDs.
+//!   sources, reflected local frames, KIDs retired by their own source, KIDs refused over a limit.
 //!
 //! Invariants checked (a failed one aborts like a panic, and libFuzzer saves the input):
 //! - nothing panics;
@@ -26,19 +27,20 @@
 //! - encryption: the output keeps the clear prefix, carries the expected header, and for H.264
 //!   contains no start code after the prefix;
 //! - the decryptor's decisions and per-source counters agree with a small reference model of the
-//!   rules in `receiver.rs`'s docs (retired KIDs, KID ownership, replay window, LRU eviction). An
-//!   unmutated frame delivered through its own codec gets exactly the verdict the model predicts,
-//!   so a fresh frame is never dropped and a replayed one never accepted.
+//!   rules in `receiver.rs`'s and `kids.rs`'s docs (retired KIDs for good, KID ownership, replay
+//!   window, each source retiring its own least recently used KID, the limits). An unmutated
+//!   frame delivered through its own codec gets exactly the verdict the model predicts, so a
+//!   fresh frame is never dropped and a replayed one never accepted.
 //!
 //! What it does not do: find cryptographic forgeries (AES-GCM is trusted), or drive more than
 //! one base key: frames under another key are just "authentication failed".
 #![no_main]
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use libfuzzer_sys::fuzz_target;
 use veilig_e2ee::codec::unescape_start_codes;
-use veilig_e2ee::receiver::DecryptorLimits;
+use veilig_e2ee::receiver::{DecryptorLimits, KidLimit};
 use veilig_e2ee::replay::{Replay, WINDOW};
 use veilig_e2ee::suite::TAG_LEN;
 use veilig_e2ee::{
@@ -51,10 +53,11 @@ const BASE_KEY: &[u8; 32] = b"veilig fuzz base key, not secret";
 const CODECS: [Codec; 5] = [Codec::Opus, Codec::Vp8, Codec::Vp9, Codec::Av1, Codec::H264];
 const SOURCES: u8 = 4;
 const MAX_OPS: usize = 64;
-const MAX_KEYS: [usize; 4] = [1, 2, 3, 256];
-/// Retired KIDs kept. Only the last keeps every retirement of a session, which the model needs
-/// when a source with several KIDs leaves (see [`Model::forget_source`]).
-const MAX_RETIRED: [usize; 4] = [0, 1, 3, 4096];
+/// `live_per_source`, `kids_per_source` and (`max_sources`, `max_kids`), each picked by two
+/// bits of the mode; the last of each is the default.
+const LIVE_PER_SOURCE: [usize; 4] = [1, 2, 3, 4];
+const KIDS_PER_SOURCE: [usize; 4] = [1, 2, 5, 64];
+const STORE: [(usize, usize); 4] = [(1, 3), (2, 6), (3, 16), (128, 16_384)];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
@@ -229,14 +232,18 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    /// `mode`: bit 1 the suite, bits 2–3 `max_keys`, bits 4–5 `max_retired`. Then, from the
-    /// script: the number of senders and each one's KID, first counter and whether it is local.
+    /// `mode`: bit 1 the suite, bits 2–3 `live_per_source`, bits 4–5 `kids_per_source`, bits
+    /// 6–7 `max_sources` and `max_kids`. Then, from the script: the number of senders and each
+    /// one's KID, first counter and whether it is local.
     fn new(mode: u8, script: &'a [u8]) -> Self {
         let suite = suite(mode >> 1);
         let base = BaseKey::new(BASE_KEY);
+        let (max_sources, max_kids) = STORE[usize::from(mode >> 6 & 3)];
         let limits = DecryptorLimits {
-            max_keys: MAX_KEYS[usize::from(mode >> 2 & 3)],
-            max_retired: MAX_RETIRED[usize::from(mode >> 4 & 3)],
+            live_per_source: LIVE_PER_SOURCE[usize::from(mode >> 2 & 3)],
+            kids_per_source: KIDS_PER_SOURCE[usize::from(mode >> 4 & 3)],
+            max_sources,
+            max_kids,
         };
         let mut session = Session {
             script: Reader(script),
@@ -526,9 +533,8 @@ impl<'a> Session<'a> {
 
     fn claim_local(&mut self, kid: Kid) {
         let result = self.decryptor.claim_local(kid);
-        if let Some(expected) = self.model.claim_local(kid) {
-            assert_eq!(result.is_ok(), expected, "claim_local({kid:?}): {result:?}");
-        }
+        let expected = self.model.claim_local(kid);
+        assert_eq!(result.is_ok(), expected, "claim_local({kid:?}): {result:?}");
     }
 
     /// Decrypts and checks. `known`: for an honest delivery, the header the bytes carry
@@ -579,15 +585,11 @@ impl<'a> Session<'a> {
 
         match known {
             Some(None) => assert_eq!(result, Ok(None)),
-            Some(Some(header)) => {
-                if let Some(verdict) = self.model.verdict(header, source) {
-                    assert_eq!(
-                        result,
-                        verdict.map(|()| Some(header)),
-                        "verdict on an honest delivery"
-                    );
-                }
-            }
+            Some(Some(header)) => assert_eq!(
+                result,
+                self.model.verdict(header, source).map(|()| Some(header)),
+                "verdict on an honest delivery"
+            ),
             None => {}
         }
         self.model.observe(source, &result);
@@ -647,23 +649,25 @@ fn count(stats: &mut SourceStats, result: &Result<Option<Header>, DecryptError>)
             stats.unknown_format += 1
         }
         Err(DecryptError::Authentication) => stats.bad_tag += 1,
-        Err(DecryptError::Replay { .. } | DecryptError::RetiredKid(_)) => stats.replay += 1,
+        Err(DecryptError::Replay { .. }) => stats.replay += 1,
         Err(DecryptError::KidCollision { .. }) => stats.kid_collision += 1,
+        Err(DecryptError::RetiredKid(_)) => stats.retired += 1,
+        Err(DecryptError::KidLimit { .. }) => stats.over_limit += 1,
+        // The model never requires announcements (tests/announced.rs covers them).
+        Err(DecryptError::Unannounced(_)) => stats.unannounced += 1,
     }
 }
 
-/// A reference model of the decryptor's key cache, written from `receiver.rs`'s docs.
+/// A reference model of the decryptor's KIDs, written from `receiver.rs`'s and `kids.rs`'s
+/// docs. Nothing in it depends on iteration order, so it always predicts exactly.
 struct Model {
     limits: DecryptorLimits,
     keys: HashMap<Kid, ModelKey>,
+    /// Every KID ever retired: the decryptor must never forget one.
     retired: HashSet<Kid>,
-    retired_order: VecDeque<Kid>,
-    /// Orders successful uses, for least-recently-used eviction.
+    sources: HashMap<SourceId, ModelSource>,
+    /// Orders successful uses, for each source's least-recently-used order.
     uses: u64,
-    /// False once the decryptor's state depends on something the model cannot know (the
-    /// iteration order of a `HashMap`); from then on only the unconditional invariants are
-    /// checked.
-    exact: bool,
 }
 
 struct ModelKey {
@@ -671,6 +675,12 @@ struct ModelKey {
     owner: Option<SourceId>,
     accepted: BTreeSet<u64>,
     last_used: u64,
+}
+
+#[derive(Default)]
+struct ModelSource {
+    live: Vec<Kid>,
+    admitted: usize,
 }
 
 impl ModelKey {
@@ -690,19 +700,30 @@ impl Model {
             limits,
             keys: HashMap::new(),
             retired: HashSet::new(),
-            retired_order: VecDeque::new(),
+            sources: HashMap::new(),
             uses: 0,
-            exact: true,
+        }
+    }
+
+    /// Whether `source` may bring a new KID, by the limits in `kids.rs`'s docs.
+    fn admission(&self, source: SourceId) -> Result<(), KidLimit> {
+        let known = self.sources.get(&source);
+        let admitted = known.map_or(0, |s| s.admitted);
+        if admitted >= self.limits.kids_per_source || self.limits.live_per_source == 0 {
+            Err(KidLimit::SourceKids)
+        } else if known.is_none() && self.sources.len() >= self.limits.max_sources {
+            Err(KidLimit::Sources)
+        } else if self.keys.len() + self.retired.len() >= self.limits.max_kids {
+            Err(KidLimit::Kids)
+        } else {
+            Ok(())
         }
     }
 
     /// The verdict on a frame that authenticates under `header`, received from `source`.
-    fn verdict(&self, header: Header, source: SourceId) -> Option<Result<(), DecryptError>> {
-        if !self.exact {
-            return None;
-        }
+    fn verdict(&self, header: Header, source: SourceId) -> Result<(), DecryptError> {
         let Header { kid, ctr } = header;
-        Some(if self.retired.contains(&kid) {
+        if self.retired.contains(&kid) {
             Err(DecryptError::RetiredKid(kid))
         } else if let Some(key) = self.keys.get(&kid) {
             if key.owner != Some(source) {
@@ -715,20 +736,18 @@ impl Model {
                     .map_err(|why| DecryptError::Replay { kid, ctr, why })
             }
         } else {
-            Ok(())
-        })
+            self.admission(source)
+                .map_err(|limit| DecryptError::KidLimit { kid, limit })
+        }
     }
 
-    /// Checks a result against the model (as far as it is known) and applies it.
+    /// Checks a result against the model and applies it.
     fn observe(&mut self, source: SourceId, result: &Result<Option<Header>, DecryptError>) {
-        if !self.exact {
-            return;
-        }
         match *result {
             Ok(Some(header)) => {
                 assert_eq!(
                     self.verdict(header, source),
-                    Some(Ok(())),
+                    Ok(()),
                     "accepted {header:?} from {source:?}"
                 );
                 self.accept(header, source);
@@ -760,6 +779,13 @@ impl Model {
                     "replay verdict on {kid:?} {ctr:?}"
                 );
             }
+            Err(DecryptError::KidLimit { kid, limit }) => {
+                assert!(
+                    !self.keys.contains_key(&kid) && !self.retired.contains(&kid),
+                    "{kid:?} refused as new, and is known"
+                );
+                assert_eq!(self.admission(source), Err(limit), "limit on {kid:?}");
+            }
             Ok(None)
             | Err(
                 DecryptError::Codec(_)
@@ -773,53 +799,40 @@ impl Model {
     fn accept(&mut self, header: Header, source: SourceId) {
         self.uses += 1;
         if !self.keys.contains_key(&header.kid) {
-            self.make_room();
-            let key = ModelKey {
-                owner: Some(source),
-                accepted: BTreeSet::new(),
-                last_used: 0,
-            };
-            self.keys.insert(header.kid, key);
+            self.admit(source, header.kid);
         }
-        let key = self.keys.get_mut(&header.kid).expect("inserted above");
+        let key = self.keys.get_mut(&header.kid).expect("admitted above");
         key.accepted.insert(header.ctr.0);
         key.last_used = self.uses;
     }
 
-    fn make_room(&mut self) {
-        if self.keys.len() < self.limits.max_keys {
-            return;
+    /// A new KID of `source`: it retires the source's own least recently used KID if full.
+    fn admit(&mut self, source: SourceId, kid: Kid) {
+        let state = self.sources.entry(source).or_default();
+        if state.live.len() >= self.limits.live_per_source {
+            let keys = &self.keys;
+            let (at, _) = state
+                .live
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, kid)| keys[kid].last_used)
+                .expect("a full source holds a KID");
+            let gone = state.live.remove(at);
+            self.keys.remove(&gone);
+            self.retired.insert(gone);
         }
-        let oldest = self
-            .keys
-            .iter()
-            .filter(|(_, key)| key.owner.is_some())
-            .min_by_key(|(_, key)| key.last_used)
-            .map(|(&kid, _)| kid);
-        if let Some(kid) = oldest {
-            self.keys.remove(&kid);
-            self.retire(kid);
-        }
+        state.live.push(kid);
+        state.admitted += 1;
+        let key = ModelKey {
+            owner: Some(source),
+            accepted: BTreeSet::new(),
+            last_used: 0,
+        };
+        self.keys.insert(kid, key);
     }
 
-    fn retire(&mut self, kid: Kid) {
-        if self.retired.insert(kid) {
-            self.retired_order.push_back(kid);
-        }
-        while self.retired_order.len() > self.limits.max_retired {
-            let forgotten = self
-                .retired_order
-                .pop_front()
-                .expect("longer than the limit");
-            self.retired.remove(&forgotten);
-        }
-    }
-
-    /// `Some(accepted)` when the model knows.
-    fn claim_local(&mut self, kid: Kid) -> Option<bool> {
-        if !self.exact {
-            return None;
-        }
+    /// Whether the claim succeeds, as the decryptor must answer.
+    fn claim_local(&mut self, kid: Kid) -> bool {
         let free = !self.keys.contains_key(&kid) && !self.retired.contains(&kid);
         if free {
             self.keys.insert(
@@ -831,31 +844,22 @@ impl Model {
                 },
             );
         }
-        Some(free)
+        free
     }
 
     fn release_local(&mut self, kid: Kid) {
         if self.keys.get(&kid).is_some_and(|key| key.owner.is_none()) {
             self.keys.remove(&kid);
-            self.retire(kid);
+            self.retired.insert(kid);
         }
     }
 
     fn forget_source(&mut self, source: SourceId) {
-        let owned: Vec<Kid> = self
-            .keys
-            .iter()
-            .filter(|(_, key)| key.owner == Some(source))
-            .map(|(&kid, _)| kid)
-            .collect();
-        // The decryptor retires these in its map's iteration order, so which of them a small
-        // `max_retired` forgets first is unknown here.
-        if owned.len() > 1 && self.limits.max_retired < MAX_RETIRED[3] {
-            self.exact = false;
-        }
-        for kid in owned {
-            self.keys.remove(&kid);
-            self.retire(kid);
+        if let Some(state) = self.sources.remove(&source) {
+            for kid in state.live {
+                self.keys.remove(&kid);
+                self.retired.insert(kid);
+            }
         }
     }
 }

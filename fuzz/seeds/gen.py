@@ -100,10 +100,11 @@ def script(*parts):
     return b"".join(bytes(p) if isinstance(p, list) else p for p in parts)
 
 
-def mode(suite=0, max_keys=3, max_retired=3):
-    """Session mode: bit 0 set; bit 1 suite; bits 2-3 and 4-5 index MAX_KEYS [1, 2, 3, 256]
-    and MAX_RETIRED [0, 1, 3, 4096]."""
-    return [1 | suite << 1 | max_keys << 2 | max_retired << 4]
+def mode(suite=0, live=3, lifetime=3, store=3):
+    """Session mode: bit 0 set; bit 1 suite; bits 2-3, 4-5 and 6-7 index LIVE_PER_SOURCE
+    [1, 2, 3, 4], KIDS_PER_SOURCE [1, 2, 5, 64] and STORE (max_sources, max_kids) [(1, 3),
+    (2, 6), (3, 16), (128, 16384)]; 3 is the decryptor's default."""
+    return [1 | suite << 1 | live << 2 | lifetime << 4 | store << 6]
 
 
 def senders(*setups):
@@ -163,11 +164,19 @@ SESSION = {
         mode(), senders([0x02, 1, 0, 0, 4]), encrypt(0, 4, 2, BODY),
         deliver(0, 0, mutations=[(2, 9, 3)]), deliver(0, 0),
     ),
-    # One key slot, one retired slot: the second sender's KID evicts the first's.
-    "session_eviction": script(
-        mode(max_keys=0, max_retired=1), senders([0x01, 0x10], [0x01, 0x20]),
+    # One live KID per source: the second KID on source 0 retires the first, whose next frame
+    # is then refused.
+    "session_rotation": script(
+        mode(live=0), senders([0x01, 0x10], [0x01, 0x20]),
         encrypt(0, 2, 0, BODY), encrypt(1, 2, 0, BODY), encrypt(0, 2, 0, BODY),
-        deliver(0, 0), deliver(1, 1), deliver(2, 0),
+        deliver(0, 0), deliver(1, 0), deliver(2, 0),
+    ),
+    # One KID per source in its life and one source: the second KID on source 0 is refused
+    # (its first stays live), and so is any KID on source 1.
+    "session_limits": script(
+        mode(lifetime=0, store=0), senders([0x01, 0x10], [0x01, 0x20]),
+        encrypt(0, 2, 0, BODY), encrypt(1, 2, 0, BODY), encrypt(0, 2, 0, BODY),
+        deliver(0, 0), deliver(1, 0), deliver(1, 1), deliver(2, 0),
     ),
     # A local sender's frame reflected back, then the track ends and its KID is retired.
     "session_local": script(

@@ -9,8 +9,8 @@
 //! The flow, in order:
 //! ```text
 //! browser                                   relay
-//!   ── join {version, room} ──────────────►
-//!   ◄────────────── welcome {you, participants}
+//!   ── join {version, room, access} ──────►  access: see [`RoomAccess`]
+//!   ◄────────────── welcome {you, participants}   the first thing the relay ever sends
 //!   ◄────────────── offer {sdp, lines}       the relay always offers; the browser only answers,
 //!   ── answer {sdp} ──────────────────────►  so offers never collide ("glare")
 //!   ◄────────────── joined / left / offer    as people and tracks come and go
@@ -24,6 +24,12 @@
 //!
 //! After a relay restart or a lost connection the browser simply joins again with the same room
 //! id and a new peer connection; it gets a new participant id and everyone sees it leave and join.
+//!
+//! Room access: a room id is not secret (it is the link's path, seen by proxies and logs), so it
+//! alone gets nobody in. Every `join` carries an access value derived from the link's secret
+//! (and passphrase) under a label of its own; the first joiner of a room registers it, and a later
+//! join with another value is refused with [`ErrorCode::AccessDenied`] before it learns anything
+//! of the room (not even whether it exists): nothing is sent before `welcome` but that error.
 //!
 //! Errors: the relay sends [`ServerMessage::Error`] and closes the socket with the code's
 //! [`ErrorCode::close_code`] (4000–4999, the application range). Bad input only ever closes
@@ -46,6 +52,8 @@ pub const MAX_BLOB_BYTES: usize = 16 * 1024;
 pub const MAX_ROOM_LEN: usize = 64;
 /// Longest participant id.
 pub const MAX_PARTICIPANT_LEN: usize = 32;
+/// Length of a [`RoomAccess`] in text: 32 bytes as lowercase hex.
+pub const ACCESS_LEN: usize = 64;
 
 /// A room id: the invite link's path segment, `[A-Za-z0-9_-]{1,64}`. Not secret.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -56,6 +64,36 @@ pub struct RoomId(String);
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ParticipantId(String);
+
+/// The access value a `join` presents: 32 bytes derived from the invite link by the browsers'
+/// key schedule (`veilig/1 room access`), as exactly [`ACCESS_LEN`] lowercase hex digits, so that
+/// equal values are equal strings. It grants entry to the room while the room lasts and reveals
+/// nothing of the room's keys; `Debug` redacts it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RoomAccess(String);
+
+impl RoomAccess {
+    /// An access value, if `text` is [`ACCESS_LEN`] lowercase hex digits.
+    pub fn new(text: &str) -> Result<Self, ProtocolError> {
+        if text.len() != ACCESS_LEN || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return Err(ProtocolError::InvalidAccess);
+        }
+        Ok(RoomAccess(text.to_owned()))
+    }
+
+    /// The value as text (secret: never log it).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RoomAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RoomAccess(<redacted>)")
+    }
+}
 
 fn is_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_'
@@ -139,6 +177,8 @@ pub enum ClientMessage {
         version: u32,
         /// The room.
         room: RoomId,
+        /// Shows the relay this participant holds the room's link; see [`RoomAccess`].
+        access: RoomAccess,
     },
     /// The answer to the relay's latest offer.
     Answer {
@@ -266,6 +306,9 @@ pub enum ErrorCode {
     ShuttingDown,
     /// The relay failed; join again.
     Internal,
+    /// `join` with another access value than the room's first joiner registered: the link (or
+    /// passphrase) does not match the room.
+    AccessDenied,
 }
 
 impl ErrorCode {
@@ -284,6 +327,7 @@ impl ErrorCode {
             ErrorCode::ConnectionLost => 4410,
             ErrorCode::ShuttingDown => 4012,
             ErrorCode::Internal => 4500,
+            ErrorCode::AccessDenied => 4401,
         }
     }
 
@@ -315,6 +359,9 @@ pub enum ProtocolError {
     /// A participant id outside `[A-Za-z0-9]{1,32}`.
     #[error("invalid participant id")]
     InvalidParticipant,
+    /// An access value that is not 64 lowercase hex digits.
+    #[error("invalid access value: expected 64 lowercase hex digits")]
+    InvalidAccess,
     /// SDP over [`MAX_SDP_BYTES`].
     #[error("SDP exceeds the limit")]
     SdpTooLarge,
@@ -353,7 +400,10 @@ impl ClientMessage {
 
     fn validate(&self) -> Result<(), ProtocolError> {
         match self {
-            ClientMessage::Join { room, .. } => RoomId::new(room.as_str()).map(drop),
+            ClientMessage::Join { room, access, .. } => {
+                RoomId::new(room.as_str())?;
+                RoomAccess::new(access.as_str()).map(drop)
+            }
             ClientMessage::Answer { sdp } if sdp.len() > MAX_SDP_BYTES => {
                 Err(ProtocolError::SdpTooLarge)
             }
@@ -401,17 +451,23 @@ impl ServerMessage {
 mod tests {
     use super::*;
 
+    const ACCESS: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
     #[test]
     fn client_messages_round_trip_in_documented_json() {
-        let join =
-            ClientMessage::decode(r#"{"type":"join","version":1,"room":"weekly-sync"}"#).unwrap();
+        let join = ClientMessage::decode(&format!(
+            r#"{{"type":"join","version":1,"room":"weekly-sync","access":"{ACCESS}"}}"#
+        ))
+        .unwrap();
         assert_eq!(
             join,
             ClientMessage::Join {
                 version: 1,
-                room: RoomId::new("weekly-sync").unwrap()
+                room: RoomId::new("weekly-sync").unwrap(),
+                access: RoomAccess::new(ACCESS).unwrap(),
             }
         );
+        assert!(!format!("{join:?}").contains(ACCESS));
         let blob = ClientMessage::decode(r#"{"type":"blob","data":"AAEC+/=="}"#).unwrap();
         assert_eq!(
             blob,
@@ -488,28 +544,57 @@ mod tests {
 
     #[test]
     fn bad_input_is_refused_with_its_reason() {
-        let cases: [(&str, ProtocolError); 8] = [
-            ("", ProtocolError::Malformed),
-            ("{", ProtocolError::Malformed),
-            (r#"{"type":"teleport"}"#, ProtocolError::Malformed),
-            (r#"{"type":"join","version":1}"#, ProtocolError::Malformed),
+        let join = |room: &str, access: &str| {
+            format!(r#"{{"type":"join","version":1,"room":"{room}","access":"{access}"}}"#)
+        };
+        let cases: [(String, ProtocolError); 14] = [
+            ("".into(), ProtocolError::Malformed),
+            ("{".into(), ProtocolError::Malformed),
+            (r#"{"type":"teleport"}"#.into(), ProtocolError::Malformed),
             (
-                r#"{"type":"join","version":1,"room":"../etc"}"#,
-                ProtocolError::InvalidRoom,
+                r#"{"type":"join","version":1}"#.into(),
+                ProtocolError::Malformed,
             ),
             (
-                r#"{"type":"blob","to":"a b","data":"AA"}"#,
+                r#"{"type":"join","version":1,"room":"calm"}"#.into(),
+                ProtocolError::Malformed,
+            ),
+            (join("../etc", ACCESS), ProtocolError::InvalidRoom),
+            (join("calm", ""), ProtocolError::InvalidAccess),
+            (join("calm", &ACCESS[1..]), ProtocolError::InvalidAccess),
+            (
+                join("calm", &format!("{ACCESS}0")),
+                ProtocolError::InvalidAccess,
+            ),
+            (
+                join("calm", &ACCESS.to_uppercase()),
+                ProtocolError::InvalidAccess,
+            ),
+            (
+                join("calm", &format!("{}g", &ACCESS[1..])),
+                ProtocolError::InvalidAccess,
+            ),
+            (
+                r#"{"type":"blob","to":"a b","data":"AA"}"#.into(),
                 ProtocolError::InvalidParticipant,
             ),
             (
-                r#"{"type":"blob","data":"not base64!"}"#,
+                r#"{"type":"blob","data":"not base64!"}"#.into(),
                 ProtocolError::BlobEncoding,
             ),
-            (r#"{"type":"blob","data":""}"#, ProtocolError::BlobEncoding),
+            (
+                r#"{"type":"blob","data":""}"#.into(),
+                ProtocolError::BlobEncoding,
+            ),
         ];
         for (text, expected) in cases {
-            assert_eq!(ClientMessage::decode(text), Err(expected), "{text}");
+            assert_eq!(ClientMessage::decode(&text), Err(expected), "{text}");
         }
+        assert_eq!(
+            ProtocolError::InvalidAccess.code(),
+            ErrorCode::BadMessage,
+            "a malformed access value is bad input, not a refusal"
+        );
         let big_blob = format!(
             r#"{{"type":"blob","data":"{}"}}"#,
             "A".repeat(MAX_BLOB_BYTES + 1)
@@ -548,7 +633,10 @@ mod tests {
             ErrorCode::ConnectionLost,
             ErrorCode::ShuttingDown,
             ErrorCode::Internal,
+            ErrorCode::AccessDenied,
         ];
+        assert_eq!(ErrorCode::AccessDenied.close_code(), 4401);
+        assert!(!ErrorCode::AccessDenied.is_retryable());
         let mut seen = std::collections::HashSet::new();
         for code in codes {
             assert!((4000..5000).contains(&code.close_code()));

@@ -131,6 +131,9 @@ async fn run(n: usize, duration: Duration) -> Outcome {
             "127.0.0.1",
         ])
         .args(["--max-participants", "64", "--message-burst", "1000"])
+        // Every client is on loopback: one address, so no per-address caps.
+        .args(["--max-websockets-per-address", "0"])
+        .args(["--joins-per-minute-per-address", "0"])
         .arg("--static-dir")
         .arg(&dir)
         .env("RUST_LOG", "warn")

@@ -7,6 +7,13 @@
 //! browser needs it, and browsers prefer UDP whenever it works; `--tcp off` turns it off. Plain HTTP is the default (loopback
 //! development, or behind a reverse proxy that does TLS); `--tls-cert` with `--tls-key` makes
 //! the relay serve HTTPS itself. Operator metrics are off unless `--metrics-listen` is given.
+//!
+//! Per-address caps ([`crate::limits`]) default to what a busy office behind one NAT needs and
+//! an attacker on one host cannot use to crowd others out: 64 signaling connections and 120
+//! joins a minute (a whole office joining at the hour, plus reconnects), 16 ICE-TCP connections
+//! waiting for their first packet (a browser opens one per local interface, at most 4 per
+//! participant; the relay has 256 such slots in all), 32 TLS handshakes in progress (a page load
+//! opens a handful of connections; handshakes take milliseconds).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -15,6 +22,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::limits::Caps;
 use crate::tls::{TlsError, TlsFiles};
 use crate::turn::{TurnError, TurnIssuer, TurnSecret};
 
@@ -61,6 +69,13 @@ pub struct Config {
     #[arg(long, env = "VEILIG_FRAME_ANCESTORS", value_delimiter = ',')]
     pub frame_ancestors: Vec<String>,
 
+    /// Other origins whose pages may open signaling WebSockets (/ws), e.g.
+    /// `https://app.example` when the app is served from another origin than the relay. The
+    /// relay's own origin (the request's Host, http or https) and the --frame-ancestors origins
+    /// are always allowed; any other Origin gets HTTP 403. Repeat or comma-separate.
+    #[arg(long, env = "VEILIG_ALLOW_ORIGIN", value_delimiter = ',')]
+    pub allow_origin: Vec<String>,
+
     /// Serve the app from this directory instead of the copy built into the binary.
     #[arg(long, env = "VEILIG_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
@@ -90,6 +105,38 @@ pub struct Config {
     #[arg(long, env = "VEILIG_JOIN_TIMEOUT_SECS", default_value_t = 10)]
     pub join_timeout_secs: u64,
 
+    /// Signaling WebSockets one address (an IPv4 address, or an IPv6 /64) may hold open at once;
+    /// more get HTTP 429. 0: no cap (behind a reverse proxy every client has its address).
+    #[arg(long, env = "VEILIG_MAX_WEBSOCKETS_PER_ADDRESS", default_value_t = 64)]
+    pub max_websockets_per_address: u32,
+
+    /// Joins (signaling WebSockets opened) one address may make per minute, as a burst refilled
+    /// over the minute; more get HTTP 429. 0: no cap.
+    #[arg(
+        long,
+        env = "VEILIG_JOINS_PER_MINUTE_PER_ADDRESS",
+        default_value_t = 120
+    )]
+    pub joins_per_minute_per_address: u32,
+
+    /// ICE-TCP connections one address may have waiting for their first packet; more are
+    /// closed at once. 0: no cap.
+    #[arg(
+        long,
+        env = "VEILIG_MAX_WAITING_ICE_TCP_PER_ADDRESS",
+        default_value_t = 16
+    )]
+    pub max_waiting_ice_tcp_per_address: u32,
+
+    /// TLS handshakes one address may have in progress at once; more are closed at once. 0: no
+    /// cap.
+    #[arg(
+        long,
+        env = "VEILIG_MAX_TLS_HANDSHAKES_PER_ADDRESS",
+        default_value_t = 32
+    )]
+    pub max_tls_handshakes_per_address: u32,
+
     /// TURN server URI handed to browsers with time-limited credentials, e.g.
     /// `turns:turn.example.org:443?transport=tcp`. Repeat or comma-separate. Needs
     /// --turn-secret or --turn-secret-file. Default: none (no TURN).
@@ -106,7 +153,10 @@ pub struct Config {
     pub turn_secret_file: Option<PathBuf>,
 
     /// How long TURN credentials stay valid, in seconds (the TURN server refuses them after).
-    #[arg(long, env = "VEILIG_TURN_TTL_SECS", default_value_t = 6 * 60 * 60)]
+    /// Short by default: coturn checks the expiry when an allocation is made, not while it lasts,
+    /// so a call carries on past it, and every rejoin brings fresh credentials; a copied
+    /// credential is useless soon after.
+    #[arg(long, env = "VEILIG_TURN_TTL_SECS", default_value_t = 10 * 60)]
     pub turn_ttl_secs: u64,
 
     /// Test-only: append every forwarded media payload to this file as JSON lines.
@@ -183,6 +233,16 @@ impl Config {
             None => Some(self.udp),
             Some(TcpListen::At(addr)) => Some(addr),
             Some(TcpListen::Off) => None,
+        }
+    }
+
+    /// The per-address caps.
+    pub fn address_caps(&self) -> Caps {
+        Caps {
+            websockets: self.max_websockets_per_address,
+            joins_per_minute: self.joins_per_minute_per_address,
+            ice_tcp_waiting: self.max_waiting_ice_tcp_per_address,
+            tls_handshakes: self.max_tls_handshakes_per_address,
         }
     }
 

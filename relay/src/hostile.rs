@@ -35,13 +35,25 @@ pub enum Attack {
         /// Which slot.
         source: Source,
     },
+    /// From now on, every note (blob) from `a` is delivered as from `b`, and every note from
+    /// `b` as from `a`: a browser that believes the relay's `from` shows each one's name, mute
+    /// state and chat on the other's tile.
+    SwapNotes {
+        /// One participant.
+        a: ParticipantId,
+        /// The other.
+        b: ParticipantId,
+    },
 }
 
 impl Attack {
-    /// Whom the attack is aimed at: everyone but `origin`.
-    pub fn spares(&self) -> &ParticipantId {
+    /// Whom a relabelling is aimed at: everyone but this participant.
+    pub fn spares(&self) -> Option<&ParticipantId> {
         match self {
-            Attack::ForwardAsSlot { origin, .. } | Attack::SlotAsForward { origin, .. } => origin,
+            Attack::ForwardAsSlot { origin, .. } | Attack::SlotAsForward { origin, .. } => {
+                Some(origin)
+            }
+            Attack::SwapNotes { .. } => None,
         }
     }
 }

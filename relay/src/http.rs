@@ -21,17 +21,35 @@
 //!   relay cannot speak for its domain's other hosts.
 //! - No cookies are ever set.
 //!
+//! `/ws` is guarded before it upgrades, cheapest check first:
+//! - `Origin`: a browser always sends it on a WebSocket upgrade, and any website could otherwise
+//!   make its visitors' browsers connect here. Allowed: the relay's own origin (`http://` or
+//!   `https://` and the request's `Host`, so it holds behind a TLS-terminating proxy too), the
+//!   `--frame-ancestors` origins and `--allow-origin`. Anything else, `null` included, gets
+//!   HTTP 403 with a plain reason. A request *without* `Origin` is let through: only non-browser
+//!   clients (the test peers, tools) omit it, and they could send any `Origin` they like anyway;
+//!   the check exists to stop a browser being used from another site, and browsers cannot omit
+//!   it. (An embedded meeting's iframe has the relay's own origin, so embedders need no entry;
+//!   theirs are allowed because the operator already trusts them with the meeting.)
+//! - Per-address caps ([`crate::limits`]): signaling connections open, joins per minute. Over
+//!   either: HTTP 429.
+//!
 //! `/metrics` is deliberately a 404 here: operator counts live on their own listener
 //! ([`crate::metrics`]), never on the public one.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{Path, State, WebSocketUpgrade};
-use axum::http::{header, HeaderName, HeaderValue, Request, StatusCode};
+use axum::extract::connect_info::Connected;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State, WebSocketUpgrade};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::IncomingStream;
 use axum::Router;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -39,8 +57,11 @@ use veilig_protocol::{RoomId, MAX_MESSAGE_BYTES};
 
 use crate::assets::Assets;
 use crate::config::Config;
+use crate::limits::{AddressLimits, Cap};
 use crate::metrics::Counters;
 use crate::rooms::Rooms;
+use crate::tls::TlsListener;
+use tokio::net::TcpListener;
 
 /// The embedding helper other sites load (`static/embed.js`), the one file meant for them.
 const EMBED_SCRIPT: &str = "static/embed.js";
@@ -58,6 +79,10 @@ pub struct AppState {
     pub headers: Arc<Vec<(HeaderName, HeaderValue)>>,
     /// Counts for operators.
     pub counters: Arc<Counters>,
+    /// Per-address caps.
+    pub limits: Arc<AddressLimits>,
+    /// Origins other than the relay's own that may open `/ws`, lowercase.
+    pub allowed_origins: Arc<Vec<String>>,
 }
 
 /// Whether the relay's own listener speaks HTTPS (it decides HSTS).
@@ -78,14 +103,23 @@ impl AppState {
         assets: Assets,
         scheme: Scheme,
         counters: Arc<Counters>,
+        limits: Arc<AddressLimits>,
     ) -> Self {
         let headers = security_headers(&config, &assets.index(), scheme);
+        let allowed_origins = config
+            .allow_origin
+            .iter()
+            .chain(&config.frame_ancestors)
+            .filter_map(|origin| as_origin(origin))
+            .collect();
         AppState {
             rooms,
             config,
             assets,
             headers: Arc::new(headers),
             counters,
+            limits,
+            allowed_origins: Arc::new(allowed_origins),
         }
     }
 }
@@ -180,16 +214,115 @@ async fn health(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+/// A connection's remote address, as the server hands it to handlers (`ConnectInfo`), for any
+/// listener of socket addresses (plain TCP or [`crate::tls::TlsListener`]).
+#[derive(Clone, Copy, Debug)]
+pub struct RemoteAddr(pub SocketAddr);
+
+impl Connected<IncomingStream<'_, TcpListener>> for RemoteAddr {
+    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+        RemoteAddr(*stream.remote_addr())
+    }
+}
+
+impl Connected<IncomingStream<'_, TlsListener>> for RemoteAddr {
+    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
+        RemoteAddr(*stream.remote_addr())
+    }
+}
+
+/// The address a request came from, when the server knows it (it does on real sockets; tests
+/// that drive the router directly have none, and no caps apply to them).
+pub struct ClientAddr(Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<RemoteAddr>>()
+            .map(|ConnectInfo(RemoteAddr(addr))| addr.ip());
+        Ok(ClientAddr(addr))
+    }
+}
+
+async fn websocket(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if !origin_allowed(&headers, &state.allowed_origins) {
+        return (
+            StatusCode::FORBIDDEN,
+            "signaling is only for pages of this server: the Origin is not allowed",
+        )
+            .into_response();
+    }
+    let permit = match client {
+        Some(ip) => match state.limits.hold(Cap::WebSockets, ip) {
+            Some(permit) => Some(permit),
+            None => return too_many("too many open connections from this address"),
+        },
+        None => None,
+    };
+    if client.is_some_and(|ip| !state.limits.allow_join(ip, Instant::now())) {
+        return too_many("too many joins from this address; wait a minute");
+    }
     // The protocol's own limit is checked per message (with a clear error); the transport's is a
     // backstop twice as large.
     upgrade
         .max_message_size(2 * MAX_MESSAGE_BYTES)
         .max_frame_size(2 * MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
+            let _permit = permit;
             crate::signaling::serve(socket, state.rooms.clone(), &state.config, &state.counters)
                 .await
         })
+}
+
+fn too_many(reason: &'static str) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, "60")],
+        reason,
+    )
+        .into_response()
+}
+
+/// `origin` as the browser would send it in an `Origin` header (`scheme://host[:port]`,
+/// lowercase, no path), if it is one; CSP-only forms such as `'self'` or wildcards are not.
+fn as_origin(origin: &str) -> Option<String> {
+    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+    let (scheme, host) = origin.split_once("://")?;
+    let valid = matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && !host.contains(['/', '*', '?', '#', '@', ' ']);
+    valid.then_some(origin)
+}
+
+/// Whether a `/ws` request's `Origin` may connect (see the module docs): none at all, the
+/// relay's own (its `Host`, over http or https), or one of `allowed`.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.to_ascii_lowercase();
+    let own = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .map(str::to_ascii_lowercase)
+        .is_some_and(|host| {
+            origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                == Some(host.as_str())
+        });
+    own || allowed.contains(&origin)
 }
 
 /// The headers of the module docs.
@@ -289,6 +422,45 @@ mod tests {
             .unwrap()
             .1;
         assert!(csp.to_str().unwrap().ends_with("frame-ancestors 'none'"));
+    }
+
+    #[test]
+    fn only_own_and_configured_origins_may_open_signaling() {
+        let allowed: Vec<String> = ["https://app.example/", "'self'", "https://*.example"]
+            .iter()
+            .filter_map(|origin| as_origin(origin))
+            .collect();
+        assert_eq!(allowed, ["https://app.example"]);
+        let headers = |host: &str, origin: Option<&str>| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+            if let Some(origin) = origin {
+                headers.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
+            }
+            headers
+        };
+        for (host, origin, ok) in [
+            ("meet.example:8443", Some("https://meet.example:8443"), true),
+            ("meet.example", Some("http://meet.example"), true),
+            ("Meet.Example", Some("https://meet.example"), true),
+            ("meet.example", None, true),
+            ("meet.example", Some("https://app.example"), true),
+            ("meet.example", Some("https://evil.example"), false),
+            (
+                "meet.example",
+                Some("https://meet.example.evil.example"),
+                false,
+            ),
+            ("meet.example:8443", Some("https://meet.example"), false),
+            ("meet.example", Some("null"), false),
+            ("meet.example", Some("ws://meet.example"), false),
+        ] {
+            assert_eq!(
+                origin_allowed(&headers(host, origin), &allowed),
+                ok,
+                "{host} {origin:?}"
+            );
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod gaps;
 #[cfg(feature = "hostile")]
 pub mod hostile;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod room;
@@ -119,6 +120,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
     let udp_stats = Arc::new(udp::UdpStats::default());
     let tcp_stats = Arc::new(tcp::TcpStats::default());
     let counters = Arc::new(metrics::Counters::default());
+    let limits = limits::AddressLimits::new(config.address_caps(), counters.clone());
     let mut media = vec![tokio::spawn(udp::route(
         socket.clone(),
         candidate,
@@ -131,6 +133,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
             routes: routes.clone(),
             stats: tcp_stats.clone(),
             counters: counters.clone(),
+            limits: limits.clone(),
         };
         media.push(tokio::spawn(tcp::serve(listener, ctx)));
     }
@@ -166,12 +169,13 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         assets,
         scheme,
         counters.clone(),
+        limits.clone(),
     );
     let (stop, stopped) = watch::channel(false);
     let app = http::app(state);
     let mut servers = vec![match &certificates {
         Some(certificates) => {
-            let listener = TlsListener::new(listener, certificates.server_config()?)?;
+            let listener = TlsListener::new(listener, certificates.server_config()?, limits)?;
             serve(listener, app, stopped.clone())
         }
         None => serve(listener, app, stopped.clone()),
@@ -209,6 +213,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
 }
 
 /// Serves `app` on `listener` until `stopped` turns true, then lets open connections finish.
+/// Handlers see each connection's remote address (`ConnectInfo`), for the per-address caps.
 fn serve<L>(
     listener: L,
     app: Router,
@@ -216,13 +221,18 @@ fn serve<L>(
 ) -> JoinHandle<std::io::Result<()>>
 where
     L: Listener<Addr = SocketAddr>,
+    for<'a> http::RemoteAddr:
+        axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
 {
     tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<http::RemoteAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await
     })
 }
 

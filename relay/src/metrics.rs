@@ -22,6 +22,7 @@ use axum::routing::get;
 use axum::Router;
 use veilig_protocol::ErrorCode;
 
+use crate::limits::{Cap, Refusal};
 use crate::rooms::Rooms;
 use crate::tcp::TcpStats;
 use crate::udp::UdpStats;
@@ -49,6 +50,11 @@ pub struct Counters {
     pub signaling_total: AtomicU64,
     /// Signaling connections the relay closed, by reason (rare: a lock is fine).
     closed: Mutex<BTreeMap<String, u64>>,
+    /// Refused by a per-address cap ([`crate::limits`]), by cap.
+    limited_websockets: AtomicU64,
+    limited_joins: AtomicU64,
+    limited_ice_tcp: AtomicU64,
+    limited_tls: AtomicU64,
 }
 
 /// The counts that go up while something lasts and down when it ends.
@@ -97,6 +103,16 @@ impl Counters {
             Gauge::Participants => &self.participants,
             Gauge::SignalingConnections => &self.signaling_open,
             Gauge::TcpConnections => &self.tcp_open,
+        }
+    }
+
+    /// The count of refusals for `refusal`.
+    pub fn address_limited(&self, refusal: Refusal) -> &AtomicU64 {
+        match refusal {
+            Refusal::Cap(Cap::WebSockets) => &self.limited_websockets,
+            Refusal::Joins => &self.limited_joins,
+            Refusal::Cap(Cap::IceTcpWaiting) => &self.limited_ice_tcp,
+            Refusal::Cap(Cap::TlsHandshakes) => &self.limited_tls,
         }
     }
 
@@ -183,6 +199,22 @@ pub fn render(sources: &Sources) -> String {
         let _ = writeln!(
             out,
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
+    out.push_str(
+        "# HELP veilig_address_limited_total Connections refused by a per-address cap, by cap.\n\
+         # TYPE veilig_address_limited_total counter\n",
+    );
+    for (limit, refusal) in [
+        ("websockets", Refusal::Cap(Cap::WebSockets)),
+        ("joins", Refusal::Joins),
+        ("ice_tcp_waiting", Refusal::Cap(Cap::IceTcpWaiting)),
+        ("tls_handshakes", Refusal::Cap(Cap::TlsHandshakes)),
+    ] {
+        let _ = writeln!(
+            out,
+            "veilig_address_limited_total{{limit=\"{limit}\"}} {}",
+            load(c.address_limited(refusal))
         );
     }
     out.push_str(

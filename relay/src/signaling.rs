@@ -103,18 +103,24 @@ where
                 format!("this relay speaks version {PROTOCOL_VERSION}"),
             ))
         }
-        Ok(Some(ClientMessage::Join { room, .. })) => Ok(room),
+        Ok(Some(ClientMessage::Join { room, access, .. })) => Ok((room, access)),
         Ok(Some(_)) => Err(Closing::new(ErrorCode::WrongState, "join first")),
         Ok(None) => return None,
         Err(closing) => Err(closing),
     };
-    let room = match room {
-        Ok(room) => room,
+    let (room, access) = match room {
+        Ok(joining) => joining,
         Err(closing) => return Some(closing),
     };
     let (signal, mut outbox) = mpsc::channel(OUTBOX);
-    let (participant, inbox) = match rooms.join(&room, signal).await {
+    let (participant, inbox) = match rooms.join(&room, &access, signal).await {
         Ok(joined) => joined,
+        Err(ErrorCode::AccessDenied) => {
+            return Some(Closing::new(
+                ErrorCode::AccessDenied,
+                "the access value does not match the room's",
+            ))
+        }
         Err(code) => return Some(Closing::new(code, "cannot join")),
     };
     let ending = run(

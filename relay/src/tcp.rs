@@ -21,7 +21,9 @@
 //! 443 need a TURN server (`--turn-uri`, see [`crate::turn`]).
 //!
 //! Bounds, so that unauthenticated connections cost little: at most [`MAX_UNCLAIMED`]
-//! connections waiting for their first packet, each for at most [`FIRST_PACKET_TIMEOUT`];
+//! connections waiting for their first packet, and at most the per-address cap
+//! (`--max-waiting-ice-tcp-per-address`, [`crate::limits`]) from one address, so one host cannot
+//! take every slot; each waits at most [`FIRST_PACKET_TIMEOUT`];
 //! packets of at most [`MAX_PACKET`] bytes (a longer one ends the connection); at most
 //! [`OUTGOING`] packets queued toward a connection (more are dropped, as a full UDP socket
 //! would); at most [`MAX_LINKS_PER_PEER`] connections per peer (kept by its room). Reading waits
@@ -39,6 +41,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
+use crate::limits::{AddressLimits, AddressPermit, Cap};
 use crate::metrics::{Counters, Gauge};
 use crate::room::RoomInput;
 use crate::udp::{stun_username_target, Datagram, RouteRequest};
@@ -146,6 +149,8 @@ pub struct TcpContext {
     pub stats: Arc<TcpStats>,
     /// For the open-connections gauge.
     pub counters: Arc<Counters>,
+    /// Per-address caps: waiting connections per address.
+    pub limits: Arc<AddressLimits>,
 }
 
 /// Accepts connections on `listener` until the task is aborted.
@@ -154,6 +159,11 @@ pub async fn serve(listener: TcpListener, ctx: TcpContext) {
     loop {
         let (stream, remote) = crate::net::accept(&listener).await;
         ctx.stats.accepted.fetch_add(1, Ordering::Relaxed);
+        // Over the address's cap first: one host must not take the shared slots.
+        let Some(own) = ctx.limits.hold(Cap::IceTcpWaiting, remote.ip()) else {
+            ctx.stats.refused.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
         let Ok(permit) = unclaimed.clone().try_acquire_owned() else {
             ctx.stats.refused.fetch_add(1, Ordering::Relaxed);
             continue;
@@ -161,7 +171,7 @@ pub async fn serve(listener: TcpListener, ctx: TcpContext) {
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let _open = ctx.counters.hold(Gauge::TcpConnections);
-            if let Err(error) = connection(stream, remote, &ctx, permit).await {
+            if let Err(error) = connection(stream, remote, &ctx, (permit, own)).await {
                 tracing::debug!(%error, "ICE-TCP connection ended");
             }
         });
@@ -169,11 +179,12 @@ pub async fn serve(listener: TcpListener, ctx: TcpContext) {
 }
 
 /// One connection: claimed by its first packet, then a pipe both ways until either side ends.
+/// `unclaimed` holds its waiting slots (the relay's and its address's) until then.
 async fn connection(
     stream: TcpStream,
     remote: SocketAddr,
     ctx: &TcpContext,
-    unclaimed: OwnedSemaphorePermit,
+    unclaimed: (OwnedSemaphorePermit, AddressPermit),
 ) -> Result<(), TcpError> {
     stream.set_nodelay(true)?;
     let (reader, writer) = stream.into_split();

@@ -2,7 +2,8 @@
 //! listener that hands axum finished TLS connections.
 //!
 //! ```text
-//!  TCP accept ──► handshake task (time limit; at most MAX_HANDSHAKES at once) ──► channel ──► axum
+//!  TCP accept ──► handshake task (time limit; at most MAX_HANDSHAKES at once, and the
+//!                 per-address cap from one address) ──► channel ──► axum
 //!                        │ asks for the certificate
 //!                        ▼
 //!                  Certificates (the current one, behind a lock) ◄── reload() (SIGHUP)
@@ -33,6 +34,8 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
+
+use crate::limits::{AddressLimits, Cap};
 
 /// Longest a client may take to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -191,11 +194,21 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    /// Accepts on `listener` and shakes hands with `config`.
-    pub fn new(listener: TcpListener, config: Arc<ServerConfig>) -> io::Result<Self> {
+    /// Accepts on `listener` and shakes hands with `config`; a connection from an address with
+    /// its cap of handshakes in progress is closed at once.
+    pub fn new(
+        listener: TcpListener,
+        config: Arc<ServerConfig>,
+        limits: Arc<AddressLimits>,
+    ) -> io::Result<Self> {
         let local = listener.local_addr()?;
         let (handshaken, ready) = mpsc::channel(MAX_HANDSHAKES);
-        let acceptor = tokio::spawn(accept(listener, TlsAcceptor::from(config), handshaken));
+        let acceptor = tokio::spawn(accept(
+            listener,
+            TlsAcceptor::from(config),
+            handshaken,
+            limits,
+        ));
         Ok(TlsListener {
             ready,
             local,
@@ -233,6 +246,7 @@ async fn accept(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     handshaken: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+    limits: Arc<AddressLimits>,
 ) {
     let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
     loop {
@@ -240,10 +254,14 @@ async fn accept(
             return;
         };
         let (tcp, peer) = crate::net::accept(&listener).await;
+        let Some(own) = limits.hold(Cap::TlsHandshakes, peer.ip()) else {
+            // Dropped: the connection closes, and the slot is free for the next.
+            continue;
+        };
         let acceptor = acceptor.clone();
         let handshaken = handshaken.clone();
         tokio::spawn(async move {
-            let _permit = permit;
+            let _permits = (permit, own);
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => {
                     let _ = handshaken.send((tls, peer)).await;

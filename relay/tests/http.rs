@@ -144,3 +144,63 @@ async fn health_tells_counts_only() {
     assert_eq!(health.body, r#"{"rooms":1,"status":"ok"}"#);
     relay.shut_down().await;
 }
+
+/// The status of a `/ws` upgrade sent with these headers (`Host` is the relay's address unless
+/// given).
+async fn upgrade_status(relay: &veilig_relay::Relay, headers: &[(&str, &str)]) -> u16 {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+    let mut request = common::ws_url(relay).into_client_request().unwrap();
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(error) => panic!("{error}"),
+    }
+}
+
+#[tokio::test]
+async fn signaling_refuses_pages_of_other_sites() {
+    let relay = common::relay(|config| {
+        config.frame_ancestors = vec!["https://portal.example".into()];
+        config.allow_origin = vec!["https://app.example".into()];
+    })
+    .await;
+    let own = format!("http://{}", relay.http_addr);
+    let own_https = format!("https://{}", relay.http_addr);
+    for (origin, status) in [
+        (own.as_str(), 101),
+        (own_https.as_str(), 101),
+        ("https://portal.example", 101),
+        ("https://app.example", 101),
+        ("https://evil.example", 403),
+        ("http://127.0.0.1:1", 403),
+        ("null", 403),
+    ] {
+        assert_eq!(
+            upgrade_status(&relay, &[("origin", origin)]).await,
+            status,
+            "{origin}"
+        );
+    }
+    // No Origin: not a browser (see http.rs), let through.
+    assert_eq!(upgrade_status(&relay, &[]).await, 101);
+    // The body says why.
+    let mut raw = tokio::net::TcpStream::connect(relay.http_addr)
+        .await
+        .unwrap();
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nOrigin: https://evil.example\r\nConnection: Upgrade, close\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        relay.http_addr
+    );
+    let response = common::http_get_raw(&mut raw, &request).await;
+    assert_eq!(response.status, 403);
+    assert!(response.body.contains("Origin"), "{}", response.body);
+    relay.shut_down().await;
+}

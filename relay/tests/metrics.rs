@@ -131,6 +131,7 @@ async fn counts_follow_the_call_and_name_no_one() {
     people[1].signal(ClientMessage::Join {
         version: PROTOCOL_VERSION,
         room: RoomId::new(room).unwrap(),
+        access: common::test_access(),
     });
     people[1]
         .wait_for(|seen| matches!(seen, Seen::Closed(_)))

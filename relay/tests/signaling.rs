@@ -46,7 +46,14 @@ async fn send_text(ws: &mut Ws, text: impl Into<String>) {
     ws.send(Message::Text(text.into().into())).await.unwrap();
 }
 
-const JOIN: &str = r#"{"type":"join","version":1,"room":"calm"}"#;
+/// The access value of [`common::test_access`], as the relay's test participants present it.
+const ACCESS: &str = "7e577e577e577e577e577e577e577e577e577e577e577e577e577e577e577e57";
+const JOIN: &str = r#"{"type":"join","version":1,"room":"calm","access":"7e577e577e577e577e577e577e577e577e577e577e577e577e577e577e577e57"}"#;
+
+/// A join of `room` with `version` and [`ACCESS`].
+fn join(version: u32, room: &str) -> String {
+    format!(r#"{{"type":"join","version":{version},"room":"{room}","access":"{ACCESS}"}}"#)
+}
 
 /// A participant in another room must notice nothing.
 async fn bystander_is_fine(bystander: &mut Participant) {
@@ -106,16 +113,28 @@ async fn each_kind_of_bad_input_closes_only_its_connection_with_its_code() {
         ),
         (
             "bad room",
+            vec![Message::Text(join(1, "../x").into())],
+            ErrorCode::BadMessage,
+        ),
+        (
+            "malformed access value",
             vec![Message::Text(
-                r#"{"type":"join","version":1,"room":"../x"}"#.into(),
+                join(1, "calm")
+                    .replace(ACCESS, &ACCESS.to_uppercase())
+                    .into(),
+            )],
+            ErrorCode::BadMessage,
+        ),
+        (
+            "no access value",
+            vec![Message::Text(
+                r#"{"type":"join","version":1,"room":"calm"}"#.into(),
             )],
             ErrorCode::BadMessage,
         ),
         (
             "old version",
-            vec![Message::Text(
-                r#"{"type":"join","version":0,"room":"calm"}"#.into(),
-            )],
+            vec![Message::Text(join(0, "calm").into())],
             ErrorCode::UnsupportedVersion,
         ),
         (
@@ -198,17 +217,13 @@ async fn rooms_and_participants_are_limited() {
     let _first = Participant::join(&relay, "small").await;
     let _second = Participant::join(&relay, "small").await;
     let mut third = connect(&relay).await;
-    send_text(&mut third, r#"{"type":"join","version":1,"room":"small"}"#).await;
+    send_text(&mut third, join(1, "small")).await;
     assert_eq!(
         closing(&mut third).await,
         (Some(ErrorCode::RoomFull), Some(4403))
     );
     let mut other_room = connect(&relay).await;
-    send_text(
-        &mut other_room,
-        r#"{"type":"join","version":1,"room":"another"}"#,
-    )
-    .await;
+    send_text(&mut other_room, join(1, "another")).await;
     assert_eq!(
         closing(&mut other_room).await,
         (Some(ErrorCode::ServerFull), Some(4503))

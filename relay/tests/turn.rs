@@ -53,6 +53,7 @@ async fn welcome_text(relay: &Relay, room: &str) -> String {
     let join = ClientMessage::Join {
         version: PROTOCOL_VERSION,
         room: RoomId::new(room).unwrap(),
+        access: common::test_access(),
     };
     ws.send(Message::Text(join.encode().into())).await.unwrap();
     loop {

@@ -1,23 +1,71 @@
 //! Everything personal that travels through the relay, end-to-end encrypted: display names,
 //! mute states and chat, as "notes" sealed with the room's metadata key.
 //!
-//! A note is JSON, sealed with `FrameEncryptor::seal_message` under this browser's own random
-//! KID, bound to the room (the associated data names it, so a note cannot be replayed into
-//! another room), then base64 for the relay's `blob` message. The relay forwards the text and
-//! learns nothing but its size and timing. Each remote participant is its own decryptor
-//! source, so one participant cannot pass off another's notes as their own.
+//! A note is JSON in an envelope that names the sender's session (a random id, new on every
+//! connection) and the time it was sealed, padded with spaces to one of a few fixed sizes
+//! ([`PADDED_SIZES`]), sealed with `FrameEncryptor::seal_message` under this connection's own
+//! random KID, then base64 for the relay's `blob` message. The associated data names the room
+//! and the sender's participant id in this room, so a note cannot be replayed into another
+//! room, nor passed off by the relay as someone else's: it opens only under the `from` it was
+//! sealed for. The relay forwards the text and learns nothing but its padded size and timing.
+//!
+//! Who may say what (checked in [`Notes::open`], each refusal a [`NoteError`]):
+//! - a participant's first note must be a presence note: it binds their session id and KID;
+//!   every later note must come from that session under that KID, and be sealed after it;
+//! - a presence note announces the KIDs of its sender's tracks ([`MediaKids`]): their frames
+//!   are accepted only under those, on the lines the relay says are theirs;
+//! - a note sealed more than [`MAX_NOTE_AGE_MS`] from our clock is refused as stale.
+//!
+//! What this does not stop: anyone holding the link can seal notes, so a link holder who runs
+//! the relay can still make up a participant of their own, or, within the age bound, replay a
+//! participant's notes of this meeting to someone who just reconnected. One key for the whole
+//! link allows no better; per-member keys (MLS) are the answer.
 
 use std::collections::HashMap;
 
 use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
 use veilig_e2ee::{BaseKey, CipherSuite, FrameDecryptor, FrameEncryptor, Kid, SourceId};
-use veilig_protocol::ParticipantId;
+use veilig_protocol::{ParticipantId, Source};
 
 /// Longest chat message, in characters: well inside the relay's blob limit once sealed.
 pub const MAX_CHAT_CHARS: usize = 2000;
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
+/// The sizes, in bytes of JSON, that notes are padded to, so that a note's size says nothing
+/// about a name's length, a message's length or a mute state: every presence note and every
+/// short message fills the first, and only messages of hundreds of characters reach the
+/// others. A (pathological) note longer than the last is sent as it is.
+pub const PADDED_SIZES: [usize; 3] = [512, 2048, 8192];
+/// How far a note's time may be from our clock, either way, in milliseconds. Notes travel in
+/// well under a second; the bound is for clocks that are a few minutes off (devices without
+/// time sync). It limits a replay to this meeting's last minutes: a note recorded in an
+/// earlier meeting on the same link, or earlier today, is refused.
+pub const MAX_NOTE_AGE_MS: u64 = 5 * 60 * 1000;
+
+/// The KIDs of a participant's three tracks in this session, as its presence note announces
+/// them: a receiver opens a remote line's frames only under the KID its owner announced for
+/// that source, so the relay cannot pass one participant's media off as another's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaKids {
+    /// The microphone's KID.
+    pub microphone: u64,
+    /// The camera's KID.
+    pub camera: u64,
+    /// The screen share's KID.
+    pub screen: u64,
+}
+
+impl MediaKids {
+    /// The KID of `source`.
+    pub fn of(&self, source: Source) -> u64 {
+        match source {
+            Source::Microphone => self.microphone,
+            Source::Camera => self.camera,
+            Source::Screen => self.screen,
+        }
+    }
+}
 
 /// One note.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +81,8 @@ pub enum Note {
         camera: bool,
         /// Sharing the screen.
         screen: bool,
+        /// The KIDs our tracks are encrypted under, this session.
+        kids: MediaKids,
     },
     /// A chat message.
     Chat {
@@ -41,112 +91,159 @@ pub enum Note {
     },
 }
 
+/// What is sealed: the note, and who said it when.
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    /// The sender's session: random, new on every connection.
+    session: String,
+    /// When it was sealed, milliseconds since the Unix epoch, by the sender's clock.
+    at: u64,
+    note: Note,
+}
+
 /// Why a blob was not accepted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NoteError {
     /// Not base64.
+    #[error("not base64")]
     Encoding,
-    /// Failed authentication (another key: a different link or passphrase), or replayed.
+    /// Failed authentication (another key, another room, or sealed for another sender), or
+    /// replayed.
+    #[error("does not open")]
     Unreadable,
     /// Authentic but not a note we understand.
+    #[error("not a note")]
     Unknown,
+    /// Sealed too long ago (or ahead), or before the presence note that announced its sender.
+    #[error("stale")]
+    Stale,
+    /// From another session than the one this participant announced.
+    #[error("from another session")]
+    OtherSession,
+    /// Not announced: a chat note before any presence note, or under another KID than the
+    /// announced one.
+    #[error("unannounced")]
+    Unannounced,
+}
+
+/// What we know of one remote participant's notes.
+#[derive(Debug)]
+struct Sender {
+    /// Their decryptor source.
+    source: SourceId,
+    /// Their session, KID and the counter of the presence note that announced them.
+    announced: Option<(String, Kid, u64)>,
 }
 
 /// Seals our notes and opens everyone else's.
 pub struct Notes {
-    context: Vec<u8>,
+    /// `"veilig/1 note " ‖ room ‖ 0`: the sender's id follows, per note.
+    prefix: Vec<u8>,
+    /// Our participant id in this connection; nothing is sealed before it is known.
+    you: Option<ParticipantId>,
+    session: String,
     sealer: FrameEncryptor,
     opener: FrameDecryptor,
-    sources: HashMap<ParticipantId, SourceId>,
+    senders: HashMap<ParticipantId, Sender>,
     next_source: u64,
     scratch: Vec<u8>,
 }
 
 impl Notes {
-    /// Notes for `room` under its metadata key; `kid` is a fresh random value.
-    pub fn new(room: &str, metadata_key: &BaseKey, kid: u64) -> Notes {
+    /// Notes for `room` under its metadata key; `kid` and `session` are fresh random values.
+    pub fn new(room: &str, metadata_key: &BaseKey, kid: u64, session: u64) -> Notes {
         let suite = CipherSuite::default();
         let mut opener = FrameDecryptor::new(suite, metadata_key);
         let _ = opener.claim_local(Kid(kid));
         Notes {
-            context: [b"veilig/1 note ".as_slice(), room.as_bytes()].concat(),
+            prefix: [b"veilig/1 note ".as_slice(), room.as_bytes(), &[0]].concat(),
+            you: None,
+            session: format!("{session:016x}"),
             sealer: FrameEncryptor::new(suite, metadata_key, Kid(kid)),
             opener,
-            sources: HashMap::new(),
+            senders: HashMap::new(),
             next_source: 1,
             scratch: Vec::new(),
         }
     }
 
-    /// The blob text for `note`.
-    pub fn seal(&mut self, note: &Note) -> Option<String> {
-        let json = serde_json::to_vec(note).ok()?;
+    /// Our participant id, from the relay's welcome: notes are sealed for it.
+    pub fn set_you(&mut self, you: ParticipantId) {
+        self.you = Some(you);
+    }
+
+    fn context(&self, sender: &ParticipantId) -> Vec<u8> {
+        [self.prefix.as_slice(), sender.as_str().as_bytes()].concat()
+    }
+
+    /// The blob text for `note`, sealed at `now` (milliseconds since the Unix epoch); `None`
+    /// before we know our participant id.
+    pub fn seal(&mut self, note: &Note, now: u64) -> Option<String> {
+        let context = self.context(self.you.as_ref()?);
+        let envelope = Envelope {
+            session: self.session.clone(),
+            at: now,
+            note: note.clone(),
+        };
+        let mut json = serde_json::to_vec(&envelope).ok()?;
+        pad(&mut json);
         self.sealer
-            .seal_message(&self.context, &json, &mut self.scratch)
+            .seal_message(&context, &json, &mut self.scratch)
             .ok()?;
         Some(Base64::encode_string(&self.scratch))
     }
 
-    /// Opens a blob from `from`.
-    pub fn open(&mut self, from: &ParticipantId, data: &str) -> Result<Note, NoteError> {
+    /// Opens a blob the relay says is from `from`, at `now` (milliseconds since the Unix
+    /// epoch), under the rules of the module docs.
+    pub fn open(&mut self, from: &ParticipantId, data: &str, now: u64) -> Result<Note, NoteError> {
         let sealed = Base64::decode_vec(data).map_err(|_| NoteError::Encoding)?;
+        let context = self.context(from);
         let next = &mut self.next_source;
-        let source = *self.sources.entry(from.clone()).or_insert_with(|| {
+        let sender = self.senders.entry(from.clone()).or_insert_with(|| {
             *next += 1;
-            SourceId(*next)
+            Sender {
+                source: SourceId(*next),
+                announced: None,
+            }
         });
-        self.opener
-            .open_message(source, &self.context, &sealed, &mut self.scratch)
+        let header = self
+            .opener
+            .open_message(sender.source, &context, &sealed, &mut self.scratch)
             .map_err(|_| NoteError::Unreadable)?;
-        serde_json::from_slice(&self.scratch).map_err(|_| NoteError::Unknown)
+        let envelope: Envelope =
+            serde_json::from_slice(&self.scratch).map_err(|_| NoteError::Unknown)?;
+        if envelope.at.abs_diff(now) > MAX_NOTE_AGE_MS {
+            return Err(NoteError::Stale);
+        }
+        match &sender.announced {
+            None if matches!(envelope.note, Note::Presence { .. }) => {
+                sender.announced = Some((envelope.session, header.kid, header.ctr.0));
+            }
+            None => return Err(NoteError::Unannounced),
+            Some((session, _, _)) if *session != envelope.session => {
+                return Err(NoteError::OtherSession)
+            }
+            Some((_, kid, _)) if *kid != header.kid => return Err(NoteError::Unannounced),
+            Some((_, _, first)) if header.ctr.0 < *first => return Err(NoteError::Stale),
+            Some(_) => {}
+        }
+        Ok(envelope.note)
     }
 
     /// Forgets a participant who left.
     pub fn forget(&mut self, who: &ParticipantId) {
-        if let Some(source) = self.sources.remove(who) {
-            self.opener.forget_source(source);
+        if let Some(sender) = self.senders.remove(who) {
+            self.opener.forget_source(sender.source);
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn id(s: &str) -> ParticipantId {
-        ParticipantId::new(s).unwrap()
-    }
-
-    #[test]
-    fn notes_round_trip_between_two_browsers() {
-        let key = BaseKey::new(&[7; 32]);
-        let mut alice = Notes::new("room", &key, 1);
-        let mut bob = Notes::new("room", &key, 2);
-        let note = Note::Chat {
-            text: "hallo".into(),
-        };
-        let blob = alice.seal(&note).unwrap();
-        assert!(!blob.contains("hallo"));
-        assert_eq!(bob.open(&id("alice"), &blob), Ok(note));
-        assert_eq!(
-            bob.open(&id("alice"), &blob),
-            Err(NoteError::Unreadable),
-            "a replay is refused"
-        );
-    }
-
-    #[test]
-    fn another_key_or_room_cannot_read_notes() {
-        let mut alice = Notes::new("room", &BaseKey::new(&[7; 32]), 1);
-        let mut stranger = Notes::new("room", &BaseKey::new(&[8; 32]), 2);
-        let mut elsewhere = Notes::new("other", &BaseKey::new(&[7; 32]), 3);
-        let blob = alice
-            .seal(&Note::Chat {
-                text: "geheim".into(),
-            })
-            .unwrap();
-        assert_eq!(stranger.open(&id("a"), &blob), Err(NoteError::Unreadable));
-        assert_eq!(elsewhere.open(&id("a"), &blob), Err(NoteError::Unreadable));
-        assert_eq!(stranger.open(&id("a"), "***"), Err(NoteError::Encoding));
+/// Pads JSON with spaces (which JSON ignores) to the first of [`PADDED_SIZES`] it fits.
+fn pad(json: &mut Vec<u8>) {
+    if let Some(size) = PADDED_SIZES.iter().find(|size| **size >= json.len()) {
+        json.resize(*size, b' ');
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -27,6 +27,7 @@ use web_sys::{
 };
 
 use super::lines::{scrub_answer, LineBook, Planned, Refusal, Role};
+use super::metadata::MediaKids;
 use super::video_budget::{self, VideoBudget};
 use crate::encryption::FrameCrypto;
 use crate::frame_crypto::codec_table::MediaKind;
@@ -88,6 +89,8 @@ struct Inner {
     local: HashMap<Source, Option<MediaStreamTrack>>,
     /// What the camera slot is asked to send (see [`video_budget`]).
     camera_budget: VideoBudget,
+    /// The KIDs our slots encrypt under (announced in our presence notes).
+    kids: MediaKids,
 }
 
 /// The peer connection to the relay.
@@ -106,10 +109,11 @@ fn text(error: &JsValue) -> String {
 }
 
 impl Peer {
-    /// A new peer connection whose frames all go through `crypto`; `on_state` hears each
-    /// change of the connection state.
+    /// A new peer connection whose frames all go through `crypto`, ours under `kids`;
+    /// `on_state` hears each change of the connection state.
     pub fn new(
         crypto: Rc<FrameCrypto>,
+        kids: MediaKids,
         on_state: Rc<dyn Fn(RtcPeerConnectionState)>,
     ) -> Result<Peer, PeerError> {
         let config = RtcConfiguration::new();
@@ -128,6 +132,7 @@ impl Peer {
             encrypting: HashSet::new(),
             local: HashMap::new(),
             camera_budget: video_budget::for_meeting_of(1),
+            kids,
         }));
         let on_state_closure = {
             let pc = pc.clone();
@@ -223,8 +228,9 @@ impl Peer {
             Role::Slot(source) => {
                 let sender = transceiver.sender();
                 if planned.new {
+                    let kid = self.inner.borrow().kids.of(*source);
                     self.crypto
-                        .protect_sender(&sender, slot_id(*source), kind_of(*source), Vec::new())
+                        .protect_sender(&sender, slot_id(*source), kind_of(*source), Some(kid))
                         .map_err(|e| PeerError::Encryption(e.to_string()))?;
                     self.inner
                         .borrow_mut()

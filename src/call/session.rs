@@ -13,132 +13,22 @@ use std::rc::{Rc, Weak};
 
 use veilig_e2ee::RoomKeys;
 use veilig_protocol::{
-    ClientMessage, ErrorCode, ParticipantId, RoomId, ServerMessage, Source, PROTOCOL_VERSION,
+    ClientMessage, ErrorCode, ParticipantId, RoomAccess, RoomId, ServerMessage, Source,
+    PROTOCOL_VERSION,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::RtcPeerConnectionState;
 
+pub use super::events::{CallEvent, Decryption, Failure, Reception, Status};
+use super::health;
 use super::media::{open_devices, Device, LocalMedia, MediaError};
-use super::metadata::{Note, Notes, MAX_CHAT_CHARS};
-use super::peer::{sleep, Peer, PeerError, RemoteTrack};
-use super::route::{self, Route, Stat};
+use super::metadata::{MediaKids, Note, NoteError, Notes, MAX_CHAT_CHARS};
+use super::peer::{sleep, Peer, PeerError};
 use super::signaling::{self, Signaling, SignalingEvent};
 use crate::encryption::{AttachPath, FrameCrypto, WarmWorker, WorkerStats, WORKER_URL};
-use crate::frame_crypto::messages::Direction;
 use crate::frame_crypto::webcrypto::random_u64;
 use crate::timeline::{self, Milestone};
-
-/// How the call is doing.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Status {
-    /// Reaching the relay.
-    Connecting,
-    /// In the room, media connected.
-    Connected,
-    /// Lost; trying again in `in_seconds`.
-    Reconnecting {
-        /// Attempt number, from 1.
-        attempt: u32,
-        /// Seconds until the next attempt.
-        in_seconds: u32,
-    },
-    /// Given up (the reason is for the UI to word).
-    Failed(Failure),
-    /// Left on purpose.
-    Ended,
-}
-
-/// Why a call cannot go on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failure {
-    /// The room is full.
-    RoomFull,
-    /// The relay runs another protocol version: reload the page.
-    Version,
-    /// Encryption could not start or attach.
-    Encryption,
-    /// The relay refused us for another reason.
-    Refused,
-    /// The relay sent something it never should (an offer that relabels a line, say): it may
-    /// be trying to make us send unencrypted or play forged media, so the call was stopped.
-    ServerMisbehaved,
-}
-
-/// Whether a remote participant's media decrypts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decryption {
-    /// Nothing received yet.
-    Waiting,
-    /// Frames decrypt.
-    Fine,
-    /// Frames arrive but do not authenticate: a different key.
-    Failing,
-}
-
-/// What the UI hears.
-#[derive(Clone, Debug)]
-pub enum CallEvent {
-    /// The call's state changed.
-    Status(Status),
-    /// Our id in the room (new on every reconnect).
-    You(ParticipantId),
-    /// The participants other than us, in order of arrival.
-    Participants(Vec<ParticipantId>),
-    /// A participant said who they are and what they send.
-    Presence {
-        /// Who.
-        who: ParticipantId,
-        /// Display name.
-        name: String,
-        /// Microphone on.
-        mic: bool,
-        /// Camera on.
-        camera: bool,
-        /// Sharing the screen.
-        screen: bool,
-    },
-    /// Every remote track now received.
-    Tracks(Vec<RemoteTrack>),
-    /// A chat message; `from` is `None` for our own.
-    Chat {
-        /// Sender.
-        from: Option<ParticipantId>,
-        /// Text.
-        text: String,
-    },
-    /// Decryption state per participant.
-    Decryption(HashMap<ParticipantId, Decryption>),
-    /// What arrives from each participant, from the browser's own statistics.
-    Reception(HashMap<ParticipantId, Reception>),
-    /// Our own camera track changed (turned on or off).
-    LocalVideo(Option<web_sys::MediaStreamTrack>),
-    /// Our microphone, camera or name changed (including a device that came on after
-    /// joining without it).
-    LocalChanged,
-    /// The browser refused to open the microphone or camera when asked to turn it on.
-    DeviceRefused(MediaError),
-}
-
-/// Received media of one participant, as the browser counts it (shown per tile on request).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Reception {
-    /// Video frames decoded so far.
-    pub frames_decoded: u64,
-    /// Video frames per second now.
-    pub frames_per_second: f64,
-    /// Audio energy received so far (sum of squared levels times duration).
-    pub audio_energy: f64,
-    /// Packets lost, audio and video.
-    pub packets_lost: i64,
-    /// NACKs we sent asking for lost packets again, audio and video.
-    pub nacks_sent: u64,
-    /// Audio level now, 0 to 1.
-    pub audio_level: f64,
-    /// Whether media comes straight from the relay or through TURN (the same for everyone:
-    /// one connection carries it all).
-    pub route: Route,
-}
 
 /// Everything the call needs to start.
 pub struct CallConfig {
@@ -186,6 +76,12 @@ struct State {
     ping_timer: Option<i32>,
     /// Remote track id → (participant, is audio), for reading the browser's statistics.
     tracks: HashMap<String, (ParticipantId, bool)>,
+    /// The KIDs our tracks use on this connection (new on every connect).
+    kids: MediaKids,
+    /// The KIDs each participant announced in their presence note, this connection.
+    announced: HashMap<ParticipantId, MediaKids>,
+    /// What each remote transform was last told it may accept.
+    told: HashMap<u32, u64>,
 }
 
 /// A running call.
@@ -238,6 +134,9 @@ impl Call {
             _ping: None,
             ping_timer: None,
             tracks: HashMap::new(),
+            kids: MediaKids::default(),
+            announced: HashMap::new(),
+            told: HashMap::new(),
         }));
         let own_video = state.borrow().local.video.clone();
         let call = Call { state };
@@ -296,9 +195,20 @@ impl Call {
                 Ok(crypto) => Rc::new(crypto),
                 Err(_) => return fail(&state, Failure::Encryption),
             };
-            if crypto.set_key(&key, &engine).is_err() {
+            if crypto.set_key_announced_only(&key, &engine).is_err() {
                 return fail(&state, Failure::Encryption);
             }
+            // Our tracks' KIDs for this connection, announced in our presence notes.
+            let (Ok(microphone), Ok(camera), Ok(screen)) =
+                (random_u64(), random_u64(), random_u64())
+            else {
+                return fail(&state, Failure::Encryption);
+            };
+            let kids = MediaKids {
+                microphone,
+                camera,
+                screen,
+            };
             timeline::mark(Milestone::WorkerReady);
             {
                 let weak = Rc::downgrade(&state);
@@ -315,7 +225,7 @@ impl Call {
                         on_peer_state(&state, pc_state);
                     }
                 });
-                match Peer::new(crypto.clone(), on_state) {
+                match Peer::new(crypto.clone(), kids, on_state) {
                     Ok(peer) => Rc::new(peer),
                     Err(_) => return fail(&state, Failure::Encryption),
                 }
@@ -341,15 +251,23 @@ impl Call {
                 Ok(socket) => socket,
                 Err(_) => return schedule_reconnect(&state),
             };
-            let Ok(kid) = random_u64() else {
+            let (Ok(kid), Ok(session)) = (random_u64(), random_u64()) else {
                 return fail(&state, Failure::Encryption);
             };
             let mut s = state.borrow_mut();
             // Everyone gets a new participant id on joining again, so notes start afresh too:
-            // a new KID for ours, no memory of the old ids.
-            s.notes = Some(Notes::new(&s.config.room, &s.config.keys.metadata, kid));
+            // a new KID and session for ours, no memory of the old ids.
+            s.notes = Some(Notes::new(
+                &s.config.room,
+                &s.config.keys.metadata,
+                kid,
+                session,
+            ));
             s.crypto = Some(crypto);
             s.peer = Some(peer);
+            s.kids = kids;
+            s.announced.clear();
+            s.told.clear();
             s.signaling = Some(socket);
             s.last_counts.clear();
         });
@@ -561,6 +479,28 @@ impl Call {
     }
 }
 
+/// Tells the worker, for each remote line, the one KID its participant announced for that
+/// source (only what changed): frames under any other KID are dropped as `unannounced`.
+fn tell_announced(state: &Rc<RefCell<State>>) {
+    let mut s = state.borrow_mut();
+    let (Some(peer), Some(crypto)) = (s.peer.clone(), s.crypto.clone()) else {
+        return;
+    };
+    for (id, from, source) in peer.remote_lines() {
+        let Some(kid) = s.announced.get(&from).map(|kids| kids.of(source)) else {
+            continue;
+        };
+        if s.told.insert(id, kid) != Some(kid) {
+            crypto.announce(id, &[kid]);
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, by this device's clock (for the notes' time).
+fn now() -> u64 {
+    js_sys::Date::now() as u64
+}
+
 fn fail(state: &Rc<RefCell<State>>, failure: Failure) {
     state.borrow_mut().ended = true;
     emit(state, CallEvent::Status(Status::Failed(failure)));
@@ -610,7 +550,7 @@ fn flush_outbox(state: &Rc<RefCell<State>>) {
         return;
     };
     for note in outbox.drain(..) {
-        if let Some(data) = notes.seal(&note) {
+        if let Some(data) = notes.seal(&note, now()) {
             signaling.send(&ClientMessage::Blob { to: None, data });
         }
     }
@@ -623,8 +563,9 @@ fn send_presence(state: &Rc<RefCell<State>>, to: Option<ParticipantId>) {
         mic: s.mic && s.local.audio.is_some(),
         camera: s.camera && s.local.video.is_some(),
         screen: s.screen.is_some(),
+        kids: s.kids,
     };
-    let Some(blob) = s.notes.as_mut().and_then(|notes| notes.seal(&note)) else {
+    let Some(blob) = s.notes.as_mut().and_then(|notes| notes.seal(&note, now())) else {
         return;
     };
     // Before joining there is nobody to tell: the welcome sends it.
@@ -641,10 +582,16 @@ fn on_signaling(state: &Rc<RefCell<State>>, event: SignalingEvent) {
             let Ok(room) = RoomId::new(&room) else {
                 return fail(state, Failure::Refused);
             };
+            // What shows the relay we hold the link (see `RoomKeys::access`).
+            let access = state.borrow().config.keys.access.to_text();
+            let Ok(access) = RoomAccess::new(&access) else {
+                return fail(state, Failure::Refused);
+            };
             if let Some(signaling) = &state.borrow().signaling {
                 signaling.send(&ClientMessage::Join {
                     version: PROTOCOL_VERSION,
                     room,
+                    access,
                 });
             }
         }
@@ -658,6 +605,7 @@ fn on_signaling(state: &Rc<RefCell<State>>, event: SignalingEvent) {
         SignalingEvent::Closed(code) => {
             let failure = match code {
                 4403 => Some(Failure::RoomFull),
+                4401 => Some(Failure::AccessDenied),
                 4426 => Some(Failure::Version),
                 4400 | 4409 | 4413 | 4422 | 4429 => Some(Failure::Refused),
                 _ => None,
@@ -697,6 +645,9 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                 s.joined = true;
                 s.attempt = 0;
                 s.participants = participants.clone();
+                if let Some(notes) = s.notes.as_mut() {
+                    notes.set_you(you.clone());
+                }
             }
             emit(state, CallEvent::You(you));
             budget_camera(state);
@@ -724,6 +675,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                             .map(|t| (t.track.id(), (t.from.clone(), t.track.kind() == "audio")))
                             .collect();
                         emit(&state, CallEvent::Tracks(tracks));
+                        tell_announced(&state);
                     }
                     Err(PeerError::Refused(refusal)) => {
                         web_sys::console::warn_1(
@@ -753,6 +705,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                 if let Some(notes) = s.notes.as_mut() {
                     notes.forget(&participant);
                 }
+                s.announced.remove(&participant);
                 s.participants.clone()
             };
             budget_camera(state);
@@ -760,7 +713,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
         }
         ServerMessage::Blob { from, data } => {
             let note = match state.borrow_mut().notes.as_mut() {
-                Some(notes) => notes.open(&from, &data),
+                Some(notes) => notes.open(&from, &data, now()),
                 None => return,
             };
             match note {
@@ -769,16 +722,21 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                     mic,
                     camera,
                     screen,
-                }) => emit(
-                    state,
-                    CallEvent::Presence {
-                        who: from,
-                        name,
-                        mic,
-                        camera,
-                        screen,
-                    },
-                ),
+                    kids,
+                }) => {
+                    state.borrow_mut().announced.insert(from.clone(), kids);
+                    tell_announced(state);
+                    emit(
+                        state,
+                        CallEvent::Presence {
+                            who: from,
+                            name,
+                            mic,
+                            camera,
+                            screen,
+                        },
+                    )
+                }
                 Ok(Note::Chat { text }) => emit(
                     state,
                     CallEvent::Chat {
@@ -787,15 +745,20 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                     },
                 ),
                 // Unreadable notes (another key) show up as the participant's decryption state.
-                Err(_) => {}
+                Err(NoteError::Unreadable) => {}
+                // Authentic but refused: replayed, stale, or not announced. Dropped; said in
+                // the console, without the note.
+                Err(refused) => web_sys::console::warn_1(
+                    &format!("Veilig: a note from {from} was refused: {refused}").into(),
+                ),
             }
         }
         ServerMessage::Pong => {}
-        ServerMessage::Error { code, .. } => {
-            if code == ErrorCode::RoomFull {
-                fail(state, Failure::RoomFull);
-            }
-        }
+        ServerMessage::Error { code, .. } => match code {
+            ErrorCode::RoomFull => fail(state, Failure::RoomFull),
+            ErrorCode::AccessDenied => fail(state, Failure::AccessDenied),
+            _ => {}
+        },
     }
 }
 
@@ -866,43 +829,13 @@ fn budget_camera(state: &Rc<RefCell<State>>) {
     }
 }
 
-/// Turns the worker's per-transform counters into a state per participant: fine if any of
-/// their frames decrypted since the last report, failing if frames arrived and failed.
+/// Turns the worker's counters into a state per participant (see [`health::decryption`]).
 fn report_decryption(state: &Rc<RefCell<State>>, stats: &WorkerStats) {
     let lines = match &state.borrow().peer {
         Some(peer) => peer.remote_lines(),
         None => return,
     };
-    let owner: HashMap<u32, ParticipantId> =
-        lines.into_iter().map(|(id, who, _)| (id, who)).collect();
-    let mut health: HashMap<ParticipantId, Decryption> = HashMap::new();
-    {
-        let mut s = state.borrow_mut();
-        for (id, direction, counters) in &stats.transforms {
-            if *direction != Direction::Receive {
-                continue;
-            }
-            let Some(who) = owner.get(id) else { continue };
-            let failed = counters.bad_tag + counters.unknown_format;
-            let (decrypted_before, failed_before) = s
-                .last_counts
-                .insert(*id, (counters.decrypted, failed))
-                .unwrap_or((0, 0));
-            let now = if counters.decrypted > decrypted_before {
-                Decryption::Fine
-            } else if failed > failed_before {
-                Decryption::Failing
-            } else {
-                Decryption::Waiting
-            };
-            let entry = health.entry(who.clone()).or_insert(Decryption::Waiting);
-            *entry = match (*entry, now) {
-                (Decryption::Fine, _) | (_, Decryption::Fine) => Decryption::Fine,
-                (Decryption::Failing, _) | (_, Decryption::Failing) => Decryption::Failing,
-                _ => Decryption::Waiting,
-            };
-        }
-    }
+    let health = health::decryption(&lines, stats, &mut state.borrow_mut().last_counts);
     emit(state, CallEvent::Decryption(health));
 }
 
@@ -918,45 +851,9 @@ fn poll_reception(state: &Rc<RefCell<State>>) {
         };
         let Some(state) = weak.upgrade() else { return };
         let tracks = state.borrow().tracks.clone();
-        let mut reception: HashMap<ParticipantId, Reception> = HashMap::new();
-        let number = |entry: &JsValue, field: &str| {
-            js_sys::Reflect::get(entry, &field.into())
-                .ok()
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0)
-        };
-        let report: web_sys::RtcStatsReport = report.unchecked_into();
-        let values = js_sys::try_iter(&report.values()).ok().flatten();
-        let entries: Vec<JsValue> = values.into_iter().flatten().flatten().collect();
-        let route = route::of(&entries.iter().map(Stat::read).collect::<Vec<_>>());
-        for entry in entries {
-            let kind = js_sys::Reflect::get(&entry, &"type".into())
-                .ok()
-                .and_then(|v| v.as_string());
-            if kind.as_deref() != Some("inbound-rtp") {
-                continue;
-            }
-            let Some(id) = js_sys::Reflect::get(&entry, &"trackIdentifier".into())
-                .ok()
-                .and_then(|v| v.as_string())
-            else {
-                continue;
-            };
-            let Some((who, audio)) = tracks.get(&id) else {
-                continue;
-            };
-            let r = reception.entry(who.clone()).or_default();
-            r.route = route;
-            r.packets_lost += number(&entry, "packetsLost") as i64;
-            r.nacks_sent += number(&entry, "nackCount") as u64;
-            if *audio {
-                r.audio_energy += number(&entry, "totalAudioEnergy");
-                r.audio_level = r.audio_level.max(number(&entry, "audioLevel"));
-            } else {
-                r.frames_decoded += number(&entry, "framesDecoded") as u64;
-                r.frames_per_second += number(&entry, "framesPerSecond");
-            }
-        }
-        emit(&state, CallEvent::Reception(reception));
+        emit(
+            &state,
+            CallEvent::Reception(health::reception(&report, &tracks)),
+        );
     });
 }

@@ -93,7 +93,8 @@ impl Bridge {
                         Failure::RoomFull => ErrorCode::RoomFull,
                         Failure::Version => ErrorCode::Version,
                         Failure::Encryption => ErrorCode::Encryption,
-                        Failure::Refused => ErrorCode::Refused,
+                        // The embedding API keeps one code for every refusal.
+                        Failure::Refused | Failure::AccessDenied => ErrorCode::Refused,
                         Failure::ServerMisbehaved => ErrorCode::ServerMisbehaved,
                     },
                 }],

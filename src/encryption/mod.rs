@@ -181,7 +181,22 @@ impl FrameCrypto {
     /// Gives the worker the room's media base key; `engine` is `auto`, `wasm` or `webcrypto`.
     pub fn set_key(&self, media_key: &[u8], engine: &str) -> Result<(), JsValue> {
         self.worker
-            .post_message(&key_message(media_key, engine).into())
+            .post_message(&key_message(media_key, engine, false).into())
+    }
+
+    /// [`FrameCrypto::set_key`], and from now on remote frames open only under the KIDs
+    /// announced for their track ([`FrameCrypto::announce`]): what a meeting uses, so that the
+    /// relay cannot pass one participant's frames off as another's.
+    pub fn set_key_announced_only(&self, media_key: &[u8], engine: &str) -> Result<(), JsValue> {
+        self.worker
+            .post_message(&key_message(media_key, engine, true).into())
+    }
+
+    /// The KIDs the sender of remote track `id` announced (in their sealed presence note).
+    pub fn announce(&self, id: u32, kids: &[u64]) {
+        let _ = self
+            .worker
+            .post_message(&messages::announce_message(id, kids).into());
     }
 
     /// Calls `callback` with every transform's counters, about once a second.
@@ -189,16 +204,23 @@ impl FrameCrypto {
         *self.on_stats.borrow_mut() = Some(callback);
     }
 
-    /// Encrypts everything `sender` sends. Call right after adding the track, before
-    /// negotiation.
+    /// Encrypts everything `sender` sends, under `kid` if given (the KID we announce for this
+    /// track), else a random one. Call right after adding the track, before negotiation.
     pub fn protect_sender(
         &self,
         sender: &RtcRtpSender,
         id: u32,
         kind: MediaKind,
-        codecs: Vec<(u8, String)>,
+        kid: Option<u64>,
     ) -> Result<(), AttachError> {
-        self.protect(sender, Direction::Send, id, kind, codecs, |transform| {
+        let options = TransformOptions {
+            id,
+            direction: Direction::Send,
+            kind,
+            codecs: Vec::new(),
+            kid,
+        };
+        self.protect(sender, &options, |transform| {
             sender.set_transform_opt_rtc_rtp_script_transform(Some(transform))
         })
     }
@@ -211,37 +233,30 @@ impl FrameCrypto {
         kind: MediaKind,
         codecs: Vec<(u8, String)>,
     ) -> Result<(), AttachError> {
-        self.protect(
-            receiver,
-            Direction::Receive,
+        let options = TransformOptions {
             id,
+            direction: Direction::Receive,
             kind,
             codecs,
-            |transform| receiver.set_transform_opt_rtc_rtp_script_transform(Some(transform)),
-        )
+            kid: None,
+        };
+        self.protect(receiver, &options, |transform| {
+            receiver.set_transform_opt_rtc_rtp_script_transform(Some(transform))
+        })
     }
 
     fn protect(
         &self,
         sender_or_receiver: &JsValue,
-        direction: Direction,
-        id: u32,
-        kind: MediaKind,
-        codecs: Vec<(u8, String)>,
+        options: &TransformOptions,
         set_transform: impl FnOnce(&RtcRtpScriptTransform),
     ) -> Result<(), AttachError> {
-        let options = TransformOptions {
-            id,
-            direction,
-            kind,
-            codecs,
-        };
         match self.path {
             AttachPath::ScriptTransform => {
-                set_transform(&self.script_transform(&options)?);
+                set_transform(&self.script_transform(options)?);
                 Ok(())
             }
-            AttachPath::EncodedStreams => self.attach_streams(sender_or_receiver, &options),
+            AttachPath::EncodedStreams => self.attach_streams(sender_or_receiver, options),
         }
     }
 

@@ -57,6 +57,12 @@ pub struct Keyring {
     pub stats: HashMap<u32, (Direction, TransformStats)>,
     /// The measured crossover, once known.
     crossover: Option<usize>,
+    /// Whether remote frames are accepted only under announced KIDs (the page's `key` says).
+    require_announced: bool,
+    /// KIDs announced per receive transform, kept across key changes.
+    announced: HashMap<u32, Vec<Kid>>,
+    /// KIDs the page chose for its send transforms.
+    requested: HashMap<u32, Kid>,
 }
 
 /// The shared handle.
@@ -75,11 +81,21 @@ impl Keyring {
             remote: HashMap::new(),
             stats: HashMap::new(),
             crossover: None,
+            require_announced: false,
+            announced: HashMap::new(),
+            requested: HashMap::new(),
         }))
     }
 
-    /// Installs the room's media base key: a fresh decryptor and fresh sender KIDs.
-    pub fn set_key(shared: &SharedKeyring, key: &[u8], policy: EnginePolicy) {
+    /// Installs the room's media base key: a fresh decryptor and fresh sender KIDs (the page's
+    /// chosen ones where it chose). With `require_announced`, remote frames are accepted only
+    /// under the KIDs announced for their transform ([`Keyring::announce`]).
+    pub fn set_key(
+        shared: &SharedKeyring,
+        key: &[u8],
+        policy: EnginePolicy,
+        require_announced: bool,
+    ) {
         let senders: Vec<u32> = {
             let mut ring = shared.borrow_mut();
             let base = BaseKey::new(key);
@@ -90,7 +106,15 @@ impl Keyring {
                 }
                 _ => policy,
             };
-            ring.decryptor = Some(FrameDecryptor::new(ring.suite, &base));
+            let mut decryptor = FrameDecryptor::new(ring.suite, &base);
+            ring.require_announced = require_announced;
+            if require_announced {
+                decryptor.require_announced();
+            }
+            for (id, kids) in &ring.announced {
+                decryptor.announce(SourceId(u64::from(*id)), kids);
+            }
+            ring.decryptor = Some(decryptor);
             ring.base = Some(base);
             ring.remote.clear();
             ring.senders.drain().map(|(id, _)| id).collect()
@@ -100,7 +124,22 @@ impl Keyring {
         }
     }
 
-    /// Gives local track `id` an encryptor under a fresh random KID, if there is a key.
+    /// The KIDs the sender of receive transform `id` announced: only frames under them open
+    /// (when announcements are required).
+    pub fn announce(&mut self, id: u32, kids: Vec<Kid>) {
+        if let Some(decryptor) = self.decryptor.as_mut() {
+            decryptor.announce(SourceId(u64::from(id)), &kids);
+        }
+        self.announced.insert(id, kids);
+    }
+
+    /// The KID send transform `id` must use, chosen by the page (which announces it).
+    pub fn request_kid(&mut self, id: u32, kid: Kid) {
+        self.requested.insert(id, kid);
+    }
+
+    /// Gives local track `id` an encryptor under the KID the page chose for it, or else a fresh
+    /// random one, if there is a key.
     pub fn add_sender(shared: &SharedKeyring, id: u32) {
         let (raw, generation, kid) = {
             let mut ring = shared.borrow_mut();
@@ -108,18 +147,23 @@ impl Keyring {
                 return;
             };
             let suite = ring.suite;
+            // The page's choice (it announced it), if no one uses it yet; else a fresh random
+            // KID that nobody in the room uses yet: a repeat among 2^64 values is next to
+            // impossible, but `claim_local` makes sure.
+            let requested = ring.requested.get(&id).copied();
             let Some(decryptor) = ring.decryptor.as_mut() else {
                 return;
             };
-            // A fresh random KID that nobody in the room uses yet: a repeat among 2^64 values
-            // is next to impossible, but `claim_local` makes sure.
-            let kid = loop {
-                let Ok(candidate) = webcrypto::random_u64() else {
-                    return;
-                };
-                if decryptor.claim_local(Kid(candidate)).is_ok() {
-                    break Kid(candidate);
-                }
+            let kid = match requested {
+                Some(kid) if decryptor.claim_local(kid).is_ok() => kid,
+                _ => loop {
+                    let Ok(candidate) = webcrypto::random_u64() else {
+                        return;
+                    };
+                    if decryptor.claim_local(Kid(candidate)).is_ok() {
+                        break Kid(candidate);
+                    }
+                },
             };
             let encryptor = FrameEncryptor::new(suite, &base, kid);
             let raw = encryptor.key_material().0.key(suite).to_vec();
@@ -229,6 +273,8 @@ impl Keyring {
             decryptor.forget_source(SourceId(u64::from(id)));
         }
         self.stats.remove(&id);
+        self.announced.remove(&id);
+        self.requested.remove(&id);
     }
 
     /// Every transform's counters, the decryptor's merged in, as the page's `stats` message.
@@ -245,6 +291,9 @@ impl Keyring {
                 stats.replay = source.replay;
                 stats.unknown_format += source.unknown_format;
                 stats.kid_collision = source.kid_collision;
+                stats.retired = source.retired;
+                stats.over_limit = source.over_limit;
+                stats.unannounced = source.unannounced;
             }
             transforms.push(&stats.to_js(*id, direction));
         }

@@ -5,17 +5,20 @@
 //!
 //! | direction | `type` | fields |
 //! |-----------|--------|--------|
-//! | page → worker | `key` | `key` (Uint8Array, the room's media base key), `engine` (`auto`, `wasm`, `webcrypto`) |
+//! | page → worker | `key` | `key` (Uint8Array, the room's media base key), `engine` (`auto`, `wasm`, `webcrypto`), `announced` (true: accept remote frames only under announced KIDs) |
+//! | page → worker | `announce` | `id` (a receive transform), `kids` (decimal strings: the KIDs its sender announced) |
 //! | page → worker | `attach` | `options` (below), `readable`, `writable` (transferred: Chromium's `createEncodedStreams`) |
 //! | page → worker | `detach` | `id` |
 //! | page → worker | `bench` | `sizes` (bytes), `frames` (per size and engine) |
 //! | worker → page | `ready` | |
-//! | worker → page | `stats` | `transforms`: `[{id, direction, encrypted, decrypted, badTag, replay, unknownFormat, kidCollision, noKey, unsupportedCodec, wasm, webcrypto}]` |
+//! | worker → page | `stats` | `transforms`: `[{id, direction, encrypted, decrypted, badTag, replay, unknownFormat, kidCollision, retired, overLimit, unannounced, noKey, unsupportedCodec, wasm, webcrypto}]` |
 //! | worker → page | `error` | `id` (absent if not about one transform), `message` |
 //! | worker → page | `bench` | `results`: `[{size, wasmUs, webcryptoUs, autoUs}]` (medians per frame, encrypt + decrypt) |
 //!
 //! Transform options, the same for `RTCRtpScriptTransform` (its `options`) and `attach`:
-//! `{id, direction: "send" | "receive", kind: "audio" | "video", codecs: [[pt, mimeType], ...]}`.
+//! `{id, direction: "send" | "receive", kind: "audio" | "video", codecs: [[pt, mimeType], ...],
+//! kid?}`; `kid` (a decimal string) is the KID a send transform must use: the page announces it
+//! to the others in its sealed presence note.
 //! The `id` is the page's name for the track; the worker reports counters under it.
 //!
 //! The link secret never travels here: only the media base key derived from it, and only from
@@ -66,6 +69,8 @@ pub struct TransformOptions {
     pub kind: MediaKind,
     /// Payload type → mime type, from the negotiated SDP.
     pub codecs: Vec<(u8, String)>,
+    /// The KID a send transform must use (the page announces it); `None`: a random one.
+    pub kid: Option<u64>,
 }
 
 /// Counters of one transform, reported to the page about once a second.
@@ -77,14 +82,21 @@ pub struct TransformStats {
     pub decrypted: u64,
     /// Dropped: failed authentication.
     pub bad_tag: u64,
-    /// Dropped: replayed, too old, or a retired key.
+    /// Dropped: replayed, or too old for its key's replay window.
     pub replay: u64,
     /// Dropped: not our frame format.
     pub unknown_format: u64,
     /// Dropped: another sender's key.
     pub kid_collision: u64,
+    /// Dropped: a retired key (its sender moved on to newer keys or left).
+    pub retired: u64,
+    /// Dropped: a new key over the decryptor's limits (a track bringing too many keys, or too
+    /// many tracks).
+    pub over_limit: u64,
     /// Dropped: no key yet.
     pub no_key: u64,
+    /// Dropped: a KID its sender did not announce for this track.
+    pub unannounced: u64,
     /// Dropped: a codec with no clear-prefix rule.
     pub unsupported_codec: u64,
     /// Frames through the wasm engine.
@@ -143,6 +155,10 @@ impl TransformOptions {
             codecs.push(&Array::of2(&JsValue::from(*pt), &JsValue::from_str(mime)));
         }
         set(&object, "codecs", codecs);
+        if let Some(kid) = self.kid {
+            // As text: a JavaScript number holds only 53 bits.
+            set(&object, "kid", kid.to_string());
+        }
         object
     }
 
@@ -175,21 +191,61 @@ impl TransformOptions {
                 }
             }
         }
+        let kid = match get(value, "kid").as_string() {
+            None => None,
+            Some(text) => Some(text.parse().map_err(|_| Malformed("transform kid"))?),
+        };
         Ok(TransformOptions {
             id,
             direction,
             kind,
             codecs,
+            kid,
         })
     }
 }
 
-/// `{type: "key", key, engine}`.
-pub fn key_message(key: &[u8], engine: &str) -> Object {
+/// `{type: "key", key, engine, announced}`.
+pub fn key_message(key: &[u8], engine: &str, announced: bool) -> Object {
     let object = message("key");
     set(&object, "key", Uint8Array::from(key));
     set(&object, "engine", engine);
+    set(&object, "announced", announced);
     object
+}
+
+/// `{type: "announce", id, kids}`.
+pub fn announce_message(id: u32, kids: &[u64]) -> Object {
+    let object = message("announce");
+    set(&object, "id", id);
+    let list: Array = kids
+        .iter()
+        .map(|kid| JsValue::from(kid.to_string()))
+        .collect();
+    set(&object, "kids", list);
+    object
+}
+
+/// Reads an `announce` message: the transform id and its KIDs.
+pub fn read_announce_message(value: &JsValue) -> Result<(u32, Vec<u64>), Malformed> {
+    let id = get(value, "id")
+        .as_f64()
+        .filter(|id| id.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(id))
+        .ok_or(Malformed("announce id"))? as u32;
+    let list = get(value, "kids")
+        .dyn_into::<Array>()
+        .map_err(|_| Malformed("announce kids"))?;
+    let kids = list
+        .iter()
+        .map(|kid| kid.as_string().and_then(|text| text.parse().ok()))
+        .collect::<Option<Vec<u64>>>()
+        .ok_or(Malformed("announce kid"))?;
+    Ok((id, kids))
+}
+
+/// Whether a `key` message asks for announced KIDs only.
+pub fn key_requires_announced(value: &JsValue) -> bool {
+    get(value, "announced").as_bool() == Some(true)
 }
 
 /// Reads a `key` message: the key bytes and the engine policy.
@@ -221,6 +277,9 @@ impl TransformStats {
             ("replay", self.replay),
             ("unknownFormat", self.unknown_format),
             ("kidCollision", self.kid_collision),
+            ("retired", self.retired),
+            ("overLimit", self.over_limit),
+            ("unannounced", self.unannounced),
             ("noKey", self.no_key),
             ("unsupportedCodec", self.unsupported_codec),
             ("wasm", self.wasm),
@@ -242,6 +301,9 @@ impl TransformStats {
             replay: count("replay"),
             unknown_format: count("unknownFormat"),
             kid_collision: count("kidCollision"),
+            retired: count("retired"),
+            over_limit: count("overLimit"),
+            unannounced: count("unannounced"),
             no_key: count("noKey"),
             unsupported_codec: count("unsupportedCodec"),
             wasm: count("wasm"),
@@ -255,6 +317,9 @@ impl TransformStats {
             + self.replay
             + self.unknown_format
             + self.kid_collision
+            + self.retired
+            + self.over_limit
+            + self.unannounced
             + self.no_key
             + self.unsupported_codec
     }

@@ -19,7 +19,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{ArrayBuffer, Promise, Uint8Array};
-use veilig_e2ee::{Codec, ExternalOpen, ExternalSeal, SourceId};
+use veilig_e2ee::{Codec, ExternalOpen, ExternalSeal, Kid, SourceId};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{
@@ -88,6 +88,9 @@ impl Attached {
             ring.add_transform(options.id, options.direction);
         }
         if options.direction == Direction::Send {
+            if let Some(kid) = options.kid {
+                keyring.borrow_mut().request_kid(options.id, Kid(kid));
+            }
             Keyring::add_sender(keyring, options.id);
         }
         let pipeline = Rc::new(RefCell::new(Pipeline {

@@ -21,8 +21,12 @@ use web_sys::{
 
 use super::engine::EnginePolicy;
 use super::keyring::{Keyring, SharedKeyring};
-use super::messages::{self, field, message_type, read_key_message, TransformOptions};
+use super::messages::{
+    self, field, key_requires_announced, message_type, read_announce_message, read_key_message,
+    TransformOptions,
+};
 use super::pipeline::Attached;
+use veilig_e2ee::Kid;
 
 /// How often counters go to the page.
 const STATS_INTERVAL_MS: i32 = 1000;
@@ -123,7 +127,7 @@ fn handle_message(data: &JsValue) {
         Some("key") => match read_key_message(data) {
             Ok((key, policy)) => {
                 let keyring = with_worker(|worker| worker.keyring.clone());
-                Keyring::set_key(&keyring, &key, policy);
+                Keyring::set_key(&keyring, &key, policy, key_requires_announced(data));
                 let measure =
                     matches!(policy, EnginePolicy::Auto { .. }) && !keyring.borrow().calibrated();
                 if measure {
@@ -146,6 +150,12 @@ fn handle_message(data: &JsValue) {
                 _ => report_error(None, "attach without streams"),
             }
         }
+        Some("announce") => match read_announce_message(data) {
+            Ok((id, kids)) => with_worker(|worker| worker.keyring.clone())
+                .borrow_mut()
+                .announce(id, kids.into_iter().map(Kid).collect()),
+            Err(error) => report_error(None, &error.to_string()),
+        },
         Some("detach") => {
             if let Some(id) = field(data, "id").as_f64() {
                 detach(id as u32);

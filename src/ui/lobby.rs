@@ -46,6 +46,10 @@ pub struct Props {
     pub link: std::rc::Rc<InviteLink>,
     /// Called once the keys are derived and the user joins.
     pub on_join: Callback<Ready>,
+    /// In a frame of a site the relay lets embed it (its `frame-ancestors`), with the
+    /// embedding API installed: `lobby=skip` may then join with devices on.
+    #[prop_or_default]
+    pub embedded: bool,
 }
 
 fn storage() -> Option<web_sys::Storage> {
@@ -291,8 +295,12 @@ pub fn Lobby(props: &Props) -> Html {
         })
     };
     {
-        // `lobby=skip`: join once the devices have answered (never past a passphrase prompt).
-        let skip = options.skip_lobby && !props.link.passphrase_required();
+        // `lobby=skip`: join once the devices have answered, never past a passphrase prompt, and
+        // with the camera or microphone on only inside a verified embed. Any website can send
+        // a visitor to a link; it must not get their camera in its meeting without a click.
+        let skip = options.skip_lobby
+            && !props.link.passphrase_required()
+            && (props.embedded || (options.mic_off && options.camera_off));
         let join = join.clone();
         use_effect_with(media.is_some(), move |ready| {
             if skip && *ready {

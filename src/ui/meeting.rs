@@ -130,7 +130,7 @@ pub fn Meeting(props: &Props) -> Html {
 
     match &*phase {
         Phase::Lobby => html! {
-            <Lobby lang={props.lang} link={props.link.clone()} on_join={start} />
+            <Lobby lang={props.lang} link={props.link.clone()} on_join={start} embedded={bridge.is_some()} />
         },
         Phase::InCall {
             call,

@@ -33,7 +33,8 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use veilig_protocol::{
-    ClientMessage, MediaLine, ParticipantId, RoomId, ServerMessage, Source, PROTOCOL_VERSION,
+    ClientMessage, MediaLine, ParticipantId, RoomAccess, RoomId, ServerMessage, Source,
+    PROTOCOL_VERSION,
 };
 use veilig_relay::Relay;
 
@@ -41,6 +42,13 @@ pub use tokio_tungstenite;
 
 /// Generous: these machines are small and often busy.
 pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The access value test participants present unless given another ([`Participant::join_with`]):
+/// any fixed value does, since the first joiner of a room registers whatever it presents. Tests of
+/// a real meeting present the link's own value (`RoomKeys::access`), as the browsers do.
+pub fn test_access() -> RoomAccess {
+    RoomAccess::new(&"7e57".repeat(16)).expect("64 lowercase hex digits")
+}
 
 /// The signaling URL of a relay.
 pub fn ws_url(relay: &Relay) -> String {
@@ -103,9 +111,17 @@ pub struct Participant {
 }
 
 impl Participant {
-    /// Joins `room` on `relay` and waits for the welcome.
+    /// Joins `room` on `relay` with [`test_access`] and waits for the welcome.
     pub async fn join(relay: &Relay, room: &str) -> Participant {
-        Self::join_url(&ws_url(relay), room).await
+        Self::join_with(relay, room, &test_access()).await
+    }
+
+    /// Joins `room` on `relay` presenting `access`, and waits for the welcome.
+    pub async fn join_with(relay: &Relay, room: &str, access: &RoomAccess) -> Participant {
+        let (ws, _) = tokio_tungstenite::connect_async(&ws_url(relay))
+            .await
+            .expect("WebSocket connects");
+        Self::join_ws_over(ws, room, access, Transport::Udp).await
     }
 
     /// Joins `room` on `relay` with media over `transport`.
@@ -113,7 +129,7 @@ impl Participant {
         let (ws, _) = tokio_tungstenite::connect_async(&ws_url(relay))
             .await
             .expect("WebSocket connects");
-        Self::join_ws_over(ws, room, transport).await
+        Self::join_ws_over(ws, room, &test_access(), transport).await
     }
 
     /// Joins `room` on the relay whose signaling URL is `url`.
@@ -129,12 +145,13 @@ impl Participant {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        Self::join_ws_over(ws, room, Transport::Udp).await
+        Self::join_ws_over(ws, room, &test_access(), Transport::Udp).await
     }
 
     async fn join_ws_over<S>(
         mut ws: WebSocketStream<S>,
         room: &str,
+        access: &RoomAccess,
         transport: Transport,
     ) -> Participant
     where
@@ -143,6 +160,7 @@ impl Participant {
         let join = ClientMessage::Join {
             version: PROTOCOL_VERSION,
             room: RoomId::new(room).unwrap(),
+            access: access.clone(),
         };
         ws.send(Message::Text(join.encode().into())).await.unwrap();
         let (commands, command_rx) = mpsc::unbounded_channel();

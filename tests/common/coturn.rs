@@ -6,8 +6,10 @@
 //! secret of its own, which the test gives the relay (`turn_secret`): so the credentials the
 //! relay hands the browsers are checked by coturn exactly as an operator's would. Plain TURN
 //! over UDP and TCP only (TLS and DTLS would need a certificate and test nothing of ours), no
-//! telnet CLI. It relays to one peer only, the relay, the way `docs/operators.md` tells
-//! operators to (every address denied, the relay's allowed: `allowed-peer-ip` wins). It relays
+//! telnet CLI. Its peer and quota lines are read from `docs/operators.md`'s coturn
+//! configuration itself ([`operator_lines`]), so the test runs what operators are told to run:
+//! one peer only, the relay (every address denied, the relay's allowed: `allowed-peer-ip` wins),
+//! and the guide's quotas. It relays
 //! from [`RELAYED_PORTS`], a small range below Linux's ephemeral ports
 //! (32768-60999), so a firewall rule can tell relayed traffic from a browser's own sockets.
 //! The log is verbose: that is where a test sees allocations and permissions.
@@ -78,8 +80,10 @@ impl Coturn {
             "use-auth-secret".to_owned(),
             format!("static-auth-secret={secret}"),
             "realm=veilig.test".to_owned(),
-            "denied-peer-ip=0.0.0.0-255.255.255.255".to_owned(),
-            format!("allowed-peer-ip={peer}"),
+        ]
+        .into_iter()
+        .chain(operator_lines(peer))
+        .chain([
             "no-tls".to_owned(),
             "no-dtls".to_owned(),
             "no-cli".to_owned(),
@@ -89,7 +93,8 @@ impl Coturn {
             format!("pidfile={}", path("turnserver.pid")),
             // Without it coturn opens /var/lib/turn/turndb, the system's.
             format!("userdb={}", path("turndb")),
-        ];
+        ])
+        .collect::<Vec<_>>();
         let config_file = dir.path().join("turnserver.conf");
         std::fs::write(&config_file, config.join("\n") + "\n")?;
         let child = Command::new("turnserver")
@@ -154,6 +159,44 @@ impl Drop for Coturn {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The operator guide, whose coturn configuration the test runs.
+const OPERATORS_GUIDE: &str = include_str!("../../docs/operators.md");
+
+/// The peer and quota lines of the guide's coturn configuration (the `ini` block with
+/// `static-auth-secret`), with the relay's address `peer` in `allowed-peer-ip`. Panics if the
+/// guide lost them: the test must not quietly run another configuration.
+pub fn operator_lines(peer: IpAddr) -> Vec<String> {
+    let block = OPERATORS_GUIDE
+        .split("```ini\n")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("```").map(|(block, _)| block))
+        .find(|block| block.contains("static-auth-secret"))
+        .expect("docs/operators.md has a coturn configuration");
+    let wanted = [
+        "denied-peer-ip",
+        "allowed-peer-ip",
+        "user-quota",
+        "total-quota",
+        "no-multicast-peers",
+    ];
+    let lines: Vec<String> = block
+        .lines()
+        .map(str::trim)
+        .filter(|line| wanted.contains(&line.split('=').next().unwrap_or_default()))
+        .map(|line| match line.split_once('=') {
+            Some(("allowed-peer-ip", _)) => format!("allowed-peer-ip={peer}"),
+            _ => line.to_owned(),
+        })
+        .collect();
+    for key in wanted {
+        assert!(
+            lines.iter().any(|line| line.split('=').next() == Some(key)),
+            "docs/operators.md's coturn configuration lacks {key}"
+        );
+    }
+    lines
 }
 
 /// 32 random hex digits, from the kernel.

@@ -29,10 +29,10 @@ use base64ct::{Base64, Encoding};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use veilig::call::metadata::{Note, Notes};
+use veilig::call::metadata::{MediaKids, Note, Notes};
 use veilig_e2ee::key_schedule::LinkError;
 use veilig_e2ee::{CipherSuite, Codec, FrameEncryptor, InviteLink, Kid, RoomKeys};
-use veilig_protocol::{ClientMessage, ParticipantId, ServerMessage, Source};
+use veilig_protocol::{ClientMessage, ParticipantId, RoomAccess, ServerMessage, Source};
 use veilig_test_peer::{Participant, Seen};
 
 use super::app::eval;
@@ -265,8 +265,13 @@ impl Guests {
             camera_sizes,
         };
         // All at once, as a meeting filling up at the hour: the relay batches the offers.
+        // With the link's own access value, as the browsers present it, so the guests get into
+        // a meeting a browser started.
+        let access = RoomAccess::new(&keys.access.to_text()).expect("the key schedule's text form");
         let peers = futures_util::future::join_all(
-            names.iter().map(|_| Participant::join(relay, link.room())),
+            names
+                .iter()
+                .map(|_| Participant::join_with(relay, link.room(), &access)),
         )
         .await;
         for (index, (name, peer)) in names.iter().zip(peers).enumerate() {
@@ -278,19 +283,27 @@ impl Guests {
                 guests.hosts.extend(participants.iter().cloned());
             }
             guests.ids.push(peer.id.clone());
+            let mut notes = Notes::new(
+                link.room(),
+                &keys.metadata,
+                random_u64(2 * index as u64),
+                random_u64(u64::MAX - index as u64),
+            );
+            notes.set_you(peer.id.clone());
+            let camera_kid = random_u64(2 * index as u64 + 1);
             let guest = Guest {
-                notes: Notes::new(link.room(), &keys.metadata, random_u64(2 * index as u64)),
+                notes,
                 presence: Note::Presence {
                     name: name.clone(),
                     mic: false,
                     camera: true,
                     screen: false,
+                    kids: MediaKids {
+                        camera: camera_kid,
+                        ..MediaKids::default()
+                    },
                 },
-                camera: FrameEncryptor::new(
-                    CipherSuite::default(),
-                    &keys.media,
-                    Kid(random_u64(2 * index as u64 + 1)),
-                ),
+                camera: FrameEncryptor::new(CipherSuite::default(), &keys.media, Kid(camera_kid)),
                 clip: clips[index % clips.len()].clone(),
                 sizes: sizes.clone(),
             };
@@ -392,7 +405,10 @@ impl Guest {
     }
 
     fn announce(&mut self, peer: &Participant, to: Option<ParticipantId>) {
-        if let Some(data) = self.notes.seal(&self.presence) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as u64);
+        if let Some(data) = self.notes.seal(&self.presence, now) {
             peer.signal(ClientMessage::Blob { to, data });
         }
     }

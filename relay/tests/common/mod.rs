@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use veilig_protocol::{ParticipantId, Source};
 use veilig_relay::{Config, Relay};
 pub use veilig_test_peer::{
-    passive_tcp_candidate, ws_url, FrameSender, Participant, Seen, Transport, PATIENCE,
+    passive_tcp_candidate, test_access, ws_url, FrameSender, Participant, Seen, Transport, PATIENCE,
 };
 
 /// A relay on loopback with ephemeral ports and a stand-in app page.
@@ -264,6 +264,14 @@ pub async fn http_get<S: AsyncRead + AsyncWrite + Unpin>(
     path: &str,
 ) -> HttpResponse {
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    http_get_raw(&mut stream, &request).await
+}
+
+/// Sends `request` as written over `stream` and reads the response until the server closes.
+pub async fn http_get_raw<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    request: &str,
+) -> HttpResponse {
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();

@@ -38,23 +38,27 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpApi, SdpOffer, SdpPendingOffer};
+use str0m::change::SdpAnswer;
 use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
-use str0m::net::{Protocol, Receive, TcpType, Transmit};
-use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
+use str0m::net::{Receive, TcpType};
+use str0m::{Candidate, IceCreds, Input, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
-use veilig_protocol::{
-    ErrorCode, MediaLine, ParticipantId, RoomId, ServerMessage, Source, PROTOCOL_VERSION,
-};
+use veilig_protocol::{ErrorCode, ParticipantId, RoomId, ServerMessage, Source, PROTOCOL_VERSION};
 
 use crate::gaps::{Frame, Gaps};
-use crate::metrics::{Counters, Gauge, Held};
-use crate::rooms::Rooms;
+use crate::metrics::{Counters, Gauge};
+use crate::rooms::{RoomTag, Rooms};
 use crate::tap::Tap;
 use crate::tcp::{Link, MAX_LINKS_PER_PEER};
 use crate::turn::TurnIssuer;
 use crate::udp::{Datagram, RouteRequest};
+
+mod peer;
+use peer::{add_forward_line, Forward, ForwardState, Peer, Propagate, Upstream};
+
+#[cfg(feature = "hostile")]
+mod hostile;
 
 /// How long a participant may take to connect media after joining.
 const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
@@ -132,112 +136,40 @@ pub struct RoomContext {
     pub counters: Arc<Counters>,
 }
 
-/// One upstream slot of a participant: a line it sends on.
-#[derive(Clone, Copy, Debug)]
-struct Upstream {
-    mid: Mid,
-    source: Source,
-    kind: MediaKind,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ForwardState {
-    /// Wants a line in the next offer.
-    ToOpen,
-    /// In the outstanding offer.
-    Negotiating(Mid),
-    /// Answered: frames flow.
-    Open(Mid),
-    /// Origin left: remove in the next offer.
-    ToStop(Mid),
-}
-
-/// One track forwarded to a participant.
-#[derive(Clone, Debug)]
-struct Forward {
-    origin: ParticipantId,
-    origin_mid: Mid,
-    source: Source,
-    kind: MediaKind,
-    state: ForwardState,
-}
-
-struct Peer {
-    id: ParticipantId,
-    rtc: Rtc,
-    ufrag: String,
-    /// ICE-TCP connections to this peer, at most [`MAX_LINKS_PER_PEER`].
-    links: Vec<Link>,
-    signal: mpsc::Sender<ServerMessage>,
-    pending: Option<SdpPendingOffer>,
-    upstream: Vec<Upstream>,
-    forwards: Vec<Forward>,
-    joined_at: Instant,
-    connected: bool,
-    next_timeout: Instant,
-    /// Keyframe requests to this peer, per upstream line.
-    keyframes: HashMap<Mid, KeyframeAsk>,
-    /// Counted among the relay's participants while the peer exists.
-    _counted: Held,
-    /// Test-only: labels that lie, by mid (see [`crate::hostile`]).
-    #[cfg(feature = "hostile")]
-    relabels: HashMap<String, MediaLine>,
-}
-
-/// Keyframe requests for one upstream line of a peer.
-#[derive(Debug, Default)]
-struct KeyframeAsk {
-    /// A request not yet handed to the peer's session.
-    pending: Option<KeyframeRequestKind>,
-    /// When a request was last handed to the peer's session.
-    sent: Option<Instant>,
-}
-
-/// Work one peer's output creates for the others.
-enum Propagate {
-    Media {
-        origin: ParticipantId,
-        data: Box<MediaData>,
-    },
-    /// Media on a line that is not one of the peer's upstream slots: never forwarded, only
-    /// recorded by the payload tap (an honest relay never gets any).
-    Stray {
-        origin: ParticipantId,
-        data: Box<MediaData>,
-    },
-    Keyframe {
-        origin: ParticipantId,
-        origin_mid: Mid,
-        kind: KeyframeRequestKind,
-    },
-}
-
 /// A room's state. Owned by its task; see the module docs.
 pub struct Room {
     id: RoomId,
+    /// What logs say instead of the id.
+    tag: RoomTag,
     ctx: RoomContext,
     rooms: Rooms,
     inbox: mpsc::Sender<RoomInput>,
     peers: Vec<Peer>,
     gaps: Gaps,
+    /// Test-only: two participants whose notes are delivered as each other's.
+    #[cfg(feature = "hostile")]
+    swapped_notes: Option<(ParticipantId, ParticipantId)>,
 }
 
 impl Room {
     /// A room; `inbox` is the sending side of the channel [`Room::run`] will read.
     pub fn new(id: RoomId, ctx: RoomContext, rooms: Rooms, inbox: mpsc::Sender<RoomInput>) -> Self {
         Room {
+            tag: RoomTag::of(&id),
             id,
             ctx,
             rooms,
             inbox,
             peers: Vec::new(),
             gaps: Gaps::default(),
+            #[cfg(feature = "hostile")]
+            swapped_notes: None,
         }
     }
 
     /// Runs the room until it is empty (and nobody is joining) or the relay shuts down.
     pub async fn run(mut self, mut inputs: mpsc::Receiver<RoomInput>) {
-        tracing::info!(room = %self.id, "room opened");
+        tracing::info!(room = %self.tag, "room opened");
         loop {
             let wake = self.next_wake();
             tokio::select! {
@@ -256,7 +188,7 @@ impl Room {
                 break;
             }
         }
-        tracing::info!(room = %self.id, "room closed");
+        tracing::info!(room = %self.tag, "room closed");
     }
 
     async fn handle(&mut self, input: RoomInput) {
@@ -381,7 +313,7 @@ impl Room {
             }
             other.negotiate();
         }
-        tracing::info!(room = %self.id, participant = %id, participants = self.peers.len() + 1, "joined");
+        tracing::info!(room = %self.tag, participant = %id, participants = self.peers.len() + 1, "joined");
         self.peers.push(peer);
         Ok(id)
     }
@@ -401,7 +333,7 @@ impl Room {
             (_, Err(error)) => Err(error.to_string()),
         };
         if let Err(error) = accepted {
-            tracing::info!(room = %self.id, %participant, %error, "answer refused");
+            tracing::info!(room = %self.tag, %participant, %error, "answer refused");
             peer.close(ErrorCode::BadSdp, "the answer was refused");
             return;
         }
@@ -422,13 +354,21 @@ impl Room {
     }
 
     fn blob(&mut self, from: ParticipantId, to: Option<ParticipantId>, data: String) {
+        #[cfg(feature = "hostile")]
+        let shown_as = match &self.swapped_notes {
+            Some((a, b)) if *a == from => b.clone(),
+            Some((a, b)) if *b == from => a.clone(),
+            _ => from.clone(),
+        };
+        #[cfg(not(feature = "hostile"))]
+        let shown_as = from.clone();
         for peer in self
             .peers
             .iter_mut()
             .filter(|peer| peer.id != from && to.as_ref().is_none_or(|to| *to == peer.id))
         {
             peer.send(ServerMessage::Blob {
-                from: from.clone(),
+                from: shown_as.clone(),
                 data: data.clone(),
             });
         }
@@ -473,7 +413,7 @@ impl Room {
             });
             other.negotiate();
         }
-        tracing::info!(room = %self.id, participant = %peer.id, participants = self.peers.len(), "left");
+        tracing::info!(room = %self.tag, participant = %peer.id, participants = self.peers.len(), "left");
     }
 
     fn datagram(&mut self, datagram: Datagram) {
@@ -577,7 +517,7 @@ impl Room {
             tap.record(&self.id, origin, data);
         }
         if !self.gaps.admit(origin, data.mid, frame) {
-            tracing::debug!(room = %self.id, %origin, mid = %data.mid, "held back until a keyframe");
+            tracing::debug!(room = %self.tag, %origin, mid = %data.mid, "held back until a keyframe");
             return;
         }
         for peer in self.peers.iter_mut().filter(|peer| &peer.id != origin) {
@@ -616,63 +556,6 @@ impl Room {
 
     /// Asks `origin` for a keyframe on its upstream line `mid`: now if it can be sent, else as
     /// soon as it can (see the module docs).
-    /// Test-only: tells `attack`'s lie in a new offer to every peer it is aimed at.
-    #[cfg(feature = "hostile")]
-    fn attack(&mut self, attack: &crate::hostile::Attack) -> Result<usize, crate::hostile::NotNow> {
-        use crate::hostile::{Attack, NotNow};
-        let mut victims = 0;
-        for peer in self.peers.iter_mut().filter(|p| &p.id != attack.spares()) {
-            let forward_of = |origin: &ParticipantId, source: Source| {
-                peer.forwards.iter().find_map(|f| match f.state {
-                    ForwardState::Open(mid) if &f.origin == origin && f.source == source => {
-                        Some(mid)
-                    }
-                    _ => None,
-                })
-            };
-            let (mid, direction, line) = match attack {
-                Attack::ForwardAsSlot { origin, source } => {
-                    let Some(mid) = forward_of(origin, *source) else {
-                        continue;
-                    };
-                    let line = MediaLine {
-                        mid: mid.to_string(),
-                        source: *source,
-                        from: None,
-                    };
-                    (mid, Direction::RecvOnly, line)
-                }
-                Attack::SlotAsForward { origin, source } => {
-                    let Some(slot) = peer.upstream.iter().find(|s| s.source == *source) else {
-                        continue;
-                    };
-                    let line = MediaLine {
-                        mid: slot.mid.to_string(),
-                        source: *source,
-                        from: Some(origin.clone()),
-                    };
-                    (slot.mid, Direction::SendOnly, line)
-                }
-            };
-            if peer.pending.is_some() {
-                return Err(NotNow::NotReady);
-            }
-            peer.relabels.insert(mid.to_string(), line);
-            let mut api = peer.rtc.sdp_api();
-            api.set_direction(mid, direction);
-            let Some((offer, pending)) = api.apply() else {
-                continue;
-            };
-            peer.offer(offer, pending);
-            tracing::warn!(room = %self.id, victim = %peer.id, ?attack, "attacked");
-            victims += 1;
-        }
-        if victims == 0 {
-            return Err(NotNow::NotReady);
-        }
-        Ok(victims)
-    }
-
     fn request_keyframe(
         &mut self,
         origin: &ParticipantId,
@@ -715,233 +598,6 @@ impl Room {
     }
 }
 
-impl Peer {
-    /// Queues a message for the participant's connection. A connection too slow to take it is
-    /// closed: its browser rejoins.
-    fn send(&mut self, message: ServerMessage) {
-        if self.signal.try_send(message).is_err() {
-            self.rtc.disconnect();
-        }
-    }
-
-    /// Tells the participant why it is being dropped and ends its session.
-    fn close(&self, code: ErrorCode, message: &str) {
-        let _ = self.signal.try_send(ServerMessage::Error {
-            code,
-            message: message.to_owned(),
-        });
-    }
-
-    /// The media lines of the current negotiation, for the browser.
-    fn lines(&self) -> Vec<MediaLine> {
-        let own = self.upstream.iter().map(|slot| MediaLine {
-            mid: slot.mid.to_string(),
-            source: slot.source,
-            from: None,
-        });
-        let forwarded = self
-            .forwards
-            .iter()
-            .filter_map(|forward| match forward.state {
-                ForwardState::Negotiating(mid) | ForwardState::Open(mid) => Some(MediaLine {
-                    mid: mid.to_string(),
-                    source: forward.source,
-                    from: Some(forward.origin.clone()),
-                }),
-                ForwardState::ToOpen | ForwardState::ToStop(_) => None,
-            });
-        let lines = own.chain(forwarded);
-        #[cfg(feature = "hostile")]
-        let lines = lines.map(|line| self.relabels.get(&line.mid).cloned().unwrap_or(line));
-        lines.collect()
-    }
-
-    /// Sends an offer with the queued changes, unless one is outstanding or nothing changed.
-    fn negotiate(&mut self) {
-        if self.pending.is_some()
-            || !self
-                .forwards
-                .iter()
-                .any(|f| matches!(f.state, ForwardState::ToOpen | ForwardState::ToStop(_)))
-        {
-            return;
-        }
-        let mut api = self.rtc.sdp_api();
-        for forward in &mut self.forwards {
-            match forward.state {
-                ForwardState::ToOpen => {
-                    let mid =
-                        add_forward_line(&mut api, forward.kind, &forward.origin, forward.source);
-                    forward.state = ForwardState::Negotiating(mid);
-                }
-                ForwardState::ToStop(mid) => api.stop_media(mid),
-                _ => {}
-            }
-        }
-        self.forwards
-            .retain(|forward| !matches!(forward.state, ForwardState::ToStop(_)));
-        let Some((offer, pending)) = api.apply() else {
-            return;
-        };
-        self.offer(offer, pending);
-    }
-
-    /// Sends `offer`, with the labels of its lines, and waits for its answer.
-    fn offer(&mut self, offer: SdpOffer, pending: SdpPendingOffer) {
-        self.pending = Some(pending);
-        let lines = self.lines();
-        self.send(ServerMessage::Offer {
-            sdp: offer.to_sdp_string(),
-            lines,
-        });
-    }
-
-    /// Hands pending keyframe requests to the session, each once its line's interval has passed
-    /// and the session can send it; the others stay pending. str0m drops feedback queued before
-    /// the session is connected, and refuses requests for a line or incoming stream it does not
-    /// know yet (before the answer, or before the origin's SSRC is known).
-    fn send_keyframe_requests(&mut self, now: Instant) {
-        if !self.rtc.is_connected() {
-            return;
-        }
-        for (mid, ask) in &mut self.keyframes {
-            let Some(wanted) = ask.pending else {
-                continue;
-            };
-            if ask
-                .sent
-                .is_some_and(|at| now.duration_since(at) < KEYFRAME_INTERVAL)
-            {
-                continue;
-            }
-            let Some(mut writer) = self.rtc.writer(*mid) else {
-                continue;
-            };
-            let other = match wanted {
-                KeyframeRequestKind::Pli => KeyframeRequestKind::Fir,
-                KeyframeRequestKind::Fir => KeyframeRequestKind::Pli,
-            };
-            let Some(kind) = [wanted, other]
-                .into_iter()
-                .find(|kind| writer.is_request_keyframe_possible(*kind))
-            else {
-                continue;
-            };
-            if writer.request_keyframe(None, kind).is_ok() {
-                tracing::trace!(participant = %self.id, %mid, ?kind, "keyframe requested");
-                ask.pending = None;
-                ask.sent = Some(now);
-            }
-        }
-    }
-
-    /// When a pending keyframe request held back by the interval may go out, if one is.
-    /// Requests waiting for the session are retried whenever the room handles input.
-    fn keyframe_due(&self, now: Instant) -> Option<Instant> {
-        self.keyframes
-            .values()
-            .filter(|ask| ask.pending.is_some())
-            .filter_map(|ask| ask.sent.map(|at| at + KEYFRAME_INTERVAL))
-            .filter(|due| *due > now)
-            .min()
-    }
-
-    /// Sends over the TCP connection `transmit` is addressed to. One that has ended is
-    /// forgotten; its packets are lost, as datagrams to a vanished address would be.
-    fn send_tcp(&mut self, transmit: Transmit) {
-        let Some(index) = self
-            .links
-            .iter()
-            .position(|link| link.remote == transmit.destination)
-        else {
-            return;
-        };
-        if self.links[index].send(transmit.contents.into()).is_err() {
-            self.links.swap_remove(index);
-        }
-    }
-
-    /// Drains the session's output: datagrams go out, events become work for the room.
-    fn poll(&mut self, ctx: &RoomContext, work: &mut Vec<Propagate>) {
-        loop {
-            let output = match self.rtc.poll_output() {
-                Ok(output) => output,
-                Err(error) => {
-                    tracing::info!(participant = %self.id, %error, "session failed");
-                    self.rtc.disconnect();
-                    return;
-                }
-            };
-            match output {
-                Output::Timeout(at) => {
-                    self.next_timeout = at;
-                    return;
-                }
-                Output::Transmit(transmit) if transmit.proto == Protocol::Tcp => {
-                    self.send_tcp(transmit)
-                }
-                Output::Transmit(transmit) => {
-                    // UDP: a full socket buffer drops the datagram, like the network would.
-                    let counters = &ctx.counters;
-                    match ctx
-                        .socket
-                        .try_send_to(&transmit.contents, transmit.destination)
-                    {
-                        Ok(sent) => {
-                            counters.sent_datagrams.fetch_add(1, Ordering::Relaxed);
-                            counters
-                                .sent_bytes
-                                .fetch_add(sent as u64, Ordering::Relaxed);
-                        }
-                        Err(_) => {
-                            counters.unsent_datagrams.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-                Output::Event(event) => match event {
-                    Event::Connected => self.connected = true,
-                    // The ICE agent gave up on the pair after 15 s without a check. Dropping
-                    // the participant makes its browser rejoin. Waiting longer does not help:
-                    // an ice-lite agent needs a new nomination to come back, and measured
-                    // after a 20 s outage neither browser sent one (Chromium had failed its
-                    // own connection at 19 s and rejoined; Firefox nominated nothing in the
-                    // 11 s after the network came back).
-                    Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                        tracing::info!(participant = %self.id, "ICE disconnected");
-                        self.rtc.disconnect()
-                    }
-                    Event::MediaData(data)
-                        if self.upstream.iter().any(|slot| slot.mid == data.mid) =>
-                    {
-                        work.push(Propagate::Media {
-                            origin: self.id.clone(),
-                            data: Box::new(data),
-                        });
-                    }
-                    Event::MediaData(data) => work.push(Propagate::Stray {
-                        origin: self.id.clone(),
-                        data: Box::new(data),
-                    }),
-                    Event::KeyframeRequest(request) => {
-                        let origin = self
-                            .forwards
-                            .iter()
-                            .find(|f| f.state == ForwardState::Open(request.mid));
-                        if let Some(forward) = origin {
-                            work.push(Propagate::Keyframe {
-                                origin: forward.origin.clone(),
-                                origin_mid: forward.origin_mid,
-                                kind: request.kind,
-                            });
-                        }
-                    }
-                    _ => {}
-                },
-            }
-        }
-    }
-}
-
 /// The relay's ICE candidates: UDP, and a passive TCP one if ICE-TCP is on.
 fn local_candidates(ctx: &RoomContext) -> Result<Vec<Candidate>, ErrorCode> {
     let udp = Candidate::host(ctx.candidate, "udp");
@@ -960,32 +616,6 @@ fn local_candidates(ctx: &RoomContext) -> Result<Vec<Candidate>, ErrorCode> {
             tracing::error!(%error, "cannot make an ICE candidate");
             ErrorCode::Internal
         })
-}
-
-/// Adds a send-only line carrying `origin`'s `source` track, labelled (msid) with who and what.
-fn add_forward_line(
-    api: &mut SdpApi<'_>,
-    kind: MediaKind,
-    origin: &ParticipantId,
-    source: Source,
-) -> Mid {
-    api.add_media(
-        kind,
-        Direction::SendOnly,
-        Some(origin.to_string()),
-        Some(track_id(origin, source)),
-        None,
-    )
-}
-
-/// The msid track id of a forwarded track: who and what, never anything personal.
-fn track_id(origin: &ParticipantId, source: Source) -> String {
-    let source = match source {
-        Source::Microphone => "microphone",
-        Source::Camera => "camera",
-        Source::Screen => "screen",
-    };
-    format!("{origin}-{source}")
 }
 
 /// A fresh random participant id: 16 hex digits, meaningless outside this join.

@@ -1,0 +1,78 @@
+//! Test-only: how a room tells the lies of [`crate::hostile`], through its real signaling and
+//! str0m sessions. Compiled only with the `hostile` feature.
+
+use str0m::media::Direction;
+use veilig_protocol::{MediaLine, ParticipantId, Source};
+
+use super::{ForwardState, Room};
+
+impl Room {
+    /// Test-only: tells `attack`'s lie in a new offer to every peer it is aimed at.
+    pub(super) fn attack(
+        &mut self,
+        attack: &crate::hostile::Attack,
+    ) -> Result<usize, crate::hostile::NotNow> {
+        use crate::hostile::{Attack, NotNow};
+        if let Attack::SwapNotes { a, b } = attack {
+            self.swapped_notes = Some((a.clone(), b.clone()));
+            tracing::warn!(room = %self.id, ?attack, "attacked");
+            return Ok(self.peers.len());
+        }
+        let mut victims = 0;
+        for peer in self
+            .peers
+            .iter_mut()
+            .filter(|p| Some(&p.id) != attack.spares())
+        {
+            let forward_of = |origin: &ParticipantId, source: Source| {
+                peer.forwards.iter().find_map(|f| match f.state {
+                    ForwardState::Open(mid) if &f.origin == origin && f.source == source => {
+                        Some(mid)
+                    }
+                    _ => None,
+                })
+            };
+            let (mid, direction, line) = match attack {
+                Attack::ForwardAsSlot { origin, source } => {
+                    let Some(mid) = forward_of(origin, *source) else {
+                        continue;
+                    };
+                    let line = MediaLine {
+                        mid: mid.to_string(),
+                        source: *source,
+                        from: None,
+                    };
+                    (mid, Direction::RecvOnly, line)
+                }
+                Attack::SlotAsForward { origin, source } => {
+                    let Some(slot) = peer.upstream.iter().find(|s| s.source == *source) else {
+                        continue;
+                    };
+                    let line = MediaLine {
+                        mid: slot.mid.to_string(),
+                        source: *source,
+                        from: Some(origin.clone()),
+                    };
+                    (slot.mid, Direction::SendOnly, line)
+                }
+                Attack::SwapNotes { .. } => unreachable!("handled above"),
+            };
+            if peer.pending.is_some() {
+                return Err(NotNow::NotReady);
+            }
+            peer.relabels.insert(mid.to_string(), line);
+            let mut api = peer.rtc.sdp_api();
+            api.set_direction(mid, direction);
+            let Some((offer, pending)) = api.apply() else {
+                continue;
+            };
+            peer.offer(offer, pending);
+            tracing::warn!(room = %self.id, victim = %peer.id, ?attack, "attacked");
+            victims += 1;
+        }
+        if victims == 0 {
+            return Err(NotNow::NotReady);
+        }
+        Ok(victims)
+    }
+}
