@@ -138,6 +138,8 @@ pub struct Text {
     pub muted: &'static str,
     /// Meeting: tile whose frames do not decrypt.
     pub cannot_decrypt: &'static str,
+    /// Meeting: frames arrive for a participant that are refused as not theirs, or replayed.
+    pub refusing_frames: &'static str,
     /// Meeting: waiting for the first frames of a participant.
     pub waiting_for_video: &'static str,
     /// Meeting: safety code label.
@@ -233,6 +235,7 @@ pub const NL: Text = Text {
     you: "U",
     muted: "Microfoon uit",
     cannot_decrypt: "Kan niet ontsleutelen: andere sleutel?",
+    refusing_frames: "Beeld en geluid geweigerd: niet van deze deelnemer, of herhaald.",
     waiting_for_video: "Wachten op beeld…",
     safety_code: "Veiligheidscode",
     safety_code_hint: "Vergelijk deze code hardop: iedereen met dezelfde sleutel ziet dezelfde code.",
@@ -302,6 +305,7 @@ pub const EN: Text = Text {
     you: "You",
     muted: "Microphone off",
     cannot_decrypt: "Can't decrypt: different key?",
+    refusing_frames: "Picture and sound refused: not this participant's, or replayed.",
     waiting_for_video: "Waiting for video…",
     safety_code: "Safety code",
     safety_code_hint: "Compare this code aloud: everyone with the same key sees the same code.",

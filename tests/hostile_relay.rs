@@ -188,10 +188,10 @@ async fn swapped_notes_are_refused(
     session.goto(meeting.link).await?;
     join_as(session, "Anna").await?;
     // Their notes do not open (sealed for the other's id), so neither announced a KID: their
-    // frames arrive and are dropped as unannounced, and both tiles say they cannot decrypt.
+    // frames arrive and are dropped as unannounced, and both tiles say their frames are refused.
     let tiles = format!(
         r#"return {:?}.every(id => document.querySelector(
-               `[data-testid="tile-remote"][data-participant="${{id}}"][data-state="cannot-decrypt"]`));"#,
+               `[data-testid="tile-remote"][data-participant="${{id}}"][data-state="refusing"]`));"#,
         [guests.ids[0].as_str(), guests.ids[1].as_str()]
     );
     wait_until(session, "both guests' tiles refusing their frames", &tiles).await?;

@@ -57,6 +57,10 @@ pub enum Decryption {
     Fine,
     /// Frames arrive but do not authenticate: a different key.
     Failing,
+    /// Frames arrive that authenticate but are refused: under a KID this participant never
+    /// announced or another sender owns (the relay passing someone's media off as theirs), or
+    /// replayed or retired. Whoever sent them, they are not this participant's media now.
+    Refusing,
 }
 
 /// What the UI hears.

@@ -13,12 +13,13 @@ use crate::encryption::WorkerStats;
 use crate::frame_crypto::messages::Direction;
 
 /// A state per participant from the worker's per-transform counters: fine if any of their
-/// frames decrypted since the last report, failing if frames arrived and failed. `lines` maps
+/// frames decrypted since the last report, failing if frames arrived that do not open,
+/// refusing if frames arrived that were refused as not theirs or replayed. `lines` maps
 /// transform ids to participants; `last` holds each transform's counts at the last report.
 pub fn decryption(
     lines: &[(u32, ParticipantId, Source)],
     stats: &WorkerStats,
-    last: &mut HashMap<u32, (u64, u64)>,
+    last: &mut HashMap<u32, (u64, u64, u64)>,
 ) -> HashMap<ParticipantId, Decryption> {
     let owner: HashMap<u32, &ParticipantId> = lines.iter().map(|(id, who, _)| (*id, who)).collect();
     let mut health: HashMap<ParticipantId, Decryption> = HashMap::new();
@@ -27,19 +28,24 @@ pub fn decryption(
             continue;
         }
         let Some(who) = owner.get(id) else { continue };
-        // Frames that do not open, or open but under a KID their sender never announced for
-        // this line (or that another sender owns): not this participant's media.
-        let failed = counters.bad_tag
-            + counters.unknown_format
-            + counters.unannounced
-            + counters.kid_collision;
-        let (decrypted_before, failed_before) = last
-            .insert(*id, (counters.decrypted, failed))
-            .unwrap_or((0, 0));
+        // Frames that do not open; frames that open but under a KID their sender never
+        // announced for this line, or that another sender owns, or replayed: not this
+        // participant's media.
+        let failed = counters.bad_tag + counters.unknown_format;
+        let refused = counters.unannounced
+            + counters.kid_collision
+            + counters.replay
+            + counters.retired
+            + counters.over_limit;
+        let (decrypted_before, failed_before, refused_before) = last
+            .insert(*id, (counters.decrypted, failed, refused))
+            .unwrap_or((0, 0, 0));
         let now = if counters.decrypted > decrypted_before {
             Decryption::Fine
         } else if failed > failed_before {
             Decryption::Failing
+        } else if refused > refused_before {
+            Decryption::Refusing
         } else {
             Decryption::Waiting
         };
@@ -47,6 +53,7 @@ pub fn decryption(
         *entry = match (*entry, now) {
             (Decryption::Fine, _) | (_, Decryption::Fine) => Decryption::Fine,
             (Decryption::Failing, _) | (_, Decryption::Failing) => Decryption::Failing,
+            (Decryption::Refusing, _) | (_, Decryption::Refusing) => Decryption::Refusing,
             _ => Decryption::Waiting,
         };
     }

@@ -84,7 +84,10 @@ impl Bridge {
                     .iter()
                     .filter(|(_, state)| **state != Decryption::Waiting)
                     .filter_map(|(who, state)| {
-                        reporter.decryption(who, *state == Decryption::Failing)
+                        reporter.decryption(
+                            who,
+                            matches!(state, Decryption::Failing | Decryption::Refusing),
+                        )
                     })
                     .collect(),
                 CallEvent::Status(Status::Ended) => reporter.left().into_iter().collect(),

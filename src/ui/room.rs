@@ -371,7 +371,11 @@ pub fn Room(props: &Props) -> Html {
     let remote_tiles = view.participants.iter().map(|who| {
         let presence = view.presence.get(who);
         let name = display_name(text, presence).to_owned();
-        let failing = view.decryption.get(who) == Some(&Decryption::Failing);
+        let decryption = view.decryption.get(who).copied();
+        let failing = matches!(
+            decryption,
+            Some(Decryption::Failing | Decryption::Refusing)
+        );
         let camera = track_of(who, Source::Camera);
         let audio = track_of(who, Source::Microphone);
         let muted = presence.is_some_and(|p| !p.mic);
@@ -390,14 +394,24 @@ pub fn Room(props: &Props) -> Html {
                 class={classes!("tile", speaking.then_some("speaking"), pinned.then_some("pinned"))}
                 data-testid="tile-remote" data-participant={who.to_string()}
                 data-speaking={speaking.to_string()} data-pinned={pinned.to_string()}
-                data-state={if failing { "cannot-decrypt" } else { "ok" }}
+                data-state={match decryption {
+                    Some(Decryption::Failing) => "cannot-decrypt",
+                    Some(Decryption::Refusing) => "refusing",
+                    _ => "ok",
+                }}
                 data-frames-decoded={reception.frames_decoded.to_string()}
                 data-audio-energy={reception.audio_energy.to_string()}
                 data-packets-lost={reception.packets_lost.to_string()}
                 data-nacks-sent={reception.nacks_sent.to_string()}
                 data-route={reception.route.as_str()}>
                 if failing {
-                    <div class="cannot-decrypt" role="status">{ text.cannot_decrypt }</div>
+                    <div class="cannot-decrypt" role="status">{
+                        if decryption == Some(Decryption::Refusing) {
+                            text.refusing_frames
+                        } else {
+                            text.cannot_decrypt
+                        }
+                    }</div>
                 } else if presence.is_some_and(|p| !p.camera) {
                     <div class="no-video" data-testid="camera-off">{ text.camera_off }</div>
                 } else if let Some(track) = camera {
