@@ -367,7 +367,7 @@ async fn run_call(call: Call, mut done: impl FnMut(&Received) -> bool) -> Receiv
                     .expect("receiver transform");
                 if announcements == Announcements::Made {
                     // Which track arrives first is the browser's business: either KID.
-                    receiver_crypto.announce(id, &[SENDER_KIDS, SENDER_KIDS + 1]);
+                    receiver_crypto.announce(id, &[(SENDER_KIDS, 0), (SENDER_KIDS + 1, 0)]);
                 }
             }
             // Audio is played too: browsers compute its energy as it plays out.

@@ -7,7 +7,7 @@
 //! 2. If the caller requires announcements ([`FrameDecryptor::require_announced`]), the KID is
 //!    one announced for this source ([`FrameDecryptor::announce`]), else `Unannounced`: who
 //!    sent a frame is for its sender's own sealed announcement to say, not for the relay that
-//!    labels the line.
+//!    labels the line. Its counter is at least the floor announced with it, else `Replay`.
 //! 3. The KID was not retired (its source moved on to newer KIDs or left, or a local track
 //!    ended), else `RetiredKid`. Retired is for good: no traffic makes a retired KID
 //!    acceptable again.
@@ -31,10 +31,10 @@ use std::collections::HashMap;
 use crate::codec::{unescape_start_codes, Codec};
 use crate::error::{DecryptError, DropReason};
 use crate::external::ExternalOpen;
-use crate::header::{Header, Kid};
+use crate::header::{Counter, Header, Kid};
 use crate::kids::KidTable;
 pub use crate::kids::{DecryptorLimits, KidLimit, StoredKids};
-use crate::replay::ReplayWindow;
+use crate::replay::{Replay, ReplayWindow};
 use crate::sframe;
 use crate::suite::{derive_key_material, BaseKey, CipherSuite, KeyMaterial, SframeKey};
 
@@ -85,7 +85,7 @@ pub struct FrameDecryptor {
     stats: HashMap<SourceId, SourceStats>,
     /// KIDs announced per source, once announcements are required; a source absent from the
     /// map has announced nothing.
-    announced: Option<HashMap<SourceId, Vec<Kid>>>,
+    announced: Option<HashMap<SourceId, Vec<(Kid, u64)>>>,
     aad: Vec<u8>,
     tail: Vec<u8>,
 }
@@ -119,22 +119,45 @@ impl FrameDecryptor {
     /// The KIDs `source`'s sender announced (replacing any earlier list); requires
     /// announcements from now on, as [`FrameDecryptor::require_announced`].
     pub fn announce(&mut self, source: SourceId, kids: &[Kid]) {
-        self.announced
-            .get_or_insert_with(HashMap::new)
-            .insert(source, kids.to_vec());
+        let kids: Vec<(Kid, Counter)> = kids.iter().map(|kid| (*kid, Counter(0))).collect();
+        self.announce_from(source, &kids);
+    }
+
+    /// [`FrameDecryptor::announce`], each KID with the lowest counter to accept under it: its
+    /// sender's counter when it announced, less a margin for frames still on their way. A
+    /// decryptor that starts afresh (after a reconnect) has no replay window yet; the floor
+    /// keeps frames recorded before the announcement from being played again. A floor only
+    /// rises: an announcement replayed from earlier cannot lower it.
+    pub fn announce_from(&mut self, source: SourceId, kids: &[(Kid, Counter)]) {
+        let announced = self.announced.get_or_insert_with(HashMap::new);
+        let before = announced.remove(&source).unwrap_or_default();
+        let kids = kids
+            .iter()
+            .map(|(kid, floor)| {
+                let earlier = before.iter().find(|(k, _)| k == kid).map(|(_, f)| *f);
+                (*kid, floor.0.max(earlier.unwrap_or(0)))
+            })
+            .collect();
+        announced.insert(source, kids);
     }
 
     /// Check 2 of the module docs.
-    fn check_announced(&self, source: SourceId, kid: Kid) -> Result<(), DecryptError> {
-        match &self.announced {
-            Some(announced)
-                if !announced
-                    .get(&source)
-                    .is_some_and(|kids| kids.contains(&kid)) =>
-            {
-                Err(DecryptError::Unannounced(kid))
-            }
-            _ => Ok(()),
+    fn check_announced(&self, source: SourceId, header: Header) -> Result<(), DecryptError> {
+        let Some(announced) = &self.announced else {
+            return Ok(());
+        };
+        let kids = announced
+            .get(&source)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        match kids.iter().find(|(kid, _)| *kid == header.kid) {
+            None => Err(DecryptError::Unannounced(header.kid)),
+            Some((_, floor)) if header.ctr.0 < *floor => Err(DecryptError::Replay {
+                kid: header.kid,
+                ctr: header.ctr,
+                why: Replay::TooOld,
+            }),
+            Some(_) => Ok(()),
         }
     }
 
@@ -262,7 +285,7 @@ impl FrameDecryptor {
     ) -> Result<Header, DecryptError> {
         let parsed = sframe::parse(ciphertext)?;
         let kid = parsed.header.kid;
-        self.check_announced(source, kid)?;
+        self.check_announced(source, parsed.header)?;
         if self.kids.is_retired(kid) {
             return Err(DecryptError::RetiredKid(kid));
         }
@@ -350,7 +373,7 @@ impl FrameDecryptor {
         }
         let prefix_len = codec.clear_prefix_len(frame)?;
         let parsed = sframe::parse(&frame[prefix_len..])?;
-        self.check_announced(source, parsed.header.kid)?;
+        self.check_announced(source, parsed.header)?;
         if self.kids.is_retired(parsed.header.kid) {
             return Err(DecryptError::RetiredKid(parsed.header.kid));
         }
@@ -378,7 +401,7 @@ impl FrameDecryptor {
         authenticated: bool,
     ) -> Result<Header, DecryptError> {
         let kid = plan.header.kid;
-        let result = if let Err(unannounced) = self.check_announced(source, kid) {
+        let result = if let Err(unannounced) = self.check_announced(source, plan.header) {
             Err(unannounced)
         } else if self.kids.is_retired(kid) {
             Err(DecryptError::RetiredKid(kid))

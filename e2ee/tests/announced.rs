@@ -8,8 +8,8 @@ mod common;
 
 use common::frames::{opus, vp8_delta};
 use veilig_e2ee::{
-    BaseKey, CipherSuite, Codec, DecryptError, DropReason, FrameDecryptor, FrameEncryptor, Kid,
-    SourceId,
+    BaseKey, CipherSuite, Codec, Counter, DecryptError, DropReason, FrameDecryptor, FrameEncryptor,
+    Kid, SourceId,
 };
 
 const ALICE_LINE: SourceId = SourceId(1);
@@ -108,4 +108,34 @@ fn without_announcements_required_nothing_changes() {
         .decrypt(BOB_LINE, Codec::Vp8, &sealed(&mut alice), &mut plain)
         .unwrap()
         .is_some());
+}
+
+/// After a reconnect the receiver's decryptor starts afresh, with no replay window: the floor
+/// announced with a KID keeps frames recorded before the announcement from playing again.
+#[test]
+fn frames_below_the_announced_floor_are_replays() {
+    let mut alice = FrameEncryptor::new(CipherSuite::default(), &base(), Kid(11));
+    let recorded: Vec<Vec<u8>> = (0..20).map(|_| sealed(&mut alice)).collect();
+    // Alice announces again (to someone who just reconnected) with her counter now, 20.
+    let mut receiver = FrameDecryptor::new(CipherSuite::default(), &base());
+    receiver.announce_from(ALICE_LINE, &[(Kid(11), Counter(20))]);
+    let mut plain = Vec::new();
+    for frame in &recorded {
+        let replayed = receiver.decrypt(ALICE_LINE, Codec::Vp8, frame, &mut plain);
+        assert_eq!(replayed.unwrap_err().reason(), DropReason::Replay);
+    }
+    assert!(receiver
+        .decrypt(ALICE_LINE, Codec::Vp8, &sealed(&mut alice), &mut plain)
+        .unwrap()
+        .is_some());
+    // A replayed older announcement cannot lower the floor.
+    receiver.announce_from(ALICE_LINE, &[(Kid(11), Counter(0))]);
+    assert_eq!(
+        receiver
+            .decrypt(ALICE_LINE, Codec::Vp8, &recorded[5], &mut plain)
+            .unwrap_err()
+            .reason(),
+        DropReason::Replay
+    );
+    assert_eq!(receiver.stats(ALICE_LINE).replay, 21);
 }

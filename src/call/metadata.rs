@@ -43,9 +43,10 @@ pub const PADDED_SIZES: [usize; 3] = [512, 2048, 8192];
 /// earlier meeting on the same link, or earlier today, is refused.
 pub const MAX_NOTE_AGE_MS: u64 = 5 * 60 * 1000;
 
-/// The KIDs of a participant's three tracks in this session, as its presence note announces
-/// them: a receiver opens a remote line's frames only under the KID its owner announced for
-/// that source, so the relay cannot pass one participant's media off as another's.
+/// One value per track of a participant: the KIDs of its three tracks in this session, as its
+/// presence note announces them (a receiver opens a remote line's frames only under the KID its
+/// owner announced for that source, so the relay cannot pass one participant's media off as
+/// another's), or the counters below which their frames are replays.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MediaKids {
     /// The microphone's KID.
@@ -83,6 +84,10 @@ pub enum Note {
         screen: bool,
         /// The KIDs our tracks are encrypted under, this session.
         kids: MediaKids,
+        /// Per track, the lowest counter to accept now: frames sealed before it (recorded by
+        /// the relay, say) are replays to someone who just (re)joined.
+        #[serde(default)]
+        floors: MediaKids,
     },
     /// A chat message.
     Chat {

@@ -41,6 +41,13 @@ fn slot_id(source: Source) -> u32 {
     }
 }
 
+/// The source of our upstream slot whose transform id is `id`, if it is one.
+pub fn slot_source(id: u32) -> Option<Source> {
+    [Source::Microphone, Source::Camera, Source::Screen]
+        .into_iter()
+        .find(|source| slot_id(*source) == id)
+}
+
 /// The first transform id of a remote line.
 pub const FIRST_REMOTE_ID: u32 = 1000;
 

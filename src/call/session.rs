@@ -24,9 +24,10 @@ pub use super::events::{CallEvent, Decryption, Failure, Reception, Status};
 use super::health;
 use super::media::{open_devices, Device, LocalMedia, MediaError};
 use super::metadata::{MediaKids, Note, NoteError, Notes, MAX_CHAT_CHARS};
-use super::peer::{sleep, Peer, PeerError};
+use super::peer::{sleep, slot_source, Peer, PeerError};
 use super::signaling::{self, Signaling, SignalingEvent};
 use crate::encryption::{AttachPath, FrameCrypto, WarmWorker, WorkerStats, WORKER_URL};
+use crate::frame_crypto::messages::Direction;
 use crate::frame_crypto::webcrypto::random_u64;
 use crate::timeline::{self, Milestone};
 
@@ -78,10 +79,14 @@ struct State {
     tracks: HashMap<String, (ParticipantId, bool)>,
     /// The KIDs our tracks use on this connection (new on every connect).
     kids: MediaKids,
-    /// The KIDs each participant announced in their presence note, this connection.
-    announced: HashMap<ParticipantId, MediaKids>,
-    /// What each remote transform was last told it may accept.
-    told: HashMap<u32, u64>,
+    /// Frames our tracks have encrypted, at the worker's last report: the counters they are
+    /// at, give or take a second.
+    sent: MediaKids,
+    /// The KIDs each participant announced in their presence note, this connection, and the
+    /// counters below which their frames are replays.
+    announced: HashMap<ParticipantId, (MediaKids, MediaKids)>,
+    /// What each remote transform was last told it may accept: (KID, floor).
+    told: HashMap<u32, (u64, u64)>,
 }
 
 /// A running call.
@@ -135,6 +140,7 @@ impl Call {
             ping_timer: None,
             tracks: HashMap::new(),
             kids: MediaKids::default(),
+            sent: MediaKids::default(),
             announced: HashMap::new(),
             told: HashMap::new(),
         }));
@@ -266,6 +272,7 @@ impl Call {
             s.crypto = Some(crypto);
             s.peer = Some(peer);
             s.kids = kids;
+            s.sent = MediaKids::default();
             s.announced.clear();
             s.told.clear();
             s.signaling = Some(socket);
@@ -487,12 +494,31 @@ fn tell_announced(state: &Rc<RefCell<State>>) {
         return;
     };
     for (id, from, source) in peer.remote_lines() {
-        let Some(kid) = s.announced.get(&from).map(|kids| kids.of(source)) else {
+        let Some(told) = s
+            .announced
+            .get(&from)
+            .map(|(kids, floors)| (kids.of(source), floors.of(source)))
+        else {
             continue;
         };
-        if s.told.insert(id, kid) != Some(kid) {
-            crypto.announce(id, &[kid]);
+        if s.told.insert(id, told) != Some(told) {
+            crypto.announce(id, &[told]);
         }
+    }
+}
+
+/// Frames a track may still have on their way when we announce, beyond the worker's last
+/// report (at most a second old): a second and a half of video, three of audio.
+const FLOOR_MARGIN: u64 = 64;
+
+/// The floors we announce: each track's counter at the worker's last report, less a margin.
+/// A receiver that just (re)joined refuses frames below them as replays: the relay cannot play
+/// it what we sent minutes ago, though its decryptor has no replay window for us yet.
+fn floors(sent: MediaKids) -> MediaKids {
+    MediaKids {
+        microphone: sent.microphone.saturating_sub(FLOOR_MARGIN),
+        camera: sent.camera.saturating_sub(FLOOR_MARGIN),
+        screen: sent.screen.saturating_sub(FLOOR_MARGIN),
     }
 }
 
@@ -564,6 +590,7 @@ fn send_presence(state: &Rc<RefCell<State>>, to: Option<ParticipantId>) {
         camera: s.camera && s.local.video.is_some(),
         screen: s.screen.is_some(),
         kids: s.kids,
+        floors: floors(s.sent),
     };
     let Some(blob) = s.notes.as_mut().and_then(|notes| notes.seal(&note, now())) else {
         return;
@@ -723,8 +750,12 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                     camera,
                     screen,
                     kids,
+                    floors,
                 }) => {
-                    state.borrow_mut().announced.insert(from.clone(), kids);
+                    state
+                        .borrow_mut()
+                        .announced
+                        .insert(from.clone(), (kids, floors));
                     tell_announced(state);
                     emit(
                         state,
@@ -829,8 +860,21 @@ fn budget_camera(state: &Rc<RefCell<State>>) {
     }
 }
 
-/// Turns the worker's counters into a state per participant (see [`health::decryption`]).
+/// Turns the worker's counters into a state per participant (see [`health::decryption`]),
+/// and keeps our own tracks' counts for the floors we announce.
 fn report_decryption(state: &Rc<RefCell<State>>, stats: &WorkerStats) {
+    {
+        let mut s = state.borrow_mut();
+        for (id, direction, counters) in &stats.transforms {
+            let sent = &mut s.sent;
+            match (direction, slot_source(*id)) {
+                (Direction::Send, Some(Source::Microphone)) => sent.microphone = counters.encrypted,
+                (Direction::Send, Some(Source::Camera)) => sent.camera = counters.encrypted,
+                (Direction::Send, Some(Source::Screen)) => sent.screen = counters.encrypted,
+                _ => {}
+            }
+        }
+    }
     let lines = match &state.borrow().peer {
         Some(peer) => peer.remote_lines(),
         None => return,

@@ -192,8 +192,9 @@ impl FrameCrypto {
             .post_message(&key_message(media_key, engine, true).into())
     }
 
-    /// The KIDs the sender of remote track `id` announced (in their sealed presence note).
-    pub fn announce(&self, id: u32, kids: &[u64]) {
+    /// The KIDs the sender of remote track `id` announced (in their sealed presence note),
+    /// each with the lowest counter to accept under it.
+    pub fn announce(&self, id: u32, kids: &[(u64, u64)]) {
         let _ = self
             .worker
             .post_message(&messages::announce_message(id, kids).into());

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use veilig_e2ee::suite::KeyMaterial;
-use veilig_e2ee::{BaseKey, CipherSuite, FrameDecryptor, FrameEncryptor, Kid, SourceId};
+use veilig_e2ee::{BaseKey, CipherSuite, Counter, FrameDecryptor, FrameEncryptor, Kid, SourceId};
 use wasm_bindgen::JsValue;
 use web_sys::CryptoKey;
 
@@ -60,7 +60,7 @@ pub struct Keyring {
     /// Whether remote frames are accepted only under announced KIDs (the page's `key` says).
     require_announced: bool,
     /// KIDs announced per receive transform, kept across key changes.
-    announced: HashMap<u32, Vec<Kid>>,
+    announced: HashMap<u32, Vec<(Kid, Counter)>>,
     /// KIDs the page chose for its send transforms.
     requested: HashMap<u32, Kid>,
 }
@@ -112,7 +112,7 @@ impl Keyring {
                 decryptor.require_announced();
             }
             for (id, kids) in &ring.announced {
-                decryptor.announce(SourceId(u64::from(*id)), kids);
+                decryptor.announce_from(SourceId(u64::from(*id)), kids);
             }
             ring.decryptor = Some(decryptor);
             ring.base = Some(base);
@@ -126,9 +126,9 @@ impl Keyring {
 
     /// The KIDs the sender of receive transform `id` announced: only frames under them open
     /// (when announcements are required).
-    pub fn announce(&mut self, id: u32, kids: Vec<Kid>) {
+    pub fn announce(&mut self, id: u32, kids: Vec<(Kid, Counter)>) {
         if let Some(decryptor) = self.decryptor.as_mut() {
-            decryptor.announce(SourceId(u64::from(id)), &kids);
+            decryptor.announce_from(SourceId(u64::from(id)), &kids);
         }
         self.announced.insert(id, kids);
     }

@@ -6,7 +6,7 @@
 //! | direction | `type` | fields |
 //! |-----------|--------|--------|
 //! | page → worker | `key` | `key` (Uint8Array, the room's media base key), `engine` (`auto`, `wasm`, `webcrypto`), `announced` (true: accept remote frames only under announced KIDs) |
-//! | page → worker | `announce` | `id` (a receive transform), `kids` (decimal strings: the KIDs its sender announced) |
+//! | page → worker | `announce` | `id` (a receive transform), `kids`: `[[kid, floor], ...]` (decimal strings: the KIDs its sender announced, each with the lowest counter to accept) |
 //! | page → worker | `attach` | `options` (below), `readable`, `writable` (transferred: Chromium's `createEncodedStreams`) |
 //! | page → worker | `detach` | `id` |
 //! | page → worker | `bench` | `sizes` (bytes), `frames` (per size and engine) |
@@ -214,20 +214,25 @@ pub fn key_message(key: &[u8], engine: &str, announced: bool) -> Object {
     object
 }
 
-/// `{type: "announce", id, kids}`.
-pub fn announce_message(id: u32, kids: &[u64]) -> Object {
+/// `{type: "announce", id, kids: [[kid, floor], ...]}`.
+pub fn announce_message(id: u32, kids: &[(u64, u64)]) -> Object {
     let object = message("announce");
     set(&object, "id", id);
     let list: Array = kids
         .iter()
-        .map(|kid| JsValue::from(kid.to_string()))
+        .map(|(kid, floor)| {
+            Array::of2(
+                &JsValue::from(kid.to_string()),
+                &JsValue::from(floor.to_string()),
+            )
+        })
         .collect();
     set(&object, "kids", list);
     object
 }
 
-/// Reads an `announce` message: the transform id and its KIDs.
-pub fn read_announce_message(value: &JsValue) -> Result<(u32, Vec<u64>), Malformed> {
+/// Reads an `announce` message: the transform id and its (KID, floor) pairs.
+pub fn read_announce_message(value: &JsValue) -> Result<(u32, Vec<(u64, u64)>), Malformed> {
     let id = get(value, "id")
         .as_f64()
         .filter(|id| id.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(id))
@@ -235,10 +240,16 @@ pub fn read_announce_message(value: &JsValue) -> Result<(u32, Vec<u64>), Malform
     let list = get(value, "kids")
         .dyn_into::<Array>()
         .map_err(|_| Malformed("announce kids"))?;
+    let number = |entry: &JsValue, at: u32| {
+        Reflect::get_u32(entry, at)
+            .ok()
+            .and_then(|v| v.as_string())
+            .and_then(|text| text.parse().ok())
+    };
     let kids = list
         .iter()
-        .map(|kid| kid.as_string().and_then(|text| text.parse().ok()))
-        .collect::<Option<Vec<u64>>>()
+        .map(|entry| Some((number(&entry, 0)?, number(&entry, 1)?)))
+        .collect::<Option<Vec<(u64, u64)>>>()
         .ok_or(Malformed("announce kid"))?;
     Ok((id, kids))
 }

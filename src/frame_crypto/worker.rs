@@ -26,7 +26,7 @@ use super::messages::{
     TransformOptions,
 };
 use super::pipeline::Attached;
-use veilig_e2ee::Kid;
+use veilig_e2ee::{Counter, Kid};
 
 /// How often counters go to the page.
 const STATS_INTERVAL_MS: i32 = 1000;
@@ -153,7 +153,12 @@ fn handle_message(data: &JsValue) {
         Some("announce") => match read_announce_message(data) {
             Ok((id, kids)) => with_worker(|worker| worker.keyring.clone())
                 .borrow_mut()
-                .announce(id, kids.into_iter().map(Kid).collect()),
+                .announce(
+                    id,
+                    kids.into_iter()
+                        .map(|(kid, floor)| (Kid(kid), Counter(floor)))
+                        .collect(),
+                ),
             Err(error) => report_error(None, &error.to_string()),
         },
         Some("detach") => {

@@ -302,6 +302,7 @@ impl Guests {
                         camera: camera_kid,
                         ..MediaKids::default()
                     },
+                    floors: MediaKids::default(),
                 },
                 camera: FrameEncryptor::new(CipherSuite::default(), &keys.media, Kid(camera_kid)),
                 clip: clips[index % clips.len()].clone(),

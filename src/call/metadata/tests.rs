@@ -31,6 +31,7 @@ fn presence(name: &str) -> Note {
             camera: u64::MAX - 1,
             screen: u64::MAX - 2,
         },
+        floors: MediaKids::default(),
     }
 }
 
@@ -169,6 +170,11 @@ fn sizes_say_nothing() {
             camera: true,
             screen: true,
             kids: MediaKids::default(),
+            floors: MediaKids {
+                microphone: 1 << 40,
+                camera: 7,
+                screen: 0,
+            },
         },
         chat("ja"),
         chat(&"x".repeat(300)),
