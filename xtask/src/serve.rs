@@ -22,6 +22,7 @@ pub fn run(root: &Path, port: u16) -> Result<(), Error> {
     let build = step("Building the app (trunk build --release)");
     run_command(trunk_command("build").arg("--release"))?;
     build.done();
+    print_manifest(root)?;
 
     let relay = step("Building the relay (cargo build --release -p veilig-relay)");
     run_command(exec::cargo().args(["build", "--release", "-p", "veilig-relay"]))?;
@@ -42,6 +43,13 @@ pub fn run(root: &Path, port: u16) -> Result<(), Error> {
         program: "veilig-relay".into(),
         hint: error.to_string(),
     })
+}
+
+/// Prints the SHA-256 of every file of the fresh build: what the relay will publish at
+/// `/.well-known/veilig-dist.txt`, for comparing with a build of one's own.
+pub fn print_manifest(root: &Path) -> Result<(), Error> {
+    step("SHA-256 of every file in dist/ (cargo xtask hashes; served at /.well-known/veilig-dist.txt)");
+    crate::dist::print(&root.join("dist"))
 }
 
 /// `trunk <subcommand>` without its update check, which would reach for the network: Trunk.toml
