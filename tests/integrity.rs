@@ -147,8 +147,9 @@ async fn check(session: &Session, base: &str, tamper: Tamper) -> Result<(), Harn
             session.browser().name()
         );
     } else {
-        // Our own check (src/encryption/integrity.rs) or the worker's reports it.
-        console_says(session, &["frame-crypto worker", "integrity"]).await?;
+        // The page's own check (src/encryption/integrity.rs: the bootstrap), or the browser's
+        // when the worker fetches its glue or wasm.
+        console_says(session, &["integrity"]).await?;
         ensure!(
             eval(session, WORKER_READY).await? == serde_json::json!(false),
             "{}: the worker started from modified code",

@@ -97,7 +97,7 @@ pub fn stamp_staged(root: &Path) -> Result<(), Error> {
 /// `html` with the import map and stylesheet integrity described in the module docs; `files`
 /// is the build's manifest, `base` the public URL (`/`).
 pub fn stamp(html: &str, files: &[(String, [u8; 32])], base: &str) -> Result<String, Error> {
-    if html.contains(r#"type="importmap""#) {
+    if html.contains(r#"<script type="importmap">"#) {
         return Err(Error::Check(
             "index.html already has an import map: stamped twice?".into(),
         ));

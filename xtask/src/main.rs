@@ -6,6 +6,7 @@
 //! - `cargo xtask test`: installs what is missing for that too, plus the browsers and their
 //!   WebDriver servers, then runs every check, failing fast on the first that fails.
 //! - `cargo xtask bench-browser`: the in-browser frame-crypto benchmark (not a check).
+//! - `cargo xtask build`: the release build of the app alone, as `serve` and `test` make it.
 //! - `cargo xtask hashes [DIR]`: the SHA-256 of every file of the build (`dist/`), to compare
 //!   with what a relay serves at `/.well-known/veilig-dist.txt` (see `dist.rs`).
 //! - `cargo xtask integrity`: Trunk's post-build hook (Trunk.toml), not for typing by hand.
@@ -37,6 +38,8 @@ Usage: cargo xtask <command>
 Commands:
   serve [--port N]  install what is missing, then serve the app (release build) on
                     http://127.0.0.1:N/ (default 8080), rebuilding on change
+  build             install what is missing, then build the app for release into dist/
+                    (reproducibly) and print the SHA-256 of every file
   test              install what is missing, then run every check: formatting, clippy,
                     native tests, the e2ee crate in headless Chromium and Firefox, the
                     release build, and page-load tests in both browsers
@@ -52,6 +55,7 @@ Commands:
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
     Serve { port: u16 },
+    Build,
     Test,
     BenchBrowser,
     Hashes { dir: Option<PathBuf> },
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         })?;
         match command {
             Command::Serve { port } => serve::run(&root, port),
+            Command::Build => serve::build(&root),
             Command::Test => test::run_all(&root),
             Command::BenchBrowser => bench::run_browser(&root),
             Command::Hashes { dir } => {
@@ -103,6 +108,7 @@ fn parse(args: &[String]) -> Result<Command, Error> {
     let command = match args.next() {
         None | Some("help" | "--help" | "-h") => return Ok(Command::Help),
         Some("test") => Command::Test,
+        Some("build") => Command::Build,
         Some("bench-browser") => Command::BenchBrowser,
         Some("integrity") => Command::Integrity,
         Some("hashes") => {
