@@ -1,5 +1,6 @@
-//! The relay's HTTP side: the app's files, `/ws` for signaling, `/healthz` for operators, and the
-//! security headers on every response.
+//! The relay's HTTP side: the app's files, `/ws` for signaling, `/healthz` for operators,
+//! `/.well-known/veilig-dist.txt` (the SHA-256 of every file served, see [`crate::assets`]),
+//! and the security headers on every response.
 //!
 //! Any single-segment path that is a valid room id (`/weekly-sync`) serves the app's page; the
 //! secret after `#` never reaches us, browsers keep it. Headers, on every response including
@@ -7,7 +8,10 @@
 //! - `Content-Security-Policy`: scripts, styles, workers, media and connections from this origin
 //!   only (`wasm-unsafe-eval` to instantiate WebAssembly; the loader script Trunk inlines is
 //!   allowed by its SHA-256 hash, computed from the page at start-up), `frame-ancestors` only
-//!   the configured origins (`'none'` by default). `frame-src 'self'` only for the embedding
+//!   the configured origins (`'none'` by default). `blob:` scripts and workers: the page starts
+//!   the frame-crypto worker from bytes it fetched with their integrity value, and the worker
+//!   imports its glue the same way (`src/encryption/integrity.rs`); only a script already
+//!   running here can make a `blob:` URL. `frame-src 'self'` only for the embedding
 //!   example page (`static/embed-example.html`), which frames a meeting of this relay.
 //! - `static/embed.js`, the helper other sites load as a classic script, also gets
 //!   `Cross-Origin-Resource-Policy: cross-origin`, so pages that isolate themselves (COEP) can
@@ -62,6 +66,10 @@ use crate::metrics::Counters;
 use crate::rooms::Rooms;
 use crate::tls::TlsListener;
 use tokio::net::TcpListener;
+
+/// Where the manifest of the served files is published: `.well-known` (RFC 8615), plain text in
+/// `sha256sum`'s format, so `diff` against `cargo xtask hashes` is the whole check.
+pub const MANIFEST_PATH: &str = "/.well-known/veilig-dist.txt";
 
 /// The embedding helper other sites load (`static/embed.js`), the one file meant for them.
 const EMBED_SCRIPT: &str = "static/embed.js";
@@ -131,6 +139,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health))
         .route("/ws", get(websocket))
         .route("/metrics", get(not_here))
+        .route(MANIFEST_PATH, get(manifest))
         .route("/{*path}", get(file))
         .layer(middleware::from_fn_with_state(state.clone(), add_headers))
         .with_state(state)
@@ -184,6 +193,24 @@ async fn file(State(state): State<AppState>, Path(path): Path<String>) -> Respon
         return html(state.assets.index().into_owned());
     }
     not_here().await
+}
+
+/// Computed on each request from the files as they are now, so it cannot drift from what is
+/// served (with `--static-dir` the files are read on each request too). A few megabytes of
+/// hashing, like sending the wasm once.
+async fn manifest(State(state): State<AppState>) -> Response {
+    let assets = state.assets.clone();
+    match tokio::task::spawn_blocking(move || assets.manifest()).await {
+        Ok(text) => (
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            text,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 async fn not_here() -> Response {
@@ -345,7 +372,7 @@ fn security_headers(
         config.frame_ancestors.join(" ")
     };
     let csp = format!(
-        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'{script_hashes}; style-src 'self'; \
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval' blob:{script_hashes}; style-src 'self'; \
          img-src 'self' data: blob:; media-src 'self' blob: mediastream:; font-src 'self'; connect-src 'self'; \
          worker-src 'self' blob:; manifest-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; \
          frame-ancestors {ancestors}"

@@ -1,5 +1,6 @@
 //! The HTTP side over a real socket: security headers on every response (including errors), any
-//! room path serves the app, the health check tells counts only, nothing sets a cookie.
+//! room path serves the app, the health check tells counts only, nothing sets a cookie, and the
+//! published manifest lists every served file with the hash of the bytes served.
 
 mod common;
 
@@ -202,5 +203,40 @@ async fn signaling_refuses_pages_of_other_sites() {
     let response = common::http_get_raw(&mut raw, &request).await;
     assert_eq!(response.status, 403);
     assert!(response.body.contains("Origin"), "{}", response.body);
+    relay.shut_down().await;
+}
+
+#[tokio::test]
+async fn the_manifest_lists_every_served_file_with_its_hash() {
+    let relay = common::relay(|_| {}).await;
+    let manifest = get(&relay, "/.well-known/veilig-dist.txt").await;
+    assert_eq!(manifest.status, 200);
+    assert!(manifest
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain"));
+    let mut paths = Vec::new();
+    for line in manifest.body.lines() {
+        // `sha256sum`'s format: 64 hex digits, two spaces, the path.
+        let (hex, path) = line.split_once("  ").unwrap_or_else(|| panic!("{line:?}"));
+        assert_eq!(hex.len(), 64, "{line}");
+        let served = get(&relay, &format!("/{path}")).await;
+        assert_eq!(served.status, 200, "{path}");
+        let digest: String = Sha256::digest(served.body.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex, digest,
+            "{path}: the manifest's hash is not the served bytes'"
+        );
+        paths.push(path.to_owned());
+    }
+    // Every file the relay serves (those common::relay wrote), sorted as `sha256sum` would be
+    // by `cargo xtask hashes`.
+    assert_eq!(
+        paths,
+        ["index.html", "static/embed.js", "static/veilig.css"]
+    );
     relay.shut_down().await;
 }

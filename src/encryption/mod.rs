@@ -5,6 +5,7 @@
 //! is the derived media base key, and the only place it goes is the worker, by `postMessage`.
 //! See [`crate::frame_crypto`] for the worker.
 
+pub mod integrity;
 pub mod support;
 pub mod warm;
 
@@ -117,7 +118,25 @@ impl FrameCrypto {
         let failed = |e: JsValue| StartError(js_error_text(&e));
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);
-        let worker = Worker::new_with_options(worker_url, &options).map_err(failed)?;
+        // Checked bytes when the page has integrity values (the release build): see
+        // integrity.rs. `source` is the blob: URL the worker was started from.
+        let (worker, source) = match integrity::Integrity::of_page()? {
+            Some(values) => {
+                let (worker, source) = integrity::checked_worker(worker_url, &values, &options)
+                    .await
+                    .inspect_err(|error| {
+                        web_sys::console::error_2(
+                            &"frame-crypto worker:".into(),
+                            &error.0.as_str().into(),
+                        );
+                    })?;
+                (worker, Some(source))
+            }
+            None => (
+                Worker::new_with_options(worker_url, &options).map_err(failed)?,
+                None,
+            ),
+        };
         let on_stats: Rc<RefCell<Option<StatsCallback>>> = Rc::new(RefCell::new(None));
         let settler: Settle = Rc::new(RefCell::new(None));
         let ready = js_sys::Promise::new(&mut |resolve, reject| {
@@ -154,6 +173,9 @@ impl FrameCrypto {
         };
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         let started = wasm_bindgen_futures::JsFuture::from(ready).await;
+        if let Some(source) = source {
+            let _ = web_sys::Url::revoke_object_url(&source);
+        }
         worker.set_onerror(None);
         drop(on_error);
         if let Err(error) = started {

@@ -6,6 +6,10 @@
 //! - `cargo xtask test`: installs what is missing for that too, plus the browsers and their
 //!   WebDriver servers, then runs every check, failing fast on the first that fails.
 //! - `cargo xtask bench-browser`: the in-browser frame-crypto benchmark (not a check).
+//! - `cargo xtask build`: the release build of the app alone, as `serve` and `test` make it.
+//! - `cargo xtask hashes [DIR]`: the SHA-256 of every file of the build (`dist/`), to compare
+//!   with what a relay serves at `/.well-known/veilig-dist.txt` (see `dist.rs`).
+//! - `cargo xtask integrity`: Trunk's post-build hook (Trunk.toml), not for typing by hand.
 //!
 //! Each install is skipped when the tool is already there at the right version, so a second
 //! run goes straight to work. What is done is printed as it happens. It does not manage
@@ -13,11 +17,13 @@
 
 mod apt;
 mod bench;
+mod dist;
 mod error;
 mod exec;
 mod manifest;
 mod prebuild;
 mod serve;
+mod sha256;
 mod test;
 mod tools;
 
@@ -32,24 +38,35 @@ Usage: cargo xtask <command>
 Commands:
   serve [--port N]  install what is missing, then serve the app (release build) on
                     http://127.0.0.1:N/ (default 8080), rebuilding on change
+  build             install what is missing, then build the app for release into dist/
+                    (reproducibly) and print the SHA-256 of every file
   test              install what is missing, then run every check: formatting, clippy,
                     native tests, the e2ee crate in headless Chromium and Firefox, the
                     release build, and page-load tests in both browsers
   bench-browser     the frame-crypto benchmark page in headless Chromium and Firefox
                     (wasm AES-GCM against WebCrypto), the time to the first remote
-                    frame, and the decoded frame rate clean vs lossy; not part of `test`";
+                    frame, and the decoded frame rate clean vs lossy; not part of `test`
+  hashes [DIR]      the SHA-256 of every file of the build in DIR (default dist/), as
+                    sha256sum prints it: compare with /.well-known/veilig-dist.txt
+  integrity         (Trunk's post-build hook) write the build's integrity values into
+                    the staged index.html";
 
 /// What the user asked for.
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
     Serve { port: u16 },
+    Build,
     Test,
     BenchBrowser,
+    Hashes { dir: Option<PathBuf> },
+    Integrity,
     Help,
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // A directory the user named is relative to where they typed it, not to the workspace.
+    let cwd = std::env::current_dir().unwrap_or_default();
     let outcome = parse(&args).and_then(|command| {
         let root = workspace_root();
         exec::prepare_path();
@@ -61,8 +78,13 @@ fn main() -> ExitCode {
         })?;
         match command {
             Command::Serve { port } => serve::run(&root, port),
+            Command::Build => serve::build(&root),
             Command::Test => test::run_all(&root),
             Command::BenchBrowser => bench::run_browser(&root),
+            Command::Hashes { dir } => {
+                dist::print(&dir.map_or_else(|| root.join("dist"), |dir| cwd.join(dir)))
+            }
+            Command::Integrity => dist::stamp_staged(&root),
             Command::Help => {
                 println!("{USAGE}");
                 Ok(())
@@ -86,7 +108,16 @@ fn parse(args: &[String]) -> Result<Command, Error> {
     let command = match args.next() {
         None | Some("help" | "--help" | "-h") => return Ok(Command::Help),
         Some("test") => Command::Test,
+        Some("build") => Command::Build,
         Some("bench-browser") => Command::BenchBrowser,
+        Some("integrity") => Command::Integrity,
+        Some("hashes") => {
+            let dir = args.next().map(PathBuf::from);
+            if let Some(extra) = args.next() {
+                return Err(Error::Usage(format!("unexpected argument `{extra}`")));
+            }
+            return Ok(Command::Hashes { dir });
+        }
         Some("serve") => {
             let mut port = 8080;
             while let Some(arg) = args.next() {
@@ -152,6 +183,7 @@ mod tests {
             &["serve", "--port", "70000"],
             &["serve", "--open"],
             &["test", "extra"],
+            &["hashes", "a", "b"],
             &["deploy"],
         ] {
             assert!(matches!(parse(&args(bad)), Err(Error::Usage(_))), "{bad:?}");

@@ -114,6 +114,7 @@ pub fn run_all(root: &Path) -> Result<(), Error> {
     let s = step("Release build (trunk build --release)");
     run(trunk_command("build").arg("--release"))?;
     timings.push(s.done());
+    crate::serve::print_manifest(root)?;
 
     let s = step("Page-load tests in Chromium and Firefox (tests/, against dist/)");
     // `--workspace`, like the native tests: the same packages give the same feature
