@@ -15,7 +15,7 @@ impl Room {
         use crate::hostile::{Attack, NotNow};
         if let Attack::SwapNotes { a, b } = attack {
             self.swapped_notes = Some((a.clone(), b.clone()));
-            tracing::warn!(room = %self.id, ?attack, "attacked");
+            tracing::warn!(room = %self.tag, ?attack, "attacked");
             return Ok(self.peers.len());
         }
         let mut victims = 0;
@@ -67,7 +67,7 @@ impl Room {
                 continue;
             };
             peer.offer(offer, pending);
-            tracing::warn!(room = %self.id, victim = %peer.id, ?attack, "attacked");
+            tracing::warn!(room = %self.tag, victim = %peer.id, ?attack, "attacked");
             victims += 1;
         }
         if victims == 0 {
