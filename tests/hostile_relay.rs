@@ -12,6 +12,7 @@
 //! |---|---|---|
 //! | `ForwardAsSlot` | Bram's camera line is "your camera slot", the relay receiving | sent our camera there with no encrypt transform: plaintext VP8 |
 //! | `SlotAsForward` | our camera slot is "Bram's camera", the relay sending | played whatever came on it, undecrypted, in Bram's tile |
+//! | `SwapLines` | two guests' lines are labelled as each other's for a newcomer | played each one's picture and voice in the other's tile; now each line's frames are under KIDs its labelled owner never announced: refused, nothing decoded |
 //! | `SwapNotes` | two guests' notes are delivered as each other's | showed each one's name (and would show their chat) on the other's tile; now neither note opens, and without their announced KIDs neither guest's frames decode |
 //!
 //! For the relabelled lines the browser must stop the call at once with the plain message ("The server sent
@@ -216,6 +217,50 @@ async fn swapped_notes_are_refused(
     Ok(())
 }
 
+/// Two native guests, Eva and Fien, whose lines the relay labels as each other's for the
+/// browser that joins after them (their notes honest): each tile shows its own name, and
+/// neither decodes a frame, since each line carries frames under the other guest's KIDs.
+async fn swapped_lines_are_refused(
+    session: &Session,
+    meeting: &Meeting<'_>,
+) -> Result<(), HarnessError> {
+    let room = RoomId::new(InviteLink::parse(meeting.link).unwrap().room()).unwrap();
+    session.goto(meeting.base).await?;
+    let clips = vp8_clips(session, 2, 30).await?;
+    let names = ["Eva".to_owned(), "Fien".to_owned()];
+    let guests = Guests::join(meeting.relay, meeting.link, &names, &clips)
+        .await
+        .map_err(|e| HarnessError::Check(format!("guests: {e:?}")))?;
+    let swap = Attack::SwapLines {
+        a: guests.ids[0].clone(),
+        b: guests.ids[1].clone(),
+    };
+    attack_when_ready(meeting.relay, &room, &swap).await?;
+    session.goto(meeting.link).await?;
+    join_as(session, "Anna").await?;
+    let refusing = format!(
+        "return [{}, {}].every(t => t && t.dataset.state === 'refusing');",
+        tile_of("Eva"),
+        tile_of("Fien")
+    );
+    wait_until(session, "Eva's and Fien's tiles refusing", &refusing).await?;
+    let decoded = eval(
+        session,
+        &format!(
+            "return [{}, {}].map(t => t.dataset.framesDecoded);",
+            tile_of("Eva"),
+            tile_of("Fien")
+        ),
+    )
+    .await?;
+    crate::ensure!(
+        decoded == serde_json::json!(["0", "0"]),
+        "a guest's frames were shown as the other's: frames decoded {decoded}"
+    );
+    drop(guests);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the release build, the browsers and root: run `cargo xtask test`"]
 async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
@@ -243,6 +288,7 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
         every_lie_refused(&chromium, &meeting, "&transform=streams").await?;
         every_lie_refused(&firefox, &meeting, "").await?;
         swapped_notes_are_refused(&chromium, &meeting).await?;
+        swapped_lines_are_refused(&chromium, &meeting).await?;
         bram.close();
         Ok(())
     }
@@ -257,10 +303,10 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
         "tap: {:?}, stray frames: {}",
         report.decrypted, report.stray
     );
-    // Ten joins (three lies on three paths, then the swapped notes) and the two guests, each a
-    // new participant id with its own KIDs, and every frame any of them sent, on any line,
-    // opened under the link's keys.
-    assert_eq!(report.kids.len(), 12, "senders: {report:?}");
+    // Eleven joins (three lies on three paths, then the swapped notes and lines) and the four
+    // guests, each a new participant id with its own KIDs, and every frame any of them sent,
+    // on any line, opened under the link's keys.
+    assert_eq!(report.kids.len(), 15, "senders: {report:?}");
     for ((sender, kind), frames) in &report.decrypted {
         assert!(*frames > 0, "{kind} from {sender}: {frames}");
     }

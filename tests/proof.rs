@@ -73,6 +73,47 @@ fn check_record(
             );
         }
     }
+    // What the messages themselves say: answers carry none of the browsers' addresses (the
+    // relay is ICE-lite and learns them from their checks), and every note has the same size
+    // (padded), whatever name or message it holds.
+    let (mut answers, mut note_sizes) = (0, std::collections::BTreeSet::new());
+    for s in &sent {
+        let Sent::WebSocket(payload) = s else {
+            continue;
+        };
+        let Ok(message) = serde_json::from_slice::<veilig_protocol::ClientMessage>(payload) else {
+            continue;
+        };
+        match message {
+            veilig_protocol::ClientMessage::Answer { sdp } => {
+                answers += 1;
+                crate::ensure!(
+                    !sdp.contains("a=candidate"),
+                    "an answer carried candidates: {sdp}"
+                );
+                crate::ensure!(
+                    sdp.lines()
+                        .filter(|l| l.starts_with("c="))
+                        .all(|l| l.trim_end() == "c=IN IP4 0.0.0.0"),
+                    "an answer named an address: {sdp}"
+                );
+                // The namespace's addresses, the only ones the browsers have here.
+                crate::ensure!(
+                    !sdp.contains(netns::RELAY_IP) && !sdp.contains(netns::OTHER_IP),
+                    "an answer named an address: {sdp}"
+                );
+            }
+            veilig_protocol::ClientMessage::Blob { data, .. } => {
+                note_sizes.insert(data.len());
+            }
+            _ => {}
+        }
+    }
+    crate::ensure!(answers >= 3, "only {answers} answers recorded");
+    crate::ensure!(
+        note_sizes.len() == 1,
+        "notes of different sizes (names, messages and mute states of different lengths): {note_sizes:?}"
+    );
     Ok((requests, messages))
 }
 

@@ -35,6 +35,15 @@ pub enum Attack {
         /// Which slot.
         source: Source,
     },
+    /// Every participant who joins from now on is told that `a`'s lines are `b`'s and `b`'s are
+    /// `a`'s, consistently in every offer: a browser that believes the relay's `from` plays
+    /// each one's picture and voice in the other's tile.
+    SwapLines {
+        /// One participant.
+        a: ParticipantId,
+        /// The other.
+        b: ParticipantId,
+    },
     /// From now on, every note (blob) from `a` is delivered as from `b`, and every note from
     /// `b` as from `a`: a browser that believes the relay's `from` shows each one's name, mute
     /// state and chat on the other's tile.
@@ -53,7 +62,7 @@ impl Attack {
             Attack::ForwardAsSlot { origin, .. } | Attack::SlotAsForward { origin, .. } => {
                 Some(origin)
             }
-            Attack::SwapNotes { .. } => None,
+            Attack::SwapNotes { .. } | Attack::SwapLines { .. } => None,
         }
     }
 }

@@ -4,7 +4,7 @@
 use str0m::media::Direction;
 use veilig_protocol::{MediaLine, ParticipantId, Source};
 
-use super::{ForwardState, Room};
+use super::{ForwardState, Peer, Room};
 
 impl Room {
     /// Test-only: tells `attack`'s lie in a new offer to every peer it is aimed at.
@@ -13,10 +13,18 @@ impl Room {
         attack: &crate::hostile::Attack,
     ) -> Result<usize, crate::hostile::NotNow> {
         use crate::hostile::{Attack, NotNow};
-        if let Attack::SwapNotes { a, b } = attack {
-            self.swapped_notes = Some((a.clone(), b.clone()));
-            tracing::warn!(room = %self.tag, ?attack, "attacked");
-            return Ok(self.peers.len());
+        match attack {
+            Attack::SwapNotes { a, b } => {
+                self.swapped_notes = Some((a.clone(), b.clone()));
+                tracing::warn!(room = %self.tag, ?attack, "attacked");
+                return Ok(self.peers.len());
+            }
+            Attack::SwapLines { a, b } => {
+                self.swapped_lines = Some((a.clone(), b.clone()));
+                tracing::warn!(room = %self.tag, ?attack, "attacked");
+                return Ok(self.peers.len());
+            }
+            _ => {}
         }
         let mut victims = 0;
         for peer in self
@@ -55,7 +63,9 @@ impl Room {
                     };
                     (slot.mid, Direction::SendOnly, line)
                 }
-                Attack::SwapNotes { .. } => unreachable!("handled above"),
+                Attack::SwapNotes { .. } | Attack::SwapLines { .. } => {
+                    unreachable!("handled above")
+                }
             };
             if peer.pending.is_some() {
                 return Err(NotNow::NotReady);
@@ -74,5 +84,33 @@ impl Room {
             return Err(NotNow::NotReady);
         }
         Ok(victims)
+    }
+
+    /// With [`Attack::SwapLines`] in force, labels a newcomer's lines of `a` as `b`'s and back,
+    /// in this and every later offer (the roles stay as they are: only the owners lie).
+    pub(super) fn lie_about_lines(&self, peer: &mut Peer) {
+        let Some((a, b)) = &self.swapped_lines else {
+            return;
+        };
+        for forward in &peer.forwards {
+            let ForwardState::Negotiating(mid) = forward.state else {
+                continue;
+            };
+            let liar = if forward.origin == *a {
+                b
+            } else if forward.origin == *b {
+                a
+            } else {
+                continue;
+            };
+            peer.relabels.insert(
+                mid.to_string(),
+                MediaLine {
+                    mid: mid.to_string(),
+                    source: forward.source,
+                    from: Some(liar.clone()),
+                },
+            );
+        }
     }
 }

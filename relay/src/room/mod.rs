@@ -149,6 +149,9 @@ pub struct Room {
     /// Test-only: two participants whose notes are delivered as each other's.
     #[cfg(feature = "hostile")]
     swapped_notes: Option<(ParticipantId, ParticipantId)>,
+    /// Test-only: two participants whose lines newcomers are told are each other's.
+    #[cfg(feature = "hostile")]
+    swapped_lines: Option<(ParticipantId, ParticipantId)>,
 }
 
 impl Room {
@@ -164,6 +167,8 @@ impl Room {
             gaps: Gaps::default(),
             #[cfg(feature = "hostile")]
             swapped_notes: None,
+            #[cfg(feature = "hostile")]
+            swapped_lines: None,
         }
     }
 
@@ -293,6 +298,8 @@ impl Room {
             participants,
             ice_servers: self.ctx.turn.iter().map(|turn| turn.issue()).collect(),
         });
+        #[cfg(feature = "hostile")]
+        self.lie_about_lines(&mut peer);
         let lines = peer.lines();
         peer.send(ServerMessage::Offer {
             sdp: offer.to_sdp_string(),
