@@ -3,9 +3,11 @@
 //! chat: [`metadata`]) and the [`session`] that drives them, with reconnection; what the call
 //! tells the UI ([`events`]) and how each participant's media is doing ([`health`]).
 //!
-//! [`lines`] (what the relay's offers may say), [`metadata`], [`route`] and [`video_budget`]
+//! [`lines`] (what the relay's offers may say), [`announcements`] (which KIDs a line may
+//! carry), [`metadata`], [`route`] and [`video_budget`]
 //! are pure and tested natively; the rest is browser glue.
 
+pub mod announcements;
 pub mod lines;
 pub mod metadata;
 pub mod route;

@@ -20,6 +20,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::RtcPeerConnectionState;
 
+use super::announcements::Announcements;
 pub use super::events::{CallEvent, Decryption, Failure, Reception, Status};
 use super::health;
 use super::media::{open_devices, Device, LocalMedia, MediaError};
@@ -77,16 +78,9 @@ struct State {
     ping_timer: Option<i32>,
     /// Remote track id → (participant, is audio), for reading the browser's statistics.
     tracks: HashMap<String, (ParticipantId, bool)>,
-    /// The KIDs our tracks use on this connection (new on every connect).
-    kids: MediaKids,
-    /// Frames our tracks have encrypted, at the worker's last report: the counters they are
-    /// at, give or take a second.
-    sent: MediaKids,
-    /// The KIDs each participant announced in their presence note, this connection, and the
-    /// counters below which their frames are replays.
-    announced: HashMap<ParticipantId, (MediaKids, MediaKids)>,
-    /// What each remote transform was last told it may accept: (KID, floor).
-    told: HashMap<u32, (u64, u64)>,
+    /// Which KIDs our tracks and everyone else's use on this connection (see
+    /// [`Announcements`]); new on every connect.
+    announcements: Announcements,
 }
 
 /// A running call.
@@ -139,10 +133,7 @@ impl Call {
             _ping: None,
             ping_timer: None,
             tracks: HashMap::new(),
-            kids: MediaKids::default(),
-            sent: MediaKids::default(),
-            announced: HashMap::new(),
-            told: HashMap::new(),
+            announcements: Announcements::default(),
         }));
         let own_video = state.borrow().local.video.clone();
         let call = Call { state };
@@ -271,10 +262,7 @@ impl Call {
             ));
             s.crypto = Some(crypto);
             s.peer = Some(peer);
-            s.kids = kids;
-            s.sent = MediaKids::default();
-            s.announced.clear();
-            s.told.clear();
+            s.announcements = Announcements::new(kids);
             s.signaling = Some(socket);
             s.last_counts.clear();
         });
@@ -486,39 +474,15 @@ impl Call {
     }
 }
 
-/// Tells the worker, for each remote line, the one KID its participant announced for that
-/// source (only what changed): frames under any other KID are dropped as `unannounced`.
+/// Tells the worker what each remote line may carry, as its labelled owner announced it (see
+/// [`Announcements::to_tell`]): frames under any other KID are dropped as `unannounced`.
 fn tell_announced(state: &Rc<RefCell<State>>) {
     let mut s = state.borrow_mut();
     let (Some(peer), Some(crypto)) = (s.peer.clone(), s.crypto.clone()) else {
         return;
     };
-    for (id, from, source) in peer.remote_lines() {
-        let Some(told) = s
-            .announced
-            .get(&from)
-            .map(|(kids, floors)| (kids.of(source), floors.of(source)))
-        else {
-            continue;
-        };
-        if s.told.insert(id, told) != Some(told) {
-            crypto.announce(id, &[told]);
-        }
-    }
-}
-
-/// Frames a track may still have on their way when we announce, beyond the worker's last
-/// report (at most a second old): a second and a half of video, three of audio.
-const FLOOR_MARGIN: u64 = 64;
-
-/// The floors we announce: each track's counter at the worker's last report, less a margin.
-/// A receiver that just (re)joined refuses frames below them as replays: the relay cannot play
-/// it what we sent minutes ago, though its decryptor has no replay window for us yet.
-fn floors(sent: MediaKids) -> MediaKids {
-    MediaKids {
-        microphone: sent.microphone.saturating_sub(FLOOR_MARGIN),
-        camera: sent.camera.saturating_sub(FLOOR_MARGIN),
-        screen: sent.screen.saturating_sub(FLOOR_MARGIN),
+    for (id, told) in s.announcements.to_tell(&peer.remote_lines()) {
+        crypto.announce(id, &[told]);
     }
 }
 
@@ -589,8 +553,8 @@ fn send_presence(state: &Rc<RefCell<State>>, to: Option<ParticipantId>) {
         mic: s.mic && s.local.audio.is_some(),
         camera: s.camera && s.local.video.is_some(),
         screen: s.screen.is_some(),
-        kids: s.kids,
-        floors: floors(s.sent),
+        kids: s.announcements.ours().0,
+        floors: s.announcements.ours().1,
     };
     let Some(blob) = s.notes.as_mut().and_then(|notes| notes.seal(&note, now())) else {
         return;
@@ -732,7 +696,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                 if let Some(notes) = s.notes.as_mut() {
                     notes.forget(&participant);
                 }
-                s.announced.remove(&participant);
+                s.announcements.forget(&participant);
                 s.participants.clone()
             };
             budget_camera(state);
@@ -754,8 +718,8 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                 }) => {
                     state
                         .borrow_mut()
-                        .announced
-                        .insert(from.clone(), (kids, floors));
+                        .announcements
+                        .heard(from.clone(), kids, floors);
                     tell_announced(state);
                     emit(
                         state,
@@ -866,12 +830,8 @@ fn report_decryption(state: &Rc<RefCell<State>>, stats: &WorkerStats) {
     {
         let mut s = state.borrow_mut();
         for (id, direction, counters) in &stats.transforms {
-            let sent = &mut s.sent;
-            match (direction, slot_source(*id)) {
-                (Direction::Send, Some(Source::Microphone)) => sent.microphone = counters.encrypted,
-                (Direction::Send, Some(Source::Camera)) => sent.camera = counters.encrypted,
-                (Direction::Send, Some(Source::Screen)) => sent.screen = counters.encrypted,
-                _ => {}
+            if let (Direction::Send, Some(source)) = (direction, slot_source(*id)) {
+                s.announcements.sent(source, counters.encrypted);
             }
         }
     }
