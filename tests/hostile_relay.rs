@@ -15,9 +15,10 @@
 //! | `SwapLines` | two guests' lines are labelled as each other's for a newcomer | played each one's picture and voice in the other's tile; now each line's frames are under KIDs its labelled owner never announced: refused, nothing decoded |
 //! | `SwapNotes` | two guests' notes are delivered as each other's | showed each one's name (and would show their chat) on the other's tile; now neither note opens, and without their announced KIDs neither guest's frames decode |
 //!
-//! For the relabelled lines the browser must stop the call at once with the plain message ("The server sent
-//! something unexpected. For your safety the call was stopped.", or the Dutch one), and at the
-//! end every frame the relay received from any browser, stray ones included, must be our clear
+//! Every lie is told on each of the three paths. For the relabelled lines the browser must stop
+//! the call at once with the plain message ("The server sent something unexpected. For your
+//! safety the call was stopped.", or the Dutch one); swapped notes and lines must leave the
+//! guests' tiles refusing their frames, with no name from a swapped note. At the end every frame the relay received from any browser, stray ones included, must be our clear
 //! prefix + SFrame header + ciphertext that opens under the link's keys. Swapped notes must not
 //! open at all: their associated data names the sender they were sealed by.
 #![cfg(not(target_arch = "wasm32"))]
@@ -28,7 +29,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::app::*;
-use common::guests::{vp8_clips, Guests};
+use common::guests::{vp8_clips, Clip, Guests};
 use common::tap::{check_tap, start_tapped_relay};
 use common::{netns, HarnessError, Session, TIMEOUT};
 use veilig_e2ee::{InviteLink, RoomKeys};
@@ -172,13 +173,13 @@ async fn every_lie_refused(
 async fn swapped_notes_are_refused(
     session: &Session,
     meeting: &Meeting<'_>,
+    options: &str,
+    clips: &[Clip],
 ) -> Result<(), HarnessError> {
     let room = RoomId::new(InviteLink::parse(meeting.link).unwrap().room()).unwrap();
     // The clips are encoded on a page of the relay's origin, before joining.
-    session.goto(meeting.base).await?;
-    let clips = vp8_clips(session, 2, 30).await?;
     let names = ["Cas".to_owned(), "Daan".to_owned()];
-    let guests = Guests::join(meeting.relay, meeting.link, &names, &clips)
+    let guests = Guests::join(meeting.relay, meeting.link, &names, clips)
         .await
         .map_err(|e| HarnessError::Check(format!("guests: {e:?}")))?;
     let swap = Attack::SwapNotes {
@@ -186,7 +187,9 @@ async fn swapped_notes_are_refused(
         b: guests.ids[1].clone(),
     };
     attack_when_ready(meeting.relay, &room, &swap).await?;
-    session.goto(meeting.link).await?;
+    // From the start page, so the meeting page loads afresh.
+    session.goto(meeting.base).await?;
+    session.goto(&format!("{}{options}", meeting.link)).await?;
     join_as(session, "Anna").await?;
     // Their notes do not open (sealed for the other's id), so neither announced a KID: their
     // frames arrive and are dropped as unannounced, and both tiles say their frames are refused.
@@ -223,12 +226,12 @@ async fn swapped_notes_are_refused(
 async fn swapped_lines_are_refused(
     session: &Session,
     meeting: &Meeting<'_>,
+    options: &str,
+    clips: &[Clip],
 ) -> Result<(), HarnessError> {
     let room = RoomId::new(InviteLink::parse(meeting.link).unwrap().room()).unwrap();
-    session.goto(meeting.base).await?;
-    let clips = vp8_clips(session, 2, 30).await?;
     let names = ["Eva".to_owned(), "Fien".to_owned()];
-    let guests = Guests::join(meeting.relay, meeting.link, &names, &clips)
+    let guests = Guests::join(meeting.relay, meeting.link, &names, clips)
         .await
         .map_err(|e| HarnessError::Check(format!("guests: {e:?}")))?;
     let swap = Attack::SwapLines {
@@ -236,7 +239,9 @@ async fn swapped_lines_are_refused(
         b: guests.ids[1].clone(),
     };
     attack_when_ready(meeting.relay, &room, &swap).await?;
-    session.goto(meeting.link).await?;
+    // From the start page, so the meeting page loads afresh.
+    session.goto(meeting.base).await?;
+    session.goto(&format!("{}{options}", meeting.link)).await?;
     join_as(session, "Anna").await?;
     let refusing = format!(
         "return [{}, {}].every(t => t && t.dataset.state === 'refusing');",
@@ -287,8 +292,18 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
         every_lie_refused(&chromium, &meeting, "").await?;
         every_lie_refused(&chromium, &meeting, "&transform=streams").await?;
         every_lie_refused(&firefox, &meeting, "").await?;
-        swapped_notes_are_refused(&chromium, &meeting).await?;
-        swapped_lines_are_refused(&chromium, &meeting).await?;
+        // The guests' pictures, encoded by Chromium's WebCodecs on a page of the relay's
+        // origin, before joining.
+        chromium.goto(&base).await?;
+        let clips = vp8_clips(&chromium, 2, 30).await?;
+        for (session, options) in [
+            (&chromium, ""),
+            (&chromium, "&transform=streams"),
+            (&firefox, ""),
+        ] {
+            swapped_notes_are_refused(session, &meeting, options, &clips).await?;
+            swapped_lines_are_refused(session, &meeting, options, &clips).await?;
+        }
         bram.close();
         Ok(())
     }
@@ -303,10 +318,10 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
         "tap: {:?}, stray frames: {}",
         report.decrypted, report.stray
     );
-    // Eleven joins (three lies on three paths, then the swapped notes and lines) and the four
+    // Fifteen joins (three lies, then the swapped notes and lines, on three paths) and twelve
     // guests, each a new participant id with its own KIDs, and every frame any of them sent,
     // on any line, opened under the link's keys.
-    assert_eq!(report.kids.len(), 15, "senders: {report:?}");
+    assert_eq!(report.kids.len(), 27, "senders: {report:?}");
     for ((sender, kind), frames) in &report.decrypted {
         assert!(*frames > 0, "{kind} from {sender}: {frames}");
     }
