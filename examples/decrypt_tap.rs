@@ -6,7 +6,7 @@
 //! ```
 //!
 //! `meeting.json` names the link, the passphrase and the tap file (JSON lines, one per
-//! forwarded frame: see README, "Payload tap"). Every frame is split into the codec's clear
+//! forwarded frame: see `docs/design.md`, "Payload tap"). Every frame is split into the codec's clear
 //! prefix, the SFrame header and the ciphertext, and decrypted with the media key derived from
 //! the link (README, "Key schedule"). Decrypted video goes to one IVF file per sender
 //! (`<sender>.ivf` next to the tap), which ffplay or VLC can play; audio frames are counted.

@@ -3,7 +3,7 @@
 //! Real browsers meet through the real relay (in-process, in a network namespace of their own,
 //! see `common/netns.rs`), with two records running:
 //! - the relay's **payload tap** (`--features payload-tap`): every media frame it forwards,
-//!   as the README's "Payload tap" section describes;
+//!   as `docs/design.md`, "Payload tap", describes;
 //! - a **recording proxy** in front of its HTTP port (`common/recorder.rs`): every HTTP
 //!   request line and header and every WebSocket message the browsers send it.
 //!
