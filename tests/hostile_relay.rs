@@ -167,6 +167,30 @@ async fn every_lie_refused(
     Ok(())
 }
 
+/// Two native guests named `names` join; the relay is told the lie `swap` makes of them; then
+/// `session` joins the meeting afresh (with `options`). Returns the guests (they leave when
+/// dropped).
+async fn guests_under_a_lie(
+    session: &Session,
+    meeting: &Meeting<'_>,
+    options: &str,
+    clips: &[Clip],
+    names: &[String],
+    swap: impl FnOnce(ParticipantId, ParticipantId) -> Attack,
+) -> Result<Guests, HarnessError> {
+    let room = RoomId::new(InviteLink::parse(meeting.link).unwrap().room()).unwrap();
+    let guests = Guests::join(meeting.relay, meeting.link, names, clips)
+        .await
+        .map_err(|e| HarnessError::Check(format!("guests: {e:?}")))?;
+    let lie = swap(guests.ids[0].clone(), guests.ids[1].clone());
+    attack_when_ready(meeting.relay, &room, &lie).await?;
+    // From the start page, so the meeting page loads afresh.
+    session.goto(meeting.base).await?;
+    session.goto(&format!("{}{options}", meeting.link)).await?;
+    join_as(session, "Anna").await?;
+    Ok(guests)
+}
+
 /// Two native guests, Cas and Daan, whose notes the relay delivers as each other's: the browser
 /// opens neither note, so it shows neither name, and since neither announced a KID to it, it
 /// decodes none of their frames either.
@@ -176,21 +200,11 @@ async fn swapped_notes_are_refused(
     options: &str,
     clips: &[Clip],
 ) -> Result<(), HarnessError> {
-    let room = RoomId::new(InviteLink::parse(meeting.link).unwrap().room()).unwrap();
-    // The clips are encoded on a page of the relay's origin, before joining.
     let names = ["Cas".to_owned(), "Daan".to_owned()];
-    let guests = Guests::join(meeting.relay, meeting.link, &names, clips)
-        .await
-        .map_err(|e| HarnessError::Check(format!("guests: {e:?}")))?;
-    let swap = Attack::SwapNotes {
-        a: guests.ids[0].clone(),
-        b: guests.ids[1].clone(),
-    };
-    attack_when_ready(meeting.relay, &room, &swap).await?;
-    // From the start page, so the meeting page loads afresh.
-    session.goto(meeting.base).await?;
-    session.goto(&format!("{}{options}", meeting.link)).await?;
-    join_as(session, "Anna").await?;
+    let guests = guests_under_a_lie(session, meeting, options, clips, &names, |a, b| {
+        Attack::SwapNotes { a, b }
+    })
+    .await?;
     // Their notes do not open (sealed for the other's id), so neither announced a KID: their
     // frames arrive and are dropped as unannounced, and both tiles say their frames are refused.
     let tiles = format!(
@@ -237,20 +251,11 @@ async fn swapped_lines_are_refused(
     options: &str,
     clips: &[Clip],
 ) -> Result<(), HarnessError> {
-    let room = RoomId::new(InviteLink::parse(meeting.link).unwrap().room()).unwrap();
     let names = ["Eva".to_owned(), "Fien".to_owned()];
-    let guests = Guests::join(meeting.relay, meeting.link, &names, clips)
-        .await
-        .map_err(|e| HarnessError::Check(format!("guests: {e:?}")))?;
-    let swap = Attack::SwapLines {
-        a: guests.ids[0].clone(),
-        b: guests.ids[1].clone(),
-    };
-    attack_when_ready(meeting.relay, &room, &swap).await?;
-    // From the start page, so the meeting page loads afresh.
-    session.goto(meeting.base).await?;
-    session.goto(&format!("{}{options}", meeting.link)).await?;
-    join_as(session, "Anna").await?;
+    let guests = guests_under_a_lie(session, meeting, options, clips, &names, |a, b| {
+        Attack::SwapLines { a, b }
+    })
+    .await?;
     let refusing = format!(
         "return [{}, {}].every(t => t && t.dataset.state === 'refusing');",
         tile_of("Eva"),
