@@ -43,11 +43,6 @@ impl Announcements {
         }
     }
 
-    /// Our tracks' KIDs.
-    pub fn kids(&self) -> MediaKids {
-        self.kids
-    }
-
     /// The worker counted `encrypted` frames on our track of `source` so far.
     pub fn sent(&mut self, source: Source, encrypted: u64) {
         match source {

@@ -57,13 +57,6 @@ impl Role {
             },
         }
     }
-
-    /// The source the line carries.
-    pub fn source(&self) -> Source {
-        match self {
-            Role::Slot(source) | Role::Remote { source, .. } => *source,
-        }
-    }
 }
 
 /// Audio or video, as an m-line says (`m=audio`, `m=video`).

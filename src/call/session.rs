@@ -548,13 +548,14 @@ fn flush_outbox(state: &Rc<RefCell<State>>) {
 
 fn send_presence(state: &Rc<RefCell<State>>, to: Option<ParticipantId>) {
     let mut s = state.borrow_mut();
+    let (kids, floors) = s.announcements.ours();
     let note = Note::Presence {
         name: s.config.name.clone(),
         mic: s.mic && s.local.audio.is_some(),
         camera: s.camera && s.local.video.is_some(),
         screen: s.screen.is_some(),
-        kids: s.announcements.ours().0,
-        floors: s.announcements.ours().1,
+        kids,
+        floors,
     };
     let Some(blob) = s.notes.as_mut().and_then(|notes| notes.seal(&note, now())) else {
         return;

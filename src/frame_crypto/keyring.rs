@@ -57,8 +57,6 @@ pub struct Keyring {
     pub stats: HashMap<u32, (Direction, TransformStats)>,
     /// The measured crossover, once known.
     crossover: Option<usize>,
-    /// Whether remote frames are accepted only under announced KIDs (the page's `key` says).
-    require_announced: bool,
     /// KIDs announced per receive transform, kept across key changes.
     announced: HashMap<u32, Vec<(Kid, Counter)>>,
     /// KIDs the page chose for its send transforms.
@@ -81,7 +79,6 @@ impl Keyring {
             remote: HashMap::new(),
             stats: HashMap::new(),
             crossover: None,
-            require_announced: false,
             announced: HashMap::new(),
             requested: HashMap::new(),
         }))
@@ -107,7 +104,6 @@ impl Keyring {
                 _ => policy,
             };
             let mut decryptor = FrameDecryptor::new(ring.suite, &base);
-            ring.require_announced = require_announced;
             if require_announced {
                 decryptor.require_announced();
             }
