@@ -229,6 +229,14 @@ impl Notes {
         due
     }
 
+    /// Whether we answered `who`'s latest session: from then on they believe what we send
+    /// (our answer reaches them before anything we send after it).
+    pub fn answered(&self, who: &ParticipantId) -> bool {
+        self.senders
+            .get(who)
+            .is_some_and(|sender| sender.answered.is_some() && sender.answered == sender.greeted)
+    }
+
     /// Our presence `note`, sealed at `now` as the answer to `to`'s latest session, to be sent
     /// to `to` alone; `None` if `to` owes us nothing to answer (or before we know our id).
     pub fn answer(&mut self, to: &ParticipantId, note: &Note, now: u64) -> Option<String> {

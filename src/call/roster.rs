@@ -8,15 +8,23 @@
 //! to everyone on each welcome, and every participant who greets us (or answers us first) gets
 //! one answer per session, with our KIDs and floors as they are at that moment.
 //!
-//! Pure: no browser, no socket, no clock (the caller passes `now`). What it does not do: send
-//! anything itself, or touch the worker; [`Roster::to_tell`] says what the worker must hear.
-//! Chat typed while nobody could receive it is kept across reconnects and sent once back in.
+//! Chat goes out once everyone in the room has had our answer (a note sent before it would be
+//! refused by whoever has not believed us yet), or after [`CHAT_HOLD_MS`] if someone never
+//! greets us; chat typed while nobody could receive it is kept across reconnects.
+//!
+//! Pure: no browser, no socket, no clock (the caller passes `now`, and calls [`Roster::tick`]
+//! now and then). What it does not do: send anything itself, or touch the worker;
+//! [`Roster::to_tell`] says what the worker must hear.
 
 use veilig_e2ee::BaseKey;
 use veilig_protocol::{ClientMessage, ParticipantId, Source};
 
 use super::announcements::Announcements;
 use super::metadata::{MediaKids, Note, NoteError, Notes};
+
+/// Longest chat waits for a participant who has not greeted us (a relay withholding one
+/// greeting must not hold everyone's chat back), in milliseconds.
+pub const CHAT_HOLD_MS: u64 = 3_000;
 
 /// What we say about ourselves in every presence note.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -62,8 +70,11 @@ pub struct Roster {
     announcements: Announcements,
     /// Everyone else in the room, as the relay says.
     participants: Vec<ParticipantId>,
-    /// Chat typed while nobody could receive it.
-    outbox: Vec<Note>,
+    /// Chat not sent yet, with when it was typed.
+    outbox: Vec<(u64, Note)>,
+    /// Chat waited [`CHAT_HOLD_MS`] for someone who never greeted: later chat goes at once,
+    /// until someone new arrives.
+    waited_out: bool,
     joined: bool,
 }
 
@@ -76,6 +87,7 @@ impl Roster {
         self.announcements = Announcements::new(kids);
         self.participants.clear();
         self.joined = false;
+        self.waited_out = false;
     }
 
     /// The connection is gone; notes wait for the next one.
@@ -111,6 +123,7 @@ impl Roster {
     /// somebody goes now.
     pub fn arrived(&mut self, who: ParticipantId, now: u64) -> Vec<ClientMessage> {
         self.participants.push(who);
+        self.waited_out = false;
         self.flush(now)
     }
 
@@ -133,7 +146,7 @@ impl Roster {
 
     /// Queues a chat message and sends what can be sent, at `now`.
     pub fn chat(&mut self, text: String, now: u64) -> Vec<ClientMessage> {
-        self.outbox.push(Note::Chat { text });
+        self.outbox.push((now, Note::Chat { text }));
         self.flush(now)
     }
 
@@ -176,7 +189,15 @@ impl Roster {
             Err(NoteError::Unreadable | NoteError::Unanswered) => Heard::Nothing(None),
             Err(refused) => Heard::Nothing(Some(refused)),
         };
-        (heard, self.answers(me, now))
+        let mut out = self.answers(me, now);
+        out.extend(self.flush(now));
+        (heard, out)
+    }
+
+    /// Time passed: chat held for someone who never greeted us goes now, if it waited
+    /// [`CHAT_HOLD_MS`].
+    pub fn tick(&mut self, now: u64) -> Vec<ClientMessage> {
+        self.flush(now)
     }
 
     /// Our tracks' encrypted frame counts, at the worker's last report (for our floors).
@@ -205,17 +226,28 @@ impl Roster {
             .collect()
     }
 
-    /// Chat that waited, once in the room with somebody to receive it.
+    /// Chat that waited, once in the room with somebody to receive it, and everyone answered
+    /// (or the oldest waited long enough).
     fn flush(&mut self, now: u64) -> Vec<ClientMessage> {
         let Some(notes) = self.notes.as_mut() else {
+            return Vec::new();
+        };
+        let Some((oldest, _)) = self.outbox.first() else {
             return Vec::new();
         };
         if !self.joined || self.participants.is_empty() {
             return Vec::new();
         }
+        let everyone_answered = self.participants.iter().all(|p| notes.answered(p));
+        if !everyone_answered && !self.waited_out {
+            if now < oldest.saturating_add(CHAT_HOLD_MS) {
+                return Vec::new();
+            }
+            self.waited_out = true;
+        }
         self.outbox
             .drain(..)
-            .filter_map(|note| notes.seal(&note, now))
+            .filter_map(|(_, note)| notes.seal(&note, now))
             .map(|data| ClientMessage::Blob { to: None, data })
             .collect()
     }

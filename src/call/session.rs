@@ -144,6 +144,9 @@ impl Call {
                     signaling.send(&ClientMessage::Ping);
                 }
             }
+            // Chat held for a participant who never greeted us goes after a while.
+            let held = state.borrow_mut().roster.tick(now());
+            send_all(&state, held);
             poll_reception(&state);
         });
         let timer = web_sys::window().and_then(|w| {

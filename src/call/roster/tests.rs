@@ -135,14 +135,49 @@ fn chat_waits_for_somebody_and_survives_a_reconnect() {
     let key = BaseKey::new(&[7; 32]);
     alone.connect("room", &key, 1, 2, kids(1));
     assert!(alone.chat("eerst".into(), NOW).is_empty(), "not in yet");
-    assert!(
-        alone.welcome(id("a"), vec![], &me("a"), NOW).len() == 1,
+    assert_eq!(
+        alone.welcome(id("a"), vec![], &me("a"), NOW).len(),
+        1,
         "greeting only"
     );
     alone.connect("room", &key, 3, 4, kids(3));
     let out = alone.welcome(id("a2"), vec![id("b")], &me("a"), NOW);
-    assert_eq!(out.len(), 2, "greeting, then the chat that waited: {out:?}");
-    assert!(alone.chat("tweede".into(), NOW).len() == 1);
+    assert_eq!(
+        out.len(),
+        1,
+        "the greeting; the chat waits for b's answer: {out:?}"
+    );
+    assert!(alone.tick(NOW + CHAT_HOLD_MS - 1).is_empty());
+    // b never answers: the chat goes anyway, and later chat at once.
+    assert_eq!(alone.tick(NOW + CHAT_HOLD_MS).len(), 1);
+    assert_eq!(alone.chat("tweede".into(), NOW + CHAT_HOLD_MS).len(), 1);
+}
+
+/// Chat typed the moment one joins (or queued over a reconnect) waits for the answers, so
+/// everyone believes it.
+#[test]
+fn chat_sent_on_joining_reaches_everyone() {
+    let mut meeting = Meeting::default();
+    meeting.join("anna", 1);
+    meeting.join("bram", 2);
+    let mut cas = Roster::default();
+    cas.connect("room", &BaseKey::new(&[7; 32]), 3, 103, kids(30));
+    assert!(cas.chat("hallo allemaal".into(), NOW).is_empty());
+    for roster in meeting.rosters.values_mut() {
+        roster.arrived(id("cas"), NOW);
+    }
+    let out = cas.welcome(id("cas"), vec![id("anna"), id("bram")], &me("cas"), NOW);
+    meeting.rosters.insert("cas".into(), cas);
+    meeting.send("cas", out);
+    let heard: Vec<&String> = meeting
+        .heard
+        .iter()
+        .filter_map(|(to, heard)| match heard {
+            Heard::Chat { text, .. } if text == "hallo allemaal" => Some(to),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(heard, ["anna", "bram"], "{:?}", meeting.heard);
 }
 
 /// The relay makes Bram reconnect and plays him Anna's blobs of before (her answer to his old
