@@ -50,9 +50,13 @@ pub fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The release build of the app, made by `trunk build --release` (`cargo xtask test` runs it).
+/// The release build of the app, made by `trunk build --release` (`cargo xtask test` runs it),
+/// or another build's `dist/` named by `VEILIG_DIST` (to time a test against the build before
+/// it, when the protocol did not change).
 pub fn dist_dir() -> Result<PathBuf, HarnessError> {
-    let dist = workspace_root().join("dist");
+    let dist = std::env::var_os("VEILIG_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("dist"));
     if dist.join("index.html").is_file() {
         Ok(dist)
     } else {
