@@ -178,13 +178,18 @@ impl Participant {
     /// A commit adding the newcomers of `key_packages`, with the link's PSK. Pending until
     /// [`Participant::apply_own`] or [`Participant::discard_own`].
     pub fn commit_add(&mut self, key_packages: &[&[u8]]) -> Result<Outgoing, Error> {
+        self.commit_adds(key_packages, true)
+    }
+
+    fn commit_adds(&mut self, key_packages: &[&[u8]], with_psk: bool) -> Result<Outgoing, Error> {
         let mut builder = self.group.commit_builder();
         for key_package in key_packages {
             builder = builder.add_member(MlsMessage::from_bytes(key_package)?)?;
         }
-        let output = builder
-            .add_external_psk(ExternalPskId::new(MLS_PSK_ID.to_vec()))?
-            .build()?;
+        if with_psk {
+            builder = builder.add_external_psk(ExternalPskId::new(MLS_PSK_ID.to_vec()))?;
+        }
+        let output = builder.build()?;
         Ok(Outgoing {
             commit: output.commit_message.to_bytes()?,
             welcome: output
@@ -213,19 +218,7 @@ impl Participant {
     /// that show every member refuses it; the app never calls it.
     #[doc(hidden)]
     pub fn commit_add_without_link(&mut self, key_packages: &[&[u8]]) -> Result<Outgoing, Error> {
-        let mut builder = self.group.commit_builder();
-        for key_package in key_packages {
-            builder = builder.add_member(MlsMessage::from_bytes(key_package)?)?;
-        }
-        let output = builder.build()?;
-        Ok(Outgoing {
-            commit: output.commit_message.to_bytes()?,
-            welcome: output
-                .welcome_messages
-                .first()
-                .map(MlsMessage::to_bytes)
-                .transpose()?,
-        })
+        self.commit_adds(key_packages, false)
     }
 
     /// Applies our pending commit: the relay ordered it first for this epoch.
