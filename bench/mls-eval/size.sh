@@ -9,7 +9,7 @@ here=$(pwd)
 T=${CARGO_TARGET_DIR:-$here/target}
 export CARGO_TARGET_DIR=$T
 mkdir -p $T/size
-for lib in openmls mlsrs; do
+for lib in ${LIBS:-openmls mlsrs veilig e2ee}; do
   nice -n 5 cargo build --lib --target wasm32-unknown-unknown --profile wasm-size --no-default-features --features $lib
   cp $T/wasm32-unknown-unknown/wasm-size/mls_eval.wasm $T/size/$lib.raw.wasm
   wasm-bindgen --target web --out-dir $T/size/$lib --out-name eval $T/size/$lib.raw.wasm
@@ -19,4 +19,4 @@ for lib in openmls mlsrs; do
   done
 done
 mkdir -p $here/size
-for lib in openmls mlsrs; do cp $T/size/$lib/eval_opt.wasm $here/size/$lib.wasm; done
+for lib in ${LIBS:-openmls mlsrs}; do [ -f $T/size/$lib/eval_opt.wasm ] && cp $T/size/$lib/eval_opt.wasm $here/size/$lib.wasm; done

@@ -175,3 +175,72 @@ pub fn run() -> f64 {
 pub fn run() -> f64 {
     minimal_flow::<mlsrs::MlsRs>().map_or(-1.0, |e| e as f64)
 }
+
+/// The SFrame core alone: a link's keys, one frame sealed and opened. The baseline of the
+/// `veilig` size build.
+#[cfg(feature = "e2ee")]
+pub fn e2ee_flow(payload: &[u8]) -> usize {
+    use veilig_e2ee::{Codec, FrameDecryptor, FrameEncryptor, InviteLink, Kid, RoomKeys, SourceId};
+    let link = InviteLink::new("room", &[1; 16], false).expect("link");
+    let keys = RoomKeys::derive(&link, None).expect("keys");
+    let mut encryptor = FrameEncryptor::new(Default::default(), &keys.media, Kid(9));
+    let mut decryptor = FrameDecryptor::new(Default::default(), &keys.media);
+    let (mut wire, mut out) = (Vec::new(), Vec::new());
+    encryptor.encrypt(Codec::Opus, payload, &mut wire).ok();
+    decryptor
+        .decrypt(SourceId(1), Codec::Opus, &wire, &mut out)
+        .ok();
+    out.len()
+}
+
+/// Veilig's MLS core: a meeting of three, a frame under the epoch's keys, a leave.
+#[cfg(feature = "veilig")]
+pub fn veilig_flow(payload: &[u8]) -> Result<usize, veilig_mls::Error> {
+    use veilig_e2ee::{Codec, InviteLink, RoomKeys, SourceId};
+    use veilig_mls::{Newcomer, Participant};
+    let link = InviteLink::new("room", &[1; 16], false).expect("link");
+    let psk = RoomKeys::derive(&link, None).expect("keys").mls_psk;
+    let mut alice = Participant::create(&psk)?;
+    let (bob, kp) = Newcomer::new(&psk)?;
+    let (carol, kp2) = Newcomer::new(&psk)?;
+    let out = alice.commit_add(&[&kp, &kp2])?;
+    alice.apply_own()?;
+    let tag = alice.link_tag()?;
+    let welcome = out.welcome.unwrap_or_default();
+    let bob = bob.join(&welcome, &tag)?;
+    let mut carol = carol.join(&welcome, &tag)?;
+    let leave = alice.commit_remove(&[bob.leaf()])?;
+    alice.apply_own()?;
+    carol.process(&leave.commit)?;
+    let mut keys = alice.epoch_keys()?;
+    let (mut wire, mut out) = (Vec::new(), Vec::new());
+    keys.encryptor(0)?
+        .encrypt(Codec::Opus, payload, &mut wire)
+        .ok();
+    carol
+        .epoch_keys()?
+        .decryptor()
+        .decrypt(SourceId(1), Codec::Opus, &wire, &mut out)
+        .ok();
+    Ok(out.len() + e2ee_flow(payload))
+}
+
+#[cfg(all(target_arch = "wasm32", feature = "veilig", not(feature = "mlsrs")))]
+#[wasm_bindgen::prelude::wasm_bindgen]
+/// The size build's one export (Veilig's MLS core with the SFrame core).
+pub fn run(payload: &[u8]) -> f64 {
+    veilig_flow(payload).map_or(-1.0, |n| n as f64)
+}
+
+#[cfg(all(
+    target_arch = "wasm32",
+    feature = "e2ee",
+    not(feature = "veilig"),
+    not(feature = "mlsrs"),
+    not(feature = "openmls")
+))]
+#[wasm_bindgen::prelude::wasm_bindgen]
+/// The size build's one export (the SFrame core alone).
+pub fn run(payload: &[u8]) -> f64 {
+    e2ee_flow(payload) as f64
+}
