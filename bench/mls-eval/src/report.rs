@@ -51,7 +51,14 @@ pub fn measure<L: Library>(members: usize, samples: usize) -> Result<Report, Str
     let mut sizes = (0, 0, 0);
     for _ in 0..samples {
         let (newcomer, key_package) = L::newcomer();
-        let (t, out) = time(|| L::add(&mut creator, &[key_package.clone()], true, false));
+        let (t, out) = time(|| {
+            L::add(
+                &mut creator,
+                std::slice::from_ref(&key_package),
+                true,
+                false,
+            )
+        });
         let (commit, welcome) = out?;
         commit_t.push(t);
         sizes = (commit.len(), welcome.len(), key_package.len());
