@@ -20,7 +20,12 @@
 //!                                                            shown as four groups of four digits
 //! access   = HKDF-Expand(prk, "veilig/1 room access", 32)   shown to the relay as 64 lowercase
 //!                                                            hex digits in `join`
+//! mls_psk  = HKDF-Expand(prk, "veilig/1 mls psk",     32)   the MLS group's external PSK, id
+//!                                                            "veilig/1 link" (RFC 9420 §8.4)
 //! ```
+//! With MLS group keys (`veilig-mls`, docs/mls.md) the `mls_psk` is what binds admission to the
+//! link: every commit that adds a member must carry it, and a Welcome cannot be opened without
+//! it. The MLS safety code is [`SafetyCode::from_epoch_authenticator`].
 //! The access value is the one output the relay sees: the first joiner of a room registers it
 //! and later joiners must present the same, so that a room id alone gets nobody in. HKDF-Expand
 //! under distinct labels gives independent pseudorandom outputs, so knowing `access` tells the
@@ -228,6 +233,45 @@ impl fmt::Debug for SafetyCode {
     }
 }
 
+impl SafetyCode {
+    /// The code for an MLS epoch: the first 8 bytes of its epoch authenticator (RFC 9420 §8.7)
+    /// as a big-endian u64, mod 10^16. Everyone in the same group state sees the same code; two
+    /// groups a relay split apart have independent authenticators, so their codes differ.
+    /// Returns `None` for an authenticator shorter than 8 bytes (no MLS suite makes one).
+    pub fn from_epoch_authenticator(authenticator: &[u8]) -> Option<Self> {
+        let first: [u8; 8] = authenticator.get(..8)?.try_into().ok()?;
+        Some(SafetyCode(
+            u64::from_be_bytes(first) % 10_000_000_000_000_000,
+        ))
+    }
+}
+
+/// The external pre-shared key of a meeting's MLS group (RFC 9420 §8.4), derived from the link
+/// (and passphrase): only link holders can add a member or open a Welcome. Zeroized on drop,
+/// redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MlsPsk(Zeroizing<[u8; MLS_PSK_LEN]>);
+
+/// Bytes in an [`MlsPsk`].
+pub const MLS_PSK_LEN: usize = 32;
+
+/// The external PSK's id in the group's PSK proposals. Public (the relay sees proposals); it
+/// names the kind of key, not the key.
+pub const MLS_PSK_ID: &[u8] = b"veilig/1 link";
+
+impl MlsPsk {
+    /// The raw bytes: secret, handle with care.
+    pub fn as_bytes(&self) -> &[u8; MLS_PSK_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for MlsPsk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MlsPsk(<redacted>)")
+    }
+}
+
 /// What a participant shows the relay to enter a room: derived from the link (and passphrase),
 /// so only link holders have it, yet it reveals nothing about the keys (see the module docs).
 /// `Debug` redacts it: it admits its holder to the room while the room lasts.
@@ -272,6 +316,8 @@ pub struct RoomKeys {
     pub safety_code: SafetyCode,
     /// What the relay is shown to enter the room.
     pub access: AccessValue,
+    /// The MLS group's external PSK.
+    pub mls_psk: MlsPsk,
 }
 
 impl RoomKeys {
@@ -305,15 +351,18 @@ impl RoomKeys {
         let mut metadata = Zeroizing::new([0u8; 32]);
         let mut code = [0u8; 8];
         let mut access = Zeroizing::new([0u8; ACCESS_LEN]);
+        let mut mls_psk = Zeroizing::new([0u8; MLS_PSK_LEN]);
         expand(b"veilig/1 media", &mut *media);
         expand(b"veilig/1 metadata", &mut *metadata);
         expand(b"veilig/1 safety code", &mut code);
         expand(b"veilig/1 room access", &mut *access);
+        expand(b"veilig/1 mls psk", &mut *mls_psk);
         Ok(RoomKeys {
             media: BaseKey::new(&*media),
             metadata: BaseKey::new(&*metadata),
             safety_code: SafetyCode(u64::from_be_bytes(code) % 10_000_000_000_000_000),
             access: AccessValue(access),
+            mls_psk: MlsPsk(mls_psk),
         })
     }
 }
@@ -469,6 +518,54 @@ mod tests {
         assert_ne!(right.media.as_bytes(), wrong.media.as_bytes());
         assert_ne!(right.media.as_bytes(), none.media.as_bytes());
         assert_ne!(right.safety_code, wrong.safety_code);
+    }
+
+    #[test]
+    fn mls_psk_is_its_own_hkdf_output_and_follows_the_passphrase() {
+        // Recomputed from the documented schedule with plain HKDF calls.
+        let link = InviteLink::from_parts("room", SECRET).unwrap();
+        let keys = RoomKeys::derive(&link, None).unwrap();
+        let hkdf = Hkdf::<Sha256>::new(Some(b"room"), &link.secret);
+        let mut expected = [0u8; MLS_PSK_LEN];
+        hkdf.expand(b"veilig/1 mls psk", &mut expected).unwrap();
+        assert_eq!(keys.mls_psk.as_bytes(), &expected);
+        for other in [
+            keys.media.as_bytes(),
+            keys.metadata.as_bytes(),
+            keys.access.as_bytes(),
+        ] {
+            assert_ne!(other, expected.as_slice());
+        }
+        let guarded = InviteLink::from_parts("room", &format!("{SECRET}&pw=1")).unwrap();
+        let right = RoomKeys::derive(&guarded, Some("paard batterij")).unwrap();
+        let wrong = RoomKeys::derive(&guarded, Some("paard batterij!")).unwrap();
+        assert_ne!(right.mls_psk, wrong.mls_psk);
+        assert_ne!(right.mls_psk, keys.mls_psk);
+        assert!(format!("{keys:?}").contains("MlsPsk(<redacted>)"));
+    }
+
+    #[test]
+    fn safety_code_from_an_epoch_authenticator() {
+        let mut authenticator = [0u8; 32];
+        authenticator[..8].copy_from_slice(&1_234_000_000_560_078u64.to_be_bytes());
+        assert_eq!(
+            SafetyCode::from_epoch_authenticator(&authenticator)
+                .unwrap()
+                .to_string(),
+            "1234 0000 0056 0078"
+        );
+        authenticator[8] ^= 1; // only the first 8 bytes count
+        assert_eq!(
+            SafetyCode::from_epoch_authenticator(&authenticator)
+                .unwrap()
+                .to_string(),
+            "1234 0000 0056 0078"
+        );
+        assert_eq!(
+            SafetyCode::from_epoch_authenticator(&[u8::MAX; 8]),
+            Some(SafetyCode(u64::MAX % 10_000_000_000_000_000))
+        );
+        assert_eq!(SafetyCode::from_epoch_authenticator(&[0; 7]), None);
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub use codec::Codec;
 pub use error::{DecryptError, DropReason, EncryptError, Error};
 pub use external::{ExternalOpen, ExternalSeal};
 pub use header::{Counter, Header, Kid};
-pub use key_schedule::{AccessValue, InviteLink, RoomKeys, SafetyCode};
+pub use key_schedule::{AccessValue, InviteLink, MlsPsk, RoomKeys, SafetyCode, MLS_PSK_ID};
 pub use receiver::{FrameDecryptor, SourceId, SourceStats};
 pub use sender::FrameEncryptor;
 pub use suite::{BaseKey, CipherSuite};
