@@ -5,9 +5,12 @@
 //! decides: `/` is the start page, `/<room>#<secret>` a meeting. The language follows the
 //! link's `lang=` option, else the browser, and can be switched.
 
+mod device_picker;
+mod devices;
 pub mod lobby;
 mod media_element;
 mod meeting;
+mod new_meeting;
 mod room;
 mod start;
 mod unsupported;

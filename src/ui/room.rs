@@ -8,6 +8,7 @@ use veilig_protocol::{ParticipantId, Source};
 use web_sys::{HtmlInputElement, MediaStreamTrack};
 use yew::prelude::*;
 
+use super::devices::{use_followed_devices, DevicePanel};
 use super::media_element::MediaElement;
 use crate::call::peer::RemoteTrack;
 use crate::call::route::Route;
@@ -67,8 +68,22 @@ impl Default for View {
     }
 }
 
+impl View {
+    /// Whether the relay has admitted the current call (it told us our id).
+    pub fn admitted(&self) -> bool {
+        self.you.is_some()
+    }
+
+    /// How the current call is doing.
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+}
+
 /// What changes the view.
 pub enum Action {
+    /// A new call starts: nothing is known of it yet (the chat stays).
+    NewCall,
     /// From the call.
     Event(CallEvent),
     /// Chat panel open or closed.
@@ -90,6 +105,10 @@ impl Reducible for View {
                 view.unread = 0;
             }
             Action::Dismiss => view.refused = false,
+            Action::NewCall => {
+                view.you = None;
+                view.status = Status::Connecting;
+            }
             Action::TogglePin(who) => {
                 view.pinned = if view.pinned.as_ref() == Some(&who) {
                     None
@@ -228,6 +247,12 @@ pub fn Room(props: &Props) -> Html {
     let compact = props.toolbar == Toolbar::Compact;
     let refresh = use_force_update();
     let copied = use_state(|| false);
+    let (devices, device_lost) = use_followed_devices(&props.call);
+    let devices_open = use_state(|| false);
+    let speaker_sink = {
+        let chosen = props.speaker.clone();
+        use_state(move || chosen)
+    };
     let chat_input = use_node_ref();
 
     let on_mic = {
@@ -420,7 +445,7 @@ pub fn Room(props: &Props) -> Html {
                     <div class="no-video">{ text.waiting_for_video }</div>
                 }
                 if let Some(track) = audio {
-                    <MediaElement track={track} testid="remote-audio" sink={props.speaker.clone()} />
+                    <MediaElement track={track} testid="remote-audio" sink={(*speaker_sink).clone()} />
                 }
                 <figcaption>
                     <span data-testid="tile-name">{ name }</span>
@@ -493,6 +518,14 @@ pub fn Room(props: &Props) -> Html {
                     </button>
                 </p>
             }
+            if *device_lost {
+                <p class="status" role="status" data-testid="device-lost">
+                    { text.device_lost }{ " " }
+                    <button onclick={let lost = device_lost.clone(); Callback::from(move |_: MouseEvent| lost.set(false))}>
+                        { text.dismiss }
+                    </button>
+                </p>
+            }
             <section class="stage">
                 if sharing {
                     <p class="sharing" role="status">{ text.sharing_notice }</p>
@@ -507,6 +540,12 @@ pub fn Room(props: &Props) -> Html {
                 }
             </section>
             <aside class="side">
+                if *devices_open {
+                    <DevicePanel lang={props.lang} call={props.call.clone()} devices={devices.clone()}
+                        in_use={super::devices::in_use(&props.call)}
+                        speaker={(*speaker_sink).clone()}
+                        on_speaker={let sink = speaker_sink.clone(); Callback::from(move |id: AttrValue| sink.set(Some(id)))} />
+                }
                 <section class="safety" aria-label={text.safety_code}>
                     <h2>{ text.safety_code }</h2>
                     <p class="code" data-testid="safety-code">{ props.safety_code.clone() }</p>
@@ -560,6 +599,10 @@ pub fn Room(props: &Props) -> Html {
                 <button onclick={on_screen} aria-pressed={sharing.to_string()} data-testid="toggle-screen"
                     title={if sharing { text.stop_sharing } else { text.share_screen }}>
                     { if sharing { text.stop_sharing } else { text.share_screen } }
+                </button>
+                <button onclick={let open = devices_open.clone(); Callback::from(move |_: MouseEvent| open.set(!*open))}
+                    aria-expanded={devices_open.to_string()} data-testid="toggle-devices">
+                    { text.devices }
                 </button>
                 if chat_offered {
                     <button onclick={toggle_chat} data-testid="toggle-chat" aria-expanded={view.chat_open.to_string()}
