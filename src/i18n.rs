@@ -117,6 +117,8 @@ pub struct Text {
     pub passphrase_wrong: &'static str,
     /// Lobby: join button while the relay checks the passphrase.
     pub checking: &'static str,
+    /// Meeting: talking while the microphone is muted.
+    pub talking_muted: &'static str,
     /// Meeting: the button that opens the device pickers.
     pub devices: &'static str,
     /// Meeting: a device in use went away and the default one took over.
@@ -241,6 +243,7 @@ pub const NL: Text = Text {
     passphrase_mismatch: "De twee wachtwoorden zijn niet gelijk.",
     passphrase_wrong: "Met dit wachtwoord komt u niet in deze vergadering. Typ het opnieuw.",
     checking: "Wachtwoord controleren…",
+    talking_muted: "Uw microfoon staat uit. Druk op m om te praten.",
     devices: "Apparaten",
     device_lost: "Een apparaat is losgekoppeld; nu wordt het standaardapparaat gebruikt.",
     device_refused: "De browser geeft geen toegang tot de microfoon of camera. Sta het toe via het slotje naast het adres.",
@@ -319,6 +322,7 @@ pub const EN: Text = Text {
     passphrase_mismatch: "The two passphrases are not the same.",
     passphrase_wrong: "This passphrase does not open this meeting. Type it again.",
     checking: "Checking the passphrase…",
+    talking_muted: "You are muted. Press m to talk.",
     devices: "Devices",
     device_lost: "A device was disconnected; the default one is used now.",
     device_refused: "The browser gives no access to the microphone or camera. Allow it with the lock icon next to the address.",

@@ -184,8 +184,9 @@ pub fn Meeting(props: &Props) -> Html {
                         refusals.set(*refusals + 1);
                         phase.set(Phase::Lobby);
                     }
-                    // Any other failure is told on the meeting screen, with its retry button.
-                    Status::Failed(_) => phase.set(phase.checked()),
+                    // Any other failure is told on the meeting screen, with its retry button,
+                    // and so is a relay that cannot be reached (reconnecting).
+                    Status::Failed(_) | Status::Reconnecting { .. } => phase.set(phase.checked()),
                     _ if *admitted => {
                         super::new_meeting::joined();
                         phase.set(phase.checked());
