@@ -19,6 +19,9 @@ use crate::i18n::Lang;
 
 /// Level (0 to 1) above which a muted microphone counts as talking.
 const TALKING: f64 = 0.08;
+/// How long the hint stays after the last sound: long enough to read, and steady between
+/// words.
+const HOLD_MS: f64 = 3_000.0;
 
 /// Props of the control bar.
 #[derive(Properties, PartialEq)]
@@ -75,9 +78,14 @@ fn use_talking_while_muted(track: Option<MediaStreamTrack>, muted: bool) -> bool
             let measuring = meter.is_some();
             let tick = {
                 let talking = talking.clone();
+                let mut last_heard = f64::NEG_INFINITY;
                 wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
                     if let Some(meter) = meter.as_mut() {
-                        talking.set(meter.level() > TALKING);
+                        let now = js_sys::Date::now();
+                        if meter.level() > TALKING {
+                            last_heard = now;
+                        }
+                        talking.set(now - last_heard < HOLD_MS);
                     }
                 })
             };
