@@ -29,6 +29,9 @@ pub struct Props {
     pub testid: &'static str,
     /// A device was picked: its id.
     pub on_pick: Callback<String>,
+    /// Not to be changed now (the tracks are being handed over).
+    #[prop_or_default]
+    pub disabled: bool,
 }
 
 /// The picker.
@@ -62,7 +65,8 @@ pub fn DevicePicker(props: &Props) -> Html {
     };
     let kind = props.kind;
     html! {
-        <select ref={node} {onchange} aria-label={props.label} data-testid={props.testid}>
+        <select ref={node} {onchange} aria-label={props.label} data-testid={props.testid}
+            disabled={props.disabled}>
             { for options.iter().enumerate().map(|(i, d)| {
                 let label = if d.label.is_empty() { format!("{kind} {}", i + 1) } else { d.label.clone() };
                 html! { <option value={d.id.clone()}>{ label }</option> }

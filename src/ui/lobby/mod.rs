@@ -179,6 +179,9 @@ pub fn Lobby(props: &Props) -> Html {
             }
         });
     }
+    // From the click on join until the meeting has them (or the passphrase is refused), the
+    // tracks belong to the call: the devices are not to be changed meanwhile.
+    let handing_over = *preparing || props.checking;
     let in_use = |track: Option<&web_sys::MediaStreamTrack>| track.and_then(call_media::device_id);
     let (audio_track, video_track) = match &media {
         Some(Ok(local)) => (local.audio.clone(), local.video.clone()),
@@ -187,11 +190,11 @@ pub fn Lobby(props: &Props) -> Html {
     let pick = |state: UseStateHandle<Device>| Callback::from(move |id| state.set(Device::Id(id)));
     let mic_picker = html! {
         <DevicePicker kind="audioinput" devices={devices.clone()} in_use={in_use(audio_track.as_ref())}
-            label={text.microphone} testid="mic-select" on_pick={pick(mic_device.clone())} />
+            label={text.microphone} testid="mic-select" on_pick={pick(mic_device.clone())} disabled={handing_over} />
     };
     let cam_picker = html! {
         <DevicePicker kind="videoinput" devices={devices.clone()} in_use={in_use(video_track.as_ref())}
-            label={text.camera} testid="camera-select" on_pick={pick(cam_device.clone())} />
+            label={text.camera} testid="camera-select" on_pick={pick(cam_device.clone())} disabled={handing_over} />
     };
     let outputs = devices.iter().filter(|d| d.kind == "audiooutput").count();
     let speaker_in_use = match &*speaker {
@@ -345,7 +348,7 @@ pub fn Lobby(props: &Props) -> Html {
             }
             <form onsubmit={on_submit}>
                 <label>
-                    <input type="checkbox" checked={*mic} onchange={toggle(mic.clone())}
+                    <input type="checkbox" checked={*mic} onchange={toggle(mic.clone())} disabled={handing_over}
                         data-testid="lobby-mic" />
                     { text.microphone }
                 </label>
@@ -353,7 +356,7 @@ pub fn Lobby(props: &Props) -> Html {
                 <meter min="0" max="100" value={level.to_string()} aria-label={text.microphone}
                     data-testid="mic-level" />
                 <label>
-                    <input type="checkbox" checked={*camera} onchange={toggle(camera.clone())}
+                    <input type="checkbox" checked={*camera} onchange={toggle(camera.clone())} disabled={handing_over}
                         data-testid="lobby-camera" />
                     { text.camera }
                 </label>
