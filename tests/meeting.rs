@@ -242,6 +242,23 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
         keeps_playing(bram, None),
     )?;
     screenshot(anna, "meeting-two").await?;
+    // On a phone-sized screen the controls are one row of icons, inside the screen.
+    anna.set_viewport(390, 844).await?;
+    let row = eval(
+        anna,
+        r#"const buttons = [...document.querySelectorAll('.controls button')];
+           const boxes = buttons.map(b => b.getBoundingClientRect());
+           return buttons.length >= 5 && boxes.every(b => Math.abs(b.top - boxes[0].top) < 2
+               && b.left >= 0 && b.right <= innerWidth && b.bottom <= innerHeight)
+               && buttons.every(b => b.querySelector("svg"));"#,
+    )
+    .await?;
+    screenshot(anna, "meeting-two-phone").await?;
+    ensure!(
+        row == json!(true),
+        "the controls on a phone: one row of icons on screen"
+    );
+    anna.clear_viewport().await?;
 
     // The same safety code on both sides.
     let (code_a, code_b) = (
@@ -611,7 +628,7 @@ async fn passphrase(
     if eve.browser() == Browser::Chromium {
         eve.set_viewport(390, 844).await?;
         screenshot(eve, "lobby-wrong-passphrase-phone").await?;
-        eve.set_viewport(1280, 720).await?;
+        eve.clear_viewport().await?;
     }
     let only_bram = r#"const tiles = [...document.querySelectorAll('[data-testid="tile-remote"]')];
         return tiles.length === 1 && tiles[0].dataset.state !== "cannot-decrypt";"#;

@@ -289,6 +289,12 @@ impl Session {
         .await
     }
 
+    /// Gives the viewport back to the window (undoes [`Session::set_viewport`]).
+    pub async fn clear_viewport(&self) -> Result<(), HarnessError> {
+        self.devtools("Emulation.clearDeviceMetricsOverride", json!({}))
+            .await
+    }
+
     /// Makes the page see `prefers-color-scheme: dark` (or light) (Chromium only: DevTools'
     /// `Emulation.setEmulatedMedia`).
     pub async fn prefer_dark(&self, dark: bool) -> Result<(), HarnessError> {
