@@ -124,8 +124,12 @@ impl Reducible for View {
             Action::Event(event) => match event {
                 CallEvent::Status(status) => view.status = status,
                 CallEvent::You(you) => {
+                    // A new connection believes nothing of the last one: names and states come
+                    // back only with presence notes that answer this connection's session.
+                    // (Chat lines keep the names they arrived under.)
                     view.you = Some(you);
                     view.tracks.clear();
+                    view.presence.clear();
                 }
                 CallEvent::Participants(list) => {
                     if view.pinned.as_ref().is_some_and(|p| !list.contains(p)) {
