@@ -105,6 +105,24 @@ pub struct Text {
     pub speaker: &'static str,
     /// Lobby: join pressed without the passphrase the link asks for.
     pub passphrase_missing: &'static str,
+    /// Lobby, for whoever creates a passphrase meeting: the field to choose it.
+    pub passphrase_choose: &'static str,
+    /// Lobby: the field to type the chosen passphrase again.
+    pub passphrase_repeat: &'static str,
+    /// Lobby: what to do with a new meeting's passphrase.
+    pub passphrase_new_hint: &'static str,
+    /// Lobby: the chosen passphrase and its repetition differ.
+    pub passphrase_mismatch: &'static str,
+    /// Lobby: the relay refused the access value of this link and passphrase.
+    pub passphrase_wrong: &'static str,
+    /// Lobby: join button while the relay checks the passphrase.
+    pub checking: &'static str,
+    /// Meeting: talking while the microphone is muted.
+    pub talking_muted: &'static str,
+    /// Meeting: the button that opens the device pickers.
+    pub devices: &'static str,
+    /// Meeting: a device in use went away and the default one took over.
+    pub device_lost: &'static str,
     /// Meeting: the browser refused the microphone or camera when turning it on.
     pub device_refused: &'static str,
     /// Meeting: the chat's new messages, for screen readers (followed by the count).
@@ -219,6 +237,15 @@ pub const NL: Text = Text {
     listen_only: "U kunt ook zonder camera en microfoon deelnemen.",
     speaker: "Luidspreker",
     passphrase_missing: "Vul het wachtwoord van de vergadering in.",
+    passphrase_choose: "Kies het wachtwoord van de vergadering",
+    passphrase_repeat: "Herhaal het wachtwoord",
+    passphrase_new_hint: "Gasten hebben naast de link ook dit wachtwoord nodig. Geef het ze op een andere manier dan de link, bijvoorbeeld telefonisch.",
+    passphrase_mismatch: "De twee wachtwoorden zijn niet gelijk.",
+    passphrase_wrong: "Met dit wachtwoord komt u niet in deze vergadering. Typ het opnieuw.",
+    checking: "Wachtwoord controleren…",
+    talking_muted: "Uw microfoon staat uit. Druk op m om te praten.",
+    devices: "Apparaten",
+    device_lost: "Een apparaat is losgekoppeld; nu wordt het standaardapparaat gebruikt.",
     device_refused: "De browser geeft geen toegang tot de microfoon of camera. Sta het toe via het slotje naast het adres.",
     unread: "nieuwe berichten",
     dismiss: "Sluiten",
@@ -289,6 +316,15 @@ pub const EN: Text = Text {
     listen_only: "You can also join without camera and microphone.",
     speaker: "Speaker",
     passphrase_missing: "Enter the meeting's passphrase.",
+    passphrase_choose: "Choose the meeting's passphrase",
+    passphrase_repeat: "Repeat the passphrase",
+    passphrase_new_hint: "Guests need this passphrase as well as the link. Tell it to them another way than the link, by phone for example.",
+    passphrase_mismatch: "The two passphrases are not the same.",
+    passphrase_wrong: "This passphrase does not open this meeting. Type it again.",
+    checking: "Checking the passphrase…",
+    talking_muted: "You are muted. Press m to talk.",
+    devices: "Devices",
+    device_lost: "A device was disconnected; the default one is used now.",
     device_refused: "The browser gives no access to the microphone or camera. Allow it with the lock icon next to the address.",
     unread: "new messages",
     dismiss: "Dismiss",

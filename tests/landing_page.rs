@@ -90,9 +90,34 @@ async fn check(session: &Session, server: &StaticServer) -> Result<(), HarnessEr
             && (switched.contains("Nieuwe vergadering") || switched.contains("New meeting")),
         "the language switch changed nothing: {before:?} / {switched:?}"
     );
+    // The document says which language it is in, and the choice is remembered: a reload
+    // keeps it (and so would the lobby, the same page's other screen).
+    let switched_tag = if switched.contains("New meeting") {
+        "en"
+    } else {
+        "nl"
+    };
+    ensure!(
+        document_lang(session).await? == switched_tag,
+        "<html lang> after switching to {switched_tag}"
+    );
+    session.client().refresh().await?;
+    let reloaded = session.wait_for_test_id("landing").await?.text().await?;
+    ensure!(
+        reloaded == switched && document_lang(session).await? == switched_tag,
+        "the language chosen is forgotten on reload: {reloaded:?}"
+    );
     session.wait_for_test_id("language").await?.click().await?;
     let back = session.wait_for_test_id("landing").await?.text().await?;
     ensure!(back == before, "switching back restores the page: {back:?}");
+    ensure!(
+        document_lang(session).await? != switched_tag,
+        "<html lang> after switching back"
+    );
+
+    if session.browser() == Browser::Chromium {
+        readable_in_both_schemes(session).await?;
+    }
 
     // The icon is fetched after the page renders; once it is in, the page has asked for
     // everything it will.
@@ -109,6 +134,59 @@ async fn check(session: &Session, server: &StaticServer) -> Result<(), HarnessEr
 
     let errors = session.console_errors().await?;
     ensure!(errors.is_empty(), "console errors: {errors:#?}");
+    Ok(())
+}
+
+/// `<html lang>` as the page has it now.
+async fn document_lang(session: &Session) -> Result<String, HarnessError> {
+    let lang = session
+        .client()
+        .execute("return document.documentElement.lang;", vec![])
+        .await?;
+    Ok(lang.as_str().unwrap_or_default().to_owned())
+}
+
+/// The contrast of the primary button's text and of error text on the start page, light and
+/// dark, measured from the colours the browser computed: at least 4.5:1 (WCAG AA for text).
+async fn readable_in_both_schemes(session: &Session) -> Result<(), HarnessError> {
+    // An error to measure: a pasted text that is not a link.
+    session
+        .client()
+        .find(fantoccini::Locator::Css("#link"))
+        .await?
+        .send_keys("not a meeting link\u{E007}")
+        .await?;
+    session
+        .client()
+        .find(fantoccini::Locator::Css(".start .error"))
+        .await?;
+    const CONTRAST: &str = r#"
+        const rgb = (css) => css.match(/[\d.]+/g).slice(0, 3).map(Number);
+        const lum = (css) => {
+            const [r, g, b] = rgb(css).map(v => v / 255)
+                .map(c => c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+            return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        };
+        const ratio = (a, b) => {
+            const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+            return (x + 0.05) / (y + 0.05);
+        };
+        const button = getComputedStyle(document.querySelector('[data-testid="new-meeting"]'));
+        const page = getComputedStyle(document.documentElement).backgroundColor;
+        const error = getComputedStyle(document.querySelector('.start .error')).color;
+        return [ratio(button.color, button.backgroundColor), ratio(error, page)];"#;
+    for dark in [false, true] {
+        session.prefer_dark(dark).await?;
+        let ratios = session.client().execute(CONTRAST, vec![]).await?;
+        let ratios: Vec<f64> = serde_json::from_value(ratios).unwrap_or_default();
+        let scheme = if dark { "dark" } else { "light" };
+        ensure!(
+            ratios.len() == 2 && ratios.iter().all(|r| *r >= 4.5),
+            "contrast in the {scheme} scheme, primary button and error text: {ratios:?}"
+        );
+        common::app::screenshot(session, &format!("start-{scheme}")).await?;
+    }
+    session.prefer_dark(false).await?;
     Ok(())
 }
 

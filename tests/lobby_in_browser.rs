@@ -10,6 +10,16 @@
 //!   when they untick it.
 //! - `lobby=skip` joins by itself only with camera and microphone off: any website could send
 //!   a visitor to such a link, and must not get their camera without a click.
+//! - Unticking the camera or microphone stops its track at once (the camera light goes out,
+//!   the meter stands still), and the other keeps running; ticking it opens it again.
+//! - The pickers show the device whose track is live, and picking another one opens it and
+//!   stops the one before.
+//! - Whoever created a passphrase meeting chooses the passphrase, typed twice: two that differ
+//!   do not join.
+//!
+//! Which tracks the lobby holds is read from the browser itself: a wrapper around
+//! `getUserMedia` (installed by the test, [`watch_tracks`]) keeps every track the browser hands
+//! out, so a track the lobby forgot to stop still counts.
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::RefCell;
@@ -30,6 +40,11 @@ const SECRET: &str = "AAECAwQFBgcICQoLDA0ODw";
 /// The lobby for `link`, in a fresh element of this page; what it hands over lands in the
 /// returned cell.
 fn mount(link: &str) -> (Element, Rc<RefCell<Option<Ready>>>) {
+    mount_as(link, false)
+}
+
+/// [`mount`], as the browser that created the meeting (`new_meeting`) or as a guest.
+fn mount_as(link: &str, new_meeting: bool) -> (Element, Rc<RefCell<Option<Ready>>>) {
     let document = web_sys::window().unwrap().document().unwrap();
     let root = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&root).unwrap();
@@ -43,6 +58,9 @@ fn mount(link: &str) -> (Element, Rc<RefCell<Option<Ready>>>) {
         link: Rc::new(InviteLink::parse(link).expect("a valid link")),
         on_join,
         embedded: false,
+        new_meeting,
+        checking: false,
+        refusals: 0,
     };
     yew::Renderer::<Lobby>::with_root_and_props(root.clone(), props).render();
     (root, joined)
@@ -199,4 +217,204 @@ async fn lobby_skip_never_joins_with_the_camera_on_by_itself() {
     until("the join by itself", || joined.borrow().is_some()).await;
     let ready = joined.borrow_mut().take().unwrap();
     assert!(ready.media.video.is_none() && ready.media.audio.is_none());
+}
+
+/// Keeps every track `getUserMedia` hands out in `window.__tracks` (once per page).
+fn watch_tracks() {
+    js_sys::Function::new_no_args(
+        "if (!window.__tracks) {
+            window.__tracks = [];
+            const media = navigator.mediaDevices;
+            const real = media.getUserMedia.bind(media);
+            media.getUserMedia = async (constraints) => {
+                const stream = await real(constraints);
+                window.__tracks.push(...stream.getTracks());
+                return stream;
+            };
+        }",
+    )
+    .call0(&wasm_bindgen::JsValue::NULL)
+    .unwrap();
+}
+
+/// The device ids of the live tracks of `kind` that the browser handed out.
+fn live(kind: &str) -> Vec<String> {
+    let ids = js_sys::Function::new_with_args(
+        "kind",
+        "return window.__tracks.filter(t => t.kind === kind && t.readyState === 'live')
+            .map(t => t.getSettings().deviceId || '?');",
+    )
+    .call1(&wasm_bindgen::JsValue::NULL, &kind.into())
+    .unwrap();
+    js_sys::Array::from(&ids)
+        .iter()
+        .filter_map(|id| id.as_string())
+        .collect()
+}
+
+/// Clicks the element with `test_id` (a checkbox ticks or unticks and says so).
+fn click(root: &Element, test_id: &str) {
+    find(root, test_id)
+        .unwrap_or_else(|| panic!("no {test_id}"))
+        .unchecked_into::<HtmlElement>()
+        .click();
+}
+
+/// Waits up to `ms` for `condition`: what the user must see promptly.
+async fn within(ms: i32, what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..(ms / 10).max(1) {
+        if condition() {
+            return;
+        }
+        sleep(10).await;
+    }
+    panic!("not within {ms} ms: {what}");
+}
+
+fn meter(root: &Element) -> f64 {
+    find(root, "mic-level")
+        .unwrap()
+        .get_attribute("value")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1.0)
+}
+
+#[wasm_bindgen_test]
+async fn unticking_a_device_stops_it_at_once() {
+    watch_tracks();
+    let link = format!("https://veilig.example/privacy#{SECRET}");
+    let (root, joined) = mount(&link);
+    until("the camera and microphone", || {
+        live("video").len() == 1 && live("audio").len() == 1
+    })
+    .await;
+    until("the preview", || find(&root, "preview").is_some()).await;
+
+    click(&root, "lobby-camera");
+    within(500, "the camera released", || live("video").is_empty()).await;
+    assert!(
+        find(&root, "preview").is_none(),
+        "no preview without a camera"
+    );
+    assert_eq!(live("audio").len(), 1, "the microphone keeps running");
+
+    click(&root, "lobby-mic");
+    within(500, "the microphone released", || live("audio").is_empty()).await;
+    within(500, "the meter at zero", || meter(&root) == 0.0).await;
+    sleep(400).await;
+    assert_eq!(meter(&root), 0.0, "the meter stands still");
+
+    // Ticked again: the camera opens again, alone.
+    click(&root, "lobby-camera");
+    until("the camera again", || live("video").len() == 1).await;
+    assert!(live("audio").is_empty(), "the microphone stays off");
+    join(&root).await;
+    until("the lobby to hand over", || joined.borrow().is_some()).await;
+    let ready = joined.borrow_mut().take().unwrap();
+    assert!(ready.media.audio.is_none(), "no microphone went in");
+    let video = ready.media.video.as_ref().expect("the camera went in");
+    assert_eq!(video.ready_state(), web_sys::MediaStreamTrackState::Live);
+    ready.media.stop();
+    root.remove();
+}
+
+fn select(root: &Element, test_id: &str) -> web_sys::HtmlSelectElement {
+    find(root, test_id)
+        .unwrap_or_else(|| panic!("no {test_id}"))
+        .unchecked_into()
+}
+
+fn options(select: &web_sys::HtmlSelectElement) -> Vec<String> {
+    (0..select.length())
+        .filter_map(|i| select.item(i))
+        .map(|o| o.unchecked_into::<web_sys::HtmlOptionElement>().value())
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn the_pickers_show_the_device_in_use() {
+    watch_tracks();
+    let link = format!("https://veilig.example/pickers#{SECRET}");
+    let (root, joined) = mount(&link);
+    for (kind, picker) in [("audio", "mic-select"), ("video", "camera-select")] {
+        until(&format!("the {kind} track and its picker"), || {
+            live(kind).len() == 1
+                && find(&root, picker).is_some()
+                && !options(&select(&root, picker)).is_empty()
+        })
+        .await;
+        let in_use = live(kind).remove(0);
+        let listed = options(&select(&root, picker));
+        web_sys::console::log_1(&format!("{picker}: {listed:?}, in use {in_use}").into());
+        within(500, &format!("{picker} showing the device in use"), || {
+            select(&root, picker).value() == in_use
+        })
+        .await;
+
+        // Another device, where the browser has one: it opens, the one before stops.
+        let Some(other) = listed.iter().find(|id| **id != in_use).cloned() else {
+            continue;
+        };
+        let chooser = select(&root, picker);
+        chooser.set_value(&other);
+        chooser
+            .dispatch_event(&web_sys::Event::new("change").unwrap())
+            .unwrap();
+        until(&format!("{picker}: the other device"), || {
+            live(kind) == [other.clone()]
+        })
+        .await;
+        within(500, &format!("{picker} showing the new device"), || {
+            select(&root, picker).value() == other
+        })
+        .await;
+    }
+    join(&root).await;
+    until("the lobby to hand over", || joined.borrow().is_some()).await;
+    joined.borrow_mut().take().unwrap().media.stop();
+    root.remove();
+}
+
+#[wasm_bindgen_test]
+async fn the_creator_chooses_the_passphrase_twice() {
+    let link = format!("https://veilig.example/board#{SECRET}&pw=1&mic=off&camera=off");
+    let (root, joined) = mount_as(&link, true);
+    until("the two passphrase fields", || {
+        find(&root, "passphrase").is_some() && find(&root, "passphrase-repeat").is_some()
+    })
+    .await;
+    input(&root, r#"[data-testid="passphrase"]"#).set_value("lange zin van woorden");
+    input(&root, r#"[data-testid="passphrase-repeat"]"#).set_value("lange zin van woorden!");
+    join(&root).await;
+    until("the mismatch notice", || {
+        find(&root, "passphrase-mismatch").is_some()
+    })
+    .await;
+    sleep(300).await;
+    assert!(joined.borrow().is_none(), "joined with two passphrases");
+
+    input(&root, r#"[data-testid="passphrase-repeat"]"#).set_value("lange zin van woorden");
+    join(&root).await;
+    until("the lobby to hand over", || joined.borrow().is_some()).await;
+    let ready = joined.borrow_mut().take().unwrap();
+    let parsed = InviteLink::parse(&link).unwrap();
+    let chosen = RoomKeys::derive(&parsed, Some("lange zin van woorden")).unwrap();
+    assert_eq!(ready.keys.safety_code, chosen.safety_code);
+    assert!(
+        find(&root, "passphrase-mismatch").is_none(),
+        "the notice went"
+    );
+    root.remove();
+
+    // A guest types it once.
+    let (root, _joined) = mount(&link);
+    until("the passphrase field", || {
+        find(&root, "passphrase").is_some()
+    })
+    .await;
+    assert!(
+        find(&root, "passphrase-repeat").is_none(),
+        "a guest types it once"
+    );
+    root.remove();
 }

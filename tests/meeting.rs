@@ -16,8 +16,183 @@ use common::{netns, Browser, HarnessError, Media, Session};
 use fantoccini::Locator;
 use serde_json::json;
 
+/// A script that is true once the chat list shows `line` (sender's name, colon, message).
+fn chat_has(line: &str) -> String {
+    format!(
+        r#"return [...document.querySelectorAll('[data-testid="chat-messages"] li')]
+            .some(li => li.textContent === {line:?});"#
+    )
+}
+
+/// Keeps every track `getUserMedia` hands out in `window.__tracks`, and counts the page's
+/// `setLocalDescription` calls (every answer) in `window.__negotiations`: what the browser
+/// itself says, whatever the app believes.
+const WATCH_DEVICES: &str = r#"
+    window.__tracks = [];
+    window.__negotiations = 0;
+    const media = navigator.mediaDevices;
+    const open = media.getUserMedia.bind(media);
+    media.getUserMedia = async (constraints) => {
+        const stream = await open(constraints);
+        window.__tracks.push(...stream.getTracks());
+        return stream;
+    };
+    const describe = RTCPeerConnection.prototype.setLocalDescription;
+    RTCPeerConnection.prototype.setLocalDescription = function (...args) {
+        window.__negotiations += 1;
+        return describe.apply(this, args);
+    };
+"#;
+
+/// The device ids of the live tracks of `kind` in a page watched with [`WATCH_DEVICES`].
+async fn live_devices(session: &Session, kind: &str) -> Result<Vec<String>, HarnessError> {
+    let ids = eval(
+        session,
+        &format!(
+            "return window.__tracks.filter(t => t.kind === {kind:?} && t.readyState === 'live')
+                .map(t => t.getSettings().deviceId);"
+        ),
+    )
+    .await?;
+    Ok(serde_json::from_value(ids).unwrap_or_default())
+}
+
+/// A number `attribute` of `name`'s tile (`frames-decoded`, `audio-energy`).
+async fn tile_figure(session: &Session, name: &str, attribute: &str) -> Result<f64, HarnessError> {
+    let value = eval(
+        session,
+        &format!(
+            "const tile = {}; return tile ? Number(tile.getAttribute('data-{attribute}')) : -1;",
+            tile_of(name)
+        ),
+    )
+    .await?;
+    Ok(value.as_f64().unwrap_or(-1.0))
+}
+
+/// In the meeting, Anna switches her microphone and then her camera to another of Chromium's
+/// fake devices and back: each new track goes on the same protected sender without renegotiation (no
+/// answer is made), the old one is stopped, the picker shows the new device, and Bram keeps
+/// hearing and decoding her (a track sent without its encryption would fail to decrypt on his
+/// side). Then her microphone's device goes away (its track ends and the browser says
+/// `devicechange`, as on unplugging): the default microphone takes over, she is told, and
+/// Bram hears her again.
+async fn switch_devices(anna: &Session, bram: &Session) -> Result<(), HarnessError> {
+    click(anna, "toggle-devices").await?;
+    for (kind, picker, figure) in [
+        ("audio", "meeting-mic-select", "audio-energy"),
+        ("video", "meeting-camera-select", "frames-decoded"),
+    ] {
+        let before = live_devices(anna, kind).await?;
+        ensure!(before.len() == 1, "one live {kind} track: {before:?}");
+        wait_until(
+            anna,
+            &format!("{picker} showing the device in use"),
+            &format!(
+                r#"const s = document.querySelector('[data-testid="{picker}"]');
+                   return !!s && s.value === {:?};"#,
+                before[0]
+            ),
+        )
+        .await?;
+        let other = eval(
+            anna,
+            &format!(
+                r#"const s = document.querySelector('[data-testid="{picker}"]');
+                   return [...s.options].map(o => o.value).find(v => v !== s.value) || null;"#
+            ),
+        )
+        .await?;
+        let other = other
+            .as_str()
+            .ok_or_else(|| HarnessError::Check(format!("no second {kind} device to pick")))?
+            .to_owned();
+        // To the other device and back.
+        for device in [other, before[0].clone()] {
+            let negotiations = eval(anna, "return window.__negotiations;").await?;
+            eval(
+                anna,
+                &format!(
+                    r#"const s = document.querySelector('[data-testid="{picker}"]');
+                       s.value = {device:?}; s.dispatchEvent(new Event("change"));
+                       return true;"#
+                ),
+            )
+            .await?;
+            wait_until_live(anna, kind, &device).await?;
+            let received = tile_figure(bram, "Anna", figure).await?;
+            wait_until(
+                bram,
+                &format!("Anna's {kind} after the switch"),
+                &format!(
+                    "const tile = {}; return !!tile && tile.dataset.state === 'ok'
+                        && Number(tile.getAttribute('data-{figure}')) > {received};",
+                    tile_of("Anna")
+                ),
+            )
+            .await?;
+            ensure!(
+                eval(anna, "return window.__negotiations;").await? == negotiations,
+                "switching the {kind} device renegotiated"
+            );
+            ensure!(
+                eval(
+                    anna,
+                    &format!(r#"return document.querySelector('[data-testid="{picker}"]').value;"#)
+                )
+                .await?
+                    == json!(device),
+                "the {picker} shows the device in use"
+            );
+        }
+    }
+
+    // The microphone's device goes away.
+    let energy = tile_figure(bram, "Anna", "audio-energy").await?;
+    eval(
+        anna,
+        "window.__tracks.filter(t => t.kind === 'audio').forEach(t => t.stop());
+         navigator.mediaDevices.dispatchEvent(new Event('devicechange'));
+         return true;",
+    )
+    .await?;
+    anna.wait_for_test_id("device-lost").await?;
+    wait_until(
+        anna,
+        "a live microphone again",
+        "return window.__tracks.some(t => t.kind === 'audio' && t.readyState === 'live');",
+    )
+    .await?;
+    wait_until(
+        bram,
+        "Anna heard again",
+        &format!(
+            "const tile = {}; return !!tile && Number(tile.dataset.audioEnergy) > {energy} + 0.01;",
+            tile_of("Anna")
+        ),
+    )
+    .await?;
+    screenshot(anna, "meeting-devices").await?;
+    click(anna, "toggle-devices").await?;
+    Ok(())
+}
+
+/// Waits until the only live `kind` track in `session` comes from `device`.
+async fn wait_until_live(session: &Session, kind: &str, device: &str) -> Result<(), HarnessError> {
+    wait_until(
+        session,
+        &format!("the {kind} track on {device}, the old one stopped"),
+        &format!(
+            "const live = window.__tracks.filter(t => t.kind === {kind:?} && t.readyState === 'live');
+             return live.length === 1 && live[0].getSettings().deviceId === {device:?};"
+        ),
+    )
+    .await
+}
+
 async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessError> {
     // Anna starts a meeting on the start page.
+    anna.add_init_script(WATCH_DEVICES).await?;
     anna.goto(base).await?;
     anna.wait_for_test_id("new-meeting").await?;
     screenshot(anna, "start-page").await?;
@@ -67,6 +242,23 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
         keeps_playing(bram, None),
     )?;
     screenshot(anna, "meeting-two").await?;
+    // On a phone-sized screen the controls are one row of icons, inside the screen.
+    anna.set_viewport(390, 844).await?;
+    let row = eval(
+        anna,
+        r#"const buttons = [...document.querySelectorAll('.controls button')];
+           const boxes = buttons.map(b => b.getBoundingClientRect());
+           return buttons.length >= 5 && boxes.every(b => Math.abs(b.top - boxes[0].top) < 2
+               && b.left >= 0 && b.right <= innerWidth && b.bottom <= innerHeight)
+               && buttons.every(b => b.querySelector("svg"));"#,
+    )
+    .await?;
+    screenshot(anna, "meeting-two-phone").await?;
+    ensure!(
+        row == json!(true),
+        "the controls on a phone: one row of icons on screen"
+    );
+    anna.clear_viewport().await?;
 
     // The same safety code on both sides.
     let (code_a, code_b) = (
@@ -93,7 +285,19 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
         .await?;
     }
 
-    // Anna mutes; Bram sees it.
+    switch_devices(anna, bram).await?;
+
+    // Anna mutes; Bram sees it. Her button says so at a glance (its icon struck through,
+    // `aria-pressed` false: the microphone is not on), and as the fake microphone keeps
+    // beeping into the muted microphone, she is told she is muted; unmuted, the hint goes.
+    let mic_button = r#"const b = document.querySelector('[data-testid="toggle-mic"]');
+        return [b.getAttribute("aria-pressed"), b.classList.contains("off"),
+                b.querySelectorAll("svg path").length, b.textContent.trim()];"#;
+    ensure!(
+        eval(anna, mic_button).await? == json!(["true", false, 2, "Microphone"]),
+        "the microphone button, on: {}",
+        eval(anna, mic_button).await?
+    );
     click(anna, "toggle-mic").await?;
     wait_until(
         bram,
@@ -101,6 +305,21 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
         r#"return !!document.querySelector('[data-testid="tile-muted"]');"#,
     )
     .await?;
+    ensure!(
+        eval(anna, mic_button).await? == json!(["false", true, 3, "Microphone"]),
+        "the microphone button, muted: {}",
+        eval(anna, mic_button).await?
+    );
+    anna.wait_for_test_id("muted-hint").await?;
+    screenshot(anna, "meeting-muted-hint").await?;
+    click(anna, "toggle-mic").await?;
+    wait_until(
+        anna,
+        "the muted hint gone",
+        r#"return !document.querySelector('[data-testid="muted-hint"]');"#,
+    )
+    .await?;
+    click(anna, "toggle-mic").await?;
 
     // Anna turns her camera off (Bram sees "camera off") and on again (Bram sees her again).
     click(anna, "toggle-camera").await?;
@@ -169,6 +388,9 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
         )
         .await?;
         screenshot(anna, "meeting-three").await?;
+        // Cas says goodbye in the chat, and leaves: the message keeps his name.
+        send_chat(&cas, "Tot ziens").await?;
+        wait_until(bram, "Cas's goodbye", &chat_has("Cas: Tot ziens")).await?;
         click(&cas, "leave").await?;
         cas.wait_for_test_id("left").await?;
         Ok::<(), HarnessError>(())
@@ -182,6 +404,16 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
         r#"return document.querySelectorAll('[data-testid="tile-remote"]').length === 1;"#,
     )
     .await?;
+    wait_until(
+        bram,
+        "Cas gone for Bram",
+        r#"return document.querySelectorAll('[data-testid="tile-remote"]').length === 1;"#,
+    )
+    .await?;
+    ensure!(
+        eval(bram, &chat_has("Cas: Tot ziens")).await? == json!(true),
+        "Cas's message keeps his name after he left"
+    );
 
     // Bram leaves; Anna's meeting shrinks to herself.
     click(bram, "leave").await?;
@@ -337,9 +569,11 @@ async fn a_different_key_is_refused_and_never_seen() {
     relay.shut_down().await;
 }
 
-/// A meeting that also needs a passphrase: the right one gets in and sees and hears the
-/// others; a wrong one, with the right link, is refused and told why, and the others never see
-/// it.
+/// A meeting that also needs a passphrase. Its creator chooses it in the lobby, typed twice;
+/// the right one gets in and sees and hears the others. A mistyped one, with the right link,
+/// is told at once in the lobby (the relay refused the link and passphrase's access value),
+/// with the field emptied to type it again and the name kept, and the meeting never sees it;
+/// typed again rightly, it gets in.
 async fn passphrase(
     anna: &Session,
     bram: &Session,
@@ -351,20 +585,67 @@ async fn passphrase(
         link.contains("pw=1"),
         "the link says a passphrase is needed: {link}"
     );
+    anna.wait_for_test_id("passphrase-repeat").await?;
     join_with(anna, "Anna", Some("lange zin van woorden")).await?;
     bram.goto(&link).await?;
+    bram.wait_for_test_id("passphrase").await?;
+    ensure!(
+        eval(
+            bram,
+            r#"return !document.querySelector('[data-testid="passphrase-repeat"]');"#
+        )
+        .await?
+            == json!(true),
+        "a guest types the passphrase once"
+    );
     join_with(bram, "Bram", Some("lange zin van woorden")).await?;
     wait_until(anna, "Bram's video", &sees_video_of("Bram")).await?;
     wait_until(bram, "Anna's video", &sees_video_of("Anna")).await?;
+
     eve.goto(&link).await?;
-    join_with(eve, "Eve", Some("verkeerd")).await?;
-    wait_until(eve, "the refusal, in words", REFUSED_NOTICE).await?;
+    ask_to_join(eve, "Eve", Some("lange zin van woorden!")).await?;
+    wait_until(
+        eve,
+        "the wrong-passphrase notice, in the lobby, the field emptied and focused",
+        r#"const field = document.querySelector('[data-testid="passphrase"]');
+           const notice = document.querySelector('[data-testid="passphrase-wrong"]');
+           return !!field && !!notice && !document.querySelector('[data-testid="room"]')
+               && field.value === "" && document.activeElement === field
+               && field.getAttribute("aria-invalid") === "true"
+               && notice.textContent.includes("passphrase");"#,
+    )
+    .await?;
+    ensure!(
+        eval(
+            eve,
+            r#"return document.querySelector('[data-testid="name"]').value;"#
+        )
+        .await?
+            == json!("Eve"),
+        "the name stays as typed"
+    );
+    screenshot(eve, "lobby-wrong-passphrase").await?;
+    if eve.browser() == Browser::Chromium {
+        eve.set_viewport(390, 844).await?;
+        screenshot(eve, "lobby-wrong-passphrase-phone").await?;
+        eve.clear_viewport().await?;
+    }
     let only_bram = r#"const tiles = [...document.querySelectorAll('[data-testid="tile-remote"]')];
         return tiles.length === 1 && tiles[0].dataset.state !== "cannot-decrypt";"#;
     ensure!(
         eval(anna, only_bram).await? == json!(true),
         "Anna sees Bram only, never Eve"
     );
+
+    // Typed again, rightly: in.
+    eve.wait_for_test_id("passphrase")
+        .await?
+        .send_keys("lange zin van woorden")
+        .await?;
+    click(eve, "join").await?;
+    eve.wait_for_test_id("room").await?;
+    wait_until(eve, "Anna's video", &sees_video_of("Anna")).await?;
+    wait_until(anna, "Eve's video", &sees_video_of("Eve")).await?;
     Ok(())
 }
 

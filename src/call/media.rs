@@ -75,6 +75,29 @@ pub struct DeviceInfo {
     pub label: String,
 }
 
+/// The id of the device `track` comes from, as the browser lists it ([`devices`]): what a
+/// picker shows as in use. `None` if the browser does not say.
+pub fn device_id(track: &MediaStreamTrack) -> Option<String> {
+    track
+        .get_settings()
+        .get_device_id()
+        .filter(|id| !id.is_empty())
+}
+
+/// Whether the device `track` comes from has gone (unplugged, or taken by the system): the
+/// track ended by itself, or the browser no longer lists its device among `listed`. An empty
+/// list says nothing (the browser may hide its devices) and counts as no loss.
+pub fn is_lost(track: &MediaStreamTrack, listed: &[DeviceInfo]) -> bool {
+    if track.ready_state() == web_sys::MediaStreamTrackState::Ended {
+        return true;
+    }
+    let kind = format!("{}input", track.kind());
+    match device_id(track) {
+        Some(id) if !listed.is_empty() => !listed.iter().any(|d| d.kind == kind && d.id == id),
+        _ => false,
+    }
+}
+
 /// The devices the browser lists.
 pub async fn devices() -> Vec<DeviceInfo> {
     let Some(media) = web_sys::window().and_then(|w| w.navigator().media_devices().ok()) else {

@@ -277,7 +277,7 @@ impl Call {
     /// encrypted); on when there is no track (joined muted, listen-only) asks for one.
     pub fn set_mic(&self, on: bool) {
         if on && self.state.borrow().local.audio.is_none() {
-            return self.open_local(Source::Microphone);
+            return self.open_local(Source::Microphone, true);
         }
         self.state.borrow_mut().mic = on;
         self.apply_local();
@@ -287,7 +287,7 @@ impl Call {
     /// nothing; on asks for it again.
     pub fn set_camera(&self, on: bool) {
         if on {
-            return self.open_local(Source::Camera);
+            return self.open_local(Source::Camera, true);
         }
         let track = {
             let mut s = self.state.borrow_mut();
@@ -305,9 +305,40 @@ impl Call {
         emit(&self.state, CallEvent::LocalChanged);
     }
 
-    /// Opens the lobby's choice of microphone or camera and sends it. A refusal leaves it off
-    /// and says so ([`CallEvent::DeviceRefused`]).
-    fn open_local(&self, source: Source) {
+    /// Uses `device` for the microphone or camera from now on. If that kind is open, the new
+    /// device takes its place on the same protected sender at once (`replaceTrack` through
+    /// [`Peer::set_local`]: no renegotiation), muted if the microphone was muted, and the old
+    /// one is stopped; if it is off, the device is used when it is turned on.
+    pub fn use_device(&self, source: Source, device: Device) {
+        let open = {
+            let mut s = self.state.borrow_mut();
+            match source {
+                Source::Microphone => {
+                    s.config.microphone = device;
+                    s.local.audio.is_some()
+                }
+                Source::Camera => {
+                    s.config.camera = device;
+                    s.local.video.is_some()
+                }
+                Source::Screen => false,
+            }
+        };
+        if open {
+            self.open_local(source, false);
+        }
+    }
+
+    /// The microphone and camera tracks in use (either may be absent), to show which devices
+    /// they come from.
+    pub fn local_media(&self) -> LocalMedia {
+        self.state.borrow().local.clone()
+    }
+
+    /// Opens the chosen microphone or camera and sends it: `turn_on` turns it on, else it
+    /// replaces the open one and keeps its state (a muted microphone stays muted). A refusal
+    /// leaves it as it was and says so ([`CallEvent::DeviceRefused`]).
+    fn open_local(&self, source: Source, turn_on: bool) {
         let call = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let (mic, camera) = {
@@ -344,16 +375,24 @@ impl Call {
                     track.stop();
                     return;
                 }
+                if turn_on {
+                    match source {
+                        Source::Microphone => s.mic = true,
+                        _ => s.camera = true,
+                    }
+                }
+                if source == Source::Microphone {
+                    track.set_enabled(s.mic);
+                }
                 let slot = match source {
-                    Source::Microphone => {
-                        s.mic = true;
-                        &mut s.local.audio
-                    }
-                    _ => {
-                        s.camera = true;
-                        &mut s.local.video
-                    }
+                    Source::Microphone => &mut s.local.audio,
+                    _ => &mut s.local.video,
                 };
+                // Turned off while the new device opened: it stays off.
+                if !turn_on && slot.is_none() {
+                    track.stop();
+                    return;
+                }
                 if let Some(old) = slot.replace(Clone::clone(&track)) {
                     old.stop();
                 }
@@ -435,6 +474,17 @@ impl Call {
 
     /// Leaves: tells the relay, closes everything, turns the camera off.
     pub fn leave(&self) {
+        self.end(true);
+    }
+
+    /// Ends a call that the relay refused at the door (a mistyped passphrase), like
+    /// [`Call::leave`] but leaving the camera and microphone open: the lobby still shows them
+    /// and joins again with them once the passphrase is typed again.
+    pub fn abandon(&self) {
+        self.end(false);
+    }
+
+    fn end(&self, release_devices: bool) {
         let mut s = self.state.borrow_mut();
         s.ended = true;
         if let Some(signaling) = s.signaling.take() {
@@ -445,7 +495,9 @@ impl Call {
             peer.close();
         }
         s.crypto = None;
-        s.local.stop();
+        if release_devices {
+            s.local.stop();
+        }
         if let Some(screen) = s.screen.take() {
             screen.set_onended(None);
             screen.stop();

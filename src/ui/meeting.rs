@@ -2,6 +2,11 @@
 //! lobby, the call, and the goodbye screen. With `embed=` in the link, the embedding API's
 //! bridge (`crate::embed`) lives as long as this page and follows each call.
 //!
+//! With a passphrase, the lobby stays on screen until the relay has admitted the link and
+//! passphrase (their room access value): a refusal (`access_denied`) means the passphrase was
+//! mistyped, so the call is abandoned, devices kept, and the lobby asks again. No meeting
+//! screen is shown to someone who cannot be in it.
+//!
 //! The secret is read from `location.hash` here and nowhere else; it stays in this page's
 //! memory and in the address bar. What leaves the page is derived from it: the media key to
 //! this page's own worker, and notes sealed with the metadata key.
@@ -13,7 +18,7 @@ use yew::prelude::*;
 
 use super::lobby::{Lobby, Ready};
 use super::room::{Action, Room, View};
-use crate::call::session::{Call, CallConfig, CallEvent};
+use crate::call::session::{Call, CallConfig, CallEvent, Failure, Status};
 use crate::embed::bridge::Bridge;
 use crate::encryption::{AttachPath, WarmWorker, WORKER_URL};
 use crate::i18n::Lang;
@@ -37,8 +42,30 @@ enum Phase {
         call: Call,
         safety_code: AttrValue,
         speaker: Option<AttrValue>,
+        /// The relay has yet to admit this link and passphrase: the lobby stays.
+        checking: bool,
     },
     Left,
+}
+
+impl Phase {
+    /// The same call, done checking: the meeting screen shows it.
+    fn checked(&self) -> Phase {
+        match self.clone() {
+            Phase::InCall {
+                call,
+                safety_code,
+                speaker,
+                ..
+            } => Phase::InCall {
+                call,
+                safety_code,
+                speaker,
+                checking: false,
+            },
+            other => other,
+        }
+    }
 }
 
 /// The engine policy from the link's `engine=` option (tests and benchmarks), else automatic.
@@ -68,6 +95,10 @@ fn invite_link(link: &InviteLink) -> AttrValue {
 #[function_component]
 pub fn Meeting(props: &Props) -> Html {
     let phase = use_state(|| Phase::Lobby);
+    let refusals = use_state(|| 0u32);
+    let new_meeting = use_memo(props.link.clone(), |link| {
+        super::new_meeting::is_new(link.room())
+    });
     // The first call's worker starts now, while the lobby opens the devices.
     let warm = {
         let path = props.path;
@@ -116,6 +147,7 @@ pub fn Meeting(props: &Props) -> Html {
                 microphone,
                 camera,
             };
+            view.dispatch(Action::NewCall);
             let call = Call::start(config, ready.media, warm.borrow_mut().take(), on_event);
             if let Some(bridge) = &*bridge {
                 bridge.attach(call.clone());
@@ -124,18 +156,62 @@ pub fn Meeting(props: &Props) -> Html {
                 call,
                 safety_code,
                 speaker,
+                checking: link.passphrase_required(),
             });
         })
     };
 
+    {
+        // While checking: admitted means into the meeting; refused means a mistyped
+        // passphrase, back to the lobby with the devices still open.
+        let phase = phase.clone();
+        let refusals = refusals.clone();
+        let admitted = view.admitted();
+        use_effect_with(
+            (admitted, view.status().clone()),
+            move |(admitted, status)| {
+                let Phase::InCall {
+                    call,
+                    checking: true,
+                    ..
+                } = &*phase
+                else {
+                    return;
+                };
+                match status {
+                    Status::Failed(Failure::AccessDenied) => {
+                        call.abandon();
+                        refusals.set(*refusals + 1);
+                        phase.set(Phase::Lobby);
+                    }
+                    // Any other failure is told on the meeting screen, with its retry button,
+                    // and so is a relay that cannot be reached (reconnecting).
+                    Status::Failed(_) | Status::Reconnecting { .. } => phase.set(phase.checked()),
+                    _ if *admitted => {
+                        super::new_meeting::joined();
+                        phase.set(phase.checked());
+                    }
+                    _ => {}
+                }
+            },
+        );
+    }
+
+    let lobby = |checking: bool| {
+        html! {
+            <Lobby lang={props.lang} link={props.link.clone()} on_join={start.clone()}
+                embedded={bridge.is_some()} new_meeting={*new_meeting} {checking}
+                refusals={*refusals} />
+        }
+    };
     match &*phase {
-        Phase::Lobby => html! {
-            <Lobby lang={props.lang} link={props.link.clone()} on_join={start} embedded={bridge.is_some()} />
-        },
+        Phase::Lobby => lobby(false),
+        Phase::InCall { checking: true, .. } => lobby(true),
         Phase::InCall {
             call,
             safety_code,
             speaker,
+            ..
         } => {
             let on_leave = {
                 let call = call.clone();

@@ -3,11 +3,17 @@
 //! The root [`App`] first checks that this browser can encrypt a call
 //! (`encryption::support`); if not, the unsupported screen is all there is. Then the address
 //! decides: `/` is the start page, `/<room>#<secret>` a meeting. The language follows the
-//! link's `lang=` option, else the browser, and can be switched.
+//! link's `lang=` option, else the language last chosen with the switch in this browser, else
+//! the browser's preference; `<html lang>` follows it.
 
+mod controls;
+mod device_picker;
+mod devices;
+mod icons;
 pub mod lobby;
 mod media_element;
 mod meeting;
+mod new_meeting;
 mod room;
 mod start;
 mod unsupported;
@@ -32,6 +38,28 @@ fn browser_lang() -> Lang {
     Lang::from_preferences(languages.iter().map(String::as_str))
 }
 
+/// Where the language chosen with the switch is kept: this browser only, like the name.
+const LANG_KEY: &str = "veilig.lang";
+
+/// The language last chosen with the switch in this browser, if any.
+fn chosen_lang() -> Option<Lang> {
+    let stored = web_sys::window()?
+        .local_storage()
+        .ok()??
+        .get_item(LANG_KEY)
+        .ok()??;
+    [Lang::Nl, Lang::En]
+        .into_iter()
+        .find(|lang| lang.tag() == stored)
+}
+
+/// Remembers `lang` as chosen, for the start page, the lobby and a reload alike.
+fn choose_lang(lang: Lang) {
+    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = storage.set_item(LANG_KEY, lang.tag());
+    }
+}
+
 /// The root component, mounted on `<body>` by `main`.
 #[function_component]
 pub fn App() -> Html {
@@ -52,18 +80,32 @@ pub fn App() -> Html {
         let room = pathname.trim_start_matches('/');
         (!room.is_empty()).then(|| InviteLink::from_parts(room, fragment).ok().map(Rc::new))
     });
-    // `lang=` in a meeting link wins over the browser's preference.
+    // `lang=` in a meeting link wins over the language last chosen with the switch, which
+    // wins over the browser's preference.
     let lang = use_state(|| {
         let link_lang = match &*link {
             Some(Some(link)) => LinkOptions::parse(link.options()).lang,
             _ => None,
         };
-        link_lang.unwrap_or_else(browser_lang)
+        link_lang.or_else(chosen_lang).unwrap_or_else(browser_lang)
     });
     let switch = {
         let lang = lang.clone();
-        Callback::from(move |_: MouseEvent| lang.set(lang.other()))
+        Callback::from(move |_: MouseEvent| {
+            let other = lang.other();
+            choose_lang(other);
+            lang.set(other)
+        })
     };
+    // The whole document is in this language (screen readers, hyphenation, spelling).
+    use_effect_with(*lang, |lang| {
+        if let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        {
+            let _ = root.set_attribute("lang", lang.tag());
+        }
+    });
     let body = match (&*path, &*link) {
         (Err(why), _) => html! { <Unsupported why={*why} /> },
         (Ok(_), None) => html! { <Start lang={*lang} /> },

@@ -44,6 +44,7 @@ pub fn Start(props: &Props) -> Html {
                 .cast::<HtmlInputElement>()
                 .is_some_and(|i| i.checked());
             if let Some(link) = new_link(wanted) {
+                super::new_meeting::created(link.room());
                 open(&link);
             }
         })

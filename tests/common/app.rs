@@ -173,8 +173,21 @@ pub async fn join_as(session: &Session, name: &str) -> Result<(), HarnessError> 
     join_with(session, name, None).await
 }
 
-/// [`join_as`], typing `passphrase` into the passphrase field the lobby must then show.
+/// [`join_as`], typing `passphrase` into the passphrase field the lobby must then show (and
+/// into the field that repeats it, for the browser that created the meeting).
 pub async fn join_with(
+    session: &Session,
+    name: &str,
+    passphrase: Option<&str>,
+) -> Result<(), HarnessError> {
+    ask_to_join(session, name, passphrase).await?;
+    session.wait_for_test_id("room").await?;
+    Ok(())
+}
+
+/// [`join_with`] up to the click on join, without waiting for the meeting screen (a wrong
+/// passphrase never gets there).
+pub async fn ask_to_join(
     session: &Session,
     name: &str,
     passphrase: Option<&str>,
@@ -186,6 +199,13 @@ pub async fn join_with(
             .await?
             .send_keys(passphrase)
             .await?;
+        if let Ok(repeat) = session
+            .client()
+            .find(Locator::Css(r#"[data-testid="passphrase-repeat"]"#))
+            .await
+        {
+            repeat.send_keys(passphrase).await?;
+        }
     }
     let field = session.wait_for_test_id("name").await?;
     field.clear().await?;
@@ -198,7 +218,6 @@ pub async fn join_with(
     )
     .await?;
     click(session, "join").await?;
-    session.wait_for_test_id("room").await?;
     Ok(())
 }
 

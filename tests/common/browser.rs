@@ -77,8 +77,10 @@ impl Browser {
             Browser::Chromium => {
                 let profile = scratch.path().join("chromium-profile");
                 let media_args: &[&str] = match media {
+                    // Two fake cameras (and Chromium's three microphones), so that tests can
+                    // switch devices.
                     Media::Fake => &[
-                        "--use-fake-device-for-media-stream",
+                        "--use-fake-device-for-media-stream=device-count=2",
                         "--use-fake-ui-for-media-stream",
                     ],
                     Media::Denied => &[
@@ -283,6 +285,23 @@ impl Session {
         self.devtools(
             "Emulation.setDeviceMetricsOverride",
             json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .await
+    }
+
+    /// Gives the viewport back to the window (undoes [`Session::set_viewport`]).
+    pub async fn clear_viewport(&self) -> Result<(), HarnessError> {
+        self.devtools("Emulation.clearDeviceMetricsOverride", json!({}))
+            .await
+    }
+
+    /// Makes the page see `prefers-color-scheme: dark` (or light) (Chromium only: DevTools'
+    /// `Emulation.setEmulatedMedia`).
+    pub async fn prefer_dark(&self, dark: bool) -> Result<(), HarnessError> {
+        let scheme = if dark { "dark" } else { "light" };
+        self.devtools(
+            "Emulation.setEmulatedMedia",
+            json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
         )
         .await
     }

@@ -1,17 +1,27 @@
-//! The lobby: camera preview, microphone and camera on or off, display name, the meeting
+//! The lobby: camera preview, microphone and camera on or off (off releases the device at
+//! once, see [`media`]), pickers that show the device in use, display name, the meeting
 //! passphrase when the link asks for one, and what is encrypted. Joining without any device
 //! (listen-only) works; a denied permission says how to fix it. The link's options
 //! (`crate::link_options`: `name=`, `mic=off`, `camera=off`, `lobby=skip`) preset it.
+//!
+//! Passphrases: whoever creates a passphrase meeting chooses it here, typed twice. A guest
+//! types it once; the meeting page keeps this lobby on screen while the relay checks the room
+//! access value derived from link and passphrase, and a refusal comes back here
+//! ([`Props::refusals`]) with the field emptied to type it again, devices and name untouched.
+
+mod media;
 
 use veilig_e2ee::{InviteLink, RoomKeys};
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlInputElement, HtmlSelectElement};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::call::media::{self, Device, DeviceInfo, LevelMeter, LocalMedia, MediaError};
+use crate::call::media::{self as call_media, Device, LevelMeter, LocalMedia, MediaError};
 use crate::call::metadata::MAX_NAME_CHARS;
 use crate::i18n::Lang;
 use crate::link_options::LinkOptions;
+use crate::ui::device_picker::DevicePicker;
+use media::use_lobby_media;
 
 const NAME_KEY: &str = "veilig.name";
 
@@ -30,7 +40,7 @@ pub struct Ready {
 }
 
 /// Whether this browser can pick where audio plays (`HTMLMediaElement.setSinkId`).
-fn can_pick_speaker() -> bool {
+pub(super) fn can_pick_speaker() -> bool {
     js_sys::Reflect::get(&js_sys::global(), &"HTMLMediaElement".into())
         .and_then(|class| js_sys::Reflect::get(&class, &"prototype".into()))
         .and_then(|prototype| js_sys::Reflect::has(&prototype, &"setSinkId".into()))
@@ -50,6 +60,24 @@ pub struct Props {
     /// embedding API installed: `lobby=skip` may then join with devices on.
     #[prop_or_default]
     pub embedded: bool,
+    /// This browser just created the meeting (and so chooses its passphrase, typed twice).
+    #[prop_or_default]
+    pub new_meeting: bool,
+    /// The relay is checking this link and passphrase: the join is under way.
+    #[prop_or_default]
+    pub checking: bool,
+    /// How often the relay refused this link and passphrase; each refusal empties the
+    /// passphrase field and says it was wrong.
+    #[prop_or_default]
+    pub refusals: u32,
+}
+
+/// Why the passphrase typed will not do.
+#[derive(Clone, Copy, PartialEq)]
+enum PassphraseProblem {
+    Missing,
+    Mismatch,
+    Wrong,
 }
 
 fn storage() -> Option<web_sys::Storage> {
@@ -60,7 +88,6 @@ fn storage() -> Option<web_sys::Storage> {
 #[function_component]
 pub fn Lobby(props: &Props) -> Html {
     let text = props.lang.text();
-    let media = use_state(|| None::<Result<LocalMedia, MediaError>>);
     let options = use_memo(props.link.clone(), |link| {
         LinkOptions::parse(link.options())
     });
@@ -70,6 +97,7 @@ pub fn Lobby(props: &Props) -> Html {
     let name_ref = use_node_ref();
     let remember_ref = use_node_ref();
     let pass_ref = use_node_ref();
+    let repeat_ref = use_node_ref();
     let stored_name = use_memo(options.clone(), |options| {
         options.name.clone().unwrap_or_else(|| {
             storage()
@@ -97,40 +125,30 @@ pub fn Lobby(props: &Props) -> Html {
     let mic_device = use_state(|| Device::Default);
     let cam_device = use_state(|| Device::Default);
     let speaker = use_state(|| Device::Default);
-    let passphrase_missing = use_state(|| false);
-    let devices = use_state(Vec::<DeviceInfo>::new);
+    let passphrase_problem = use_state(|| None::<PassphraseProblem>);
     let level = use_state(|| 0u8);
-    let opened = use_mut_ref(LocalMedia::default);
+    let wanted = |on: bool, device: &Device| if on { device.clone() } else { Device::Off };
+    let (media, devices) = use_lobby_media(wanted(*mic, &mic_device), wanted(*camera, &cam_device));
     {
-        // (Re)opens the chosen devices; the previous tracks are stopped first.
-        let media = media.clone();
-        let devices = devices.clone();
-        let opened = opened.clone();
-        use_effect_with(
-            ((*mic_device).clone(), (*cam_device).clone()),
-            move |(mic, cam)| {
-                let (mic, cam) = (mic.clone(), cam.clone());
-                opened.borrow().stop();
-                wasm_bindgen_futures::spawn_local(async move {
-                    let result = match media::open_devices(&mic, &cam).await {
-                        Ok(local) => Ok(local),
-                        // A machine without a camera may still have a microphone.
-                        Err(MediaError::NotFound) => media::open_devices(&mic, &Device::Off).await,
-                        Err(other) => Err(other),
-                    };
-                    if let Ok(local) = &result {
-                        *opened.borrow_mut() = local.clone();
-                    }
-                    media.set(Some(result));
-                    devices.set(media::devices().await);
-                });
-            },
-        );
+        // The relay refused this passphrase: empty the field and say so, ready to retype.
+        let (preparing, problem) = (preparing.clone(), passphrase_problem.clone());
+        let pass_ref = pass_ref.clone();
+        use_effect_with(props.refusals, move |refusals| {
+            if *refusals > 0 {
+                preparing.set(false);
+                problem.set(Some(PassphraseProblem::Wrong));
+                if let Some(field) = pass_ref.cast::<HtmlInputElement>() {
+                    field.set_value("");
+                    let _ = field.focus();
+                }
+            }
+        });
     }
     {
         // The microphone meter: WebAudio on the current microphone track, ten times a second.
         let level = level.clone();
-        let track = match &*media {
+        let level_zero = level.clone();
+        let track = match &media {
             Some(Ok(local)) => local.audio.clone(),
             _ => None,
         };
@@ -150,73 +168,71 @@ pub fn Lobby(props: &Props) -> Html {
                 )
                 .ok()
             });
+            let still = level_zero.clone();
             move || {
                 if let (Some(window), Some(timer)) = (window, timer) {
                     window.clear_interval_with_handle(timer);
                 }
                 drop(tick);
+                // No track, no sound: the meter stands still at zero.
+                still.set(0);
             }
         });
     }
-    let picker = |kind: &str,
-                  state: UseStateHandle<Device>,
-                  testid: &'static str,
-                  label: &'static str| {
-        let options: Vec<&DeviceInfo> = devices.iter().filter(|d| d.kind == kind).collect();
-        let selected = match &*state {
-            Device::Id(id) => id.clone(),
-            _ => String::new(),
-        };
-        let onchange = Callback::from(move |event: Event| {
-            if let Some(select) = event.target_dyn_into::<HtmlSelectElement>() {
-                state.set(Device::Id(select.value()));
-            }
-        });
-        html! {
-            <select {onchange} aria-label={label} data-testid={testid}>
-                { for options.iter().enumerate().map(|(i, d)| {
-                    let label = if d.label.is_empty() { format!("{} {}", kind, i + 1) } else { d.label.clone() };
-                    html! { <option value={d.id.clone()} selected={d.id == selected}>{ label }</option> }
-                }) }
-            </select>
-        }
+    // From the click on join until the meeting has them (or the passphrase is refused), the
+    // tracks belong to the call: the devices are not to be changed meanwhile.
+    let handing_over = *preparing || props.checking;
+    let in_use = |track: Option<&web_sys::MediaStreamTrack>| track.and_then(call_media::device_id);
+    let (audio_track, video_track) = match &media {
+        Some(Ok(local)) => (local.audio.clone(), local.video.clone()),
+        _ => (None, None),
     };
-    let mic_picker = picker(
-        "audioinput",
-        mic_device.clone(),
-        "mic-select",
-        text.microphone,
-    );
-    let cam_picker = picker(
-        "videoinput",
-        cam_device.clone(),
-        "camera-select",
-        text.camera,
-    );
+    let pick = |state: UseStateHandle<Device>| Callback::from(move |id| state.set(Device::Id(id)));
+    let mic_picker = html! {
+        <DevicePicker kind="audioinput" devices={devices.clone()} in_use={in_use(audio_track.as_ref())}
+            label={text.microphone} testid="mic-select" on_pick={pick(mic_device.clone())} disabled={handing_over} />
+    };
+    let cam_picker = html! {
+        <DevicePicker kind="videoinput" devices={devices.clone()} in_use={in_use(video_track.as_ref())}
+            label={text.camera} testid="camera-select" on_pick={pick(cam_device.clone())} disabled={handing_over} />
+    };
     let outputs = devices.iter().filter(|d| d.kind == "audiooutput").count();
+    let speaker_in_use = match &*speaker {
+        Device::Id(id) => Some(id.clone()),
+        _ => devices
+            .iter()
+            .find(|d| d.kind == "audiooutput" && d.id == "default")
+            .map(|d| d.id.clone()),
+    };
     let speaker_picker = (outputs > 0 && can_pick_speaker()).then(|| {
-        picker(
-            "audiooutput",
-            speaker.clone(),
-            "speaker-select",
-            text.speaker,
-        )
+        html! {
+            <DevicePicker kind="audiooutput" devices={devices.clone()} in_use={speaker_in_use}
+                label={text.speaker} testid="speaker-select" on_pick={pick(speaker.clone())} />
+        }
     });
     let toggle = |state: UseStateHandle<bool>| Callback::from(move |_: Event| state.set(!*state));
 
     let join = {
-        let media = media.clone();
-        let (mic, camera, preparing) = (mic.clone(), camera.clone(), preparing.clone());
+        let local = match &media {
+            Some(Ok(local)) => local.clone(),
+            _ => LocalMedia::default(),
+        };
+        let preparing = preparing.clone();
         let chosen = ((*mic_device).clone(), (*cam_device).clone());
         let speaker = match &*speaker {
             Device::Id(id) => Some(id.clone()),
             _ => None,
         };
-        let passphrase_missing = passphrase_missing.clone();
-        let (name_ref, remember_ref, pass_ref) =
-            (name_ref.clone(), remember_ref.clone(), pass_ref.clone());
+        let problem = passphrase_problem.clone();
+        let (name_ref, remember_ref, pass_ref, repeat_ref) = (
+            name_ref.clone(),
+            remember_ref.clone(),
+            pass_ref.clone(),
+            repeat_ref.clone(),
+        );
         let link = props.link.clone();
         let on_join = props.on_join.clone();
+        let choosing = props.new_meeting;
         Callback::from(move |()| {
             if *preparing {
                 return;
@@ -227,13 +243,24 @@ pub fn Lobby(props: &Props) -> Html {
                     .unwrap_or_default()
             };
             let passphrase = value(&pass_ref);
-            if link.passphrase_required() && passphrase.is_empty() {
-                passphrase_missing.set(true);
-                if let Some(field) = pass_ref.cast::<web_sys::HtmlElement>() {
-                    let _ = field.focus();
+            if link.passphrase_required() {
+                let repeated = choosing.then(|| value(&repeat_ref));
+                let wrong = match (passphrase.is_empty(), repeated) {
+                    (true, _) => Some((PassphraseProblem::Missing, &pass_ref)),
+                    (false, Some(repeated)) if repeated != passphrase => {
+                        Some((PassphraseProblem::Mismatch, &repeat_ref))
+                    }
+                    _ => None,
+                };
+                if let Some((why, field)) = wrong {
+                    problem.set(Some(why));
+                    if let Some(field) = field.cast::<web_sys::HtmlElement>() {
+                        let _ = field.focus();
+                    }
+                    return;
                 }
-                return;
             }
+            problem.set(None);
             preparing.set(true);
             let name: String = value(&name_ref)
                 .trim()
@@ -250,22 +277,10 @@ pub fn Lobby(props: &Props) -> Html {
                     let _ = storage.remove_item(NAME_KEY);
                 }
             }
-            let mut local = match &*media {
-                Some(Ok(local)) => local.clone(),
-                _ => LocalMedia::default(),
-            };
-            if !*mic {
-                if let Some(track) = local.audio.take() {
-                    track.stop();
-                }
-            }
-            if !*camera {
-                if let Some(track) = local.video.take() {
-                    track.stop();
-                }
-            }
             let link = link.clone();
             let on_join = on_join.clone();
+            // Unticked devices are already stopped (see `media`): what is open goes in.
+            let local = local.clone();
             let (devices, speaker) = (chosen.clone(), speaker.clone());
             let preparing = preparing.clone();
             wasm_bindgen_futures::spawn_local(async move {
@@ -309,7 +324,7 @@ pub fn Lobby(props: &Props) -> Html {
         });
     }
 
-    let preview = match &*media {
+    let preview = match &media {
         Some(Ok(LocalMedia {
             video: Some(track), ..
         })) if *camera => html! {
@@ -317,7 +332,7 @@ pub fn Lobby(props: &Props) -> Html {
         },
         _ => html! { <div class="preview-off" /> },
     };
-    let problem = match &*media {
+    let problem = match &media {
         Some(Err(MediaError::Denied)) => Some(text.media_denied),
         Some(Err(MediaError::NotFound)) => Some(text.media_missing),
         Some(Err(MediaError::Unavailable)) => Some(text.media_missing),
@@ -333,7 +348,7 @@ pub fn Lobby(props: &Props) -> Html {
             }
             <form onsubmit={on_submit}>
                 <label>
-                    <input type="checkbox" checked={*mic} onchange={toggle(mic.clone())}
+                    <input type="checkbox" checked={*mic} onchange={toggle(mic.clone())} disabled={handing_over}
                         data-testid="lobby-mic" />
                     { text.microphone }
                 </label>
@@ -341,7 +356,7 @@ pub fn Lobby(props: &Props) -> Html {
                 <meter min="0" max="100" value={level.to_string()} aria-label={text.microphone}
                     data-testid="mic-level" />
                 <label>
-                    <input type="checkbox" checked={*camera} onchange={toggle(camera.clone())}
+                    <input type="checkbox" checked={*camera} onchange={toggle(camera.clone())} disabled={handing_over}
                         data-testid="lobby-camera" />
                     { text.camera }
                 </label>
@@ -358,19 +373,35 @@ pub fn Lobby(props: &Props) -> Html {
                     { text.remember_name }
                 </label>
                 if props.link.passphrase_required() {
-                    <p class="hint">{ text.passphrase_hint }</p>
-                    <label for="passphrase">{ text.passphrase }</label>
-                    <input id="passphrase" ref={pass_ref} type="password" autocomplete="off"
-                        aria-invalid={passphrase_missing.to_string()} data-testid="passphrase" />
-                    if *passphrase_missing {
-                        <p class="error" role="alert" data-testid="passphrase-missing">
-                            { text.passphrase_missing }
+                    <p class="hint">{ if props.new_meeting { text.passphrase_new_hint } else { text.passphrase_hint } }</p>
+                    <label for="passphrase">{ if props.new_meeting { text.passphrase_choose } else { text.passphrase } }</label>
+                    <input id="passphrase" ref={pass_ref} type="password"
+                        autocomplete={if props.new_meeting { "new-password" } else { "off" }}
+                        aria-invalid={matches!(*passphrase_problem, Some(PassphraseProblem::Missing | PassphraseProblem::Wrong)).to_string()}
+                        aria-describedby="passphrase-problem" data-testid="passphrase" />
+                    if props.new_meeting {
+                        <label for="passphrase-repeat">{ text.passphrase_repeat }</label>
+                        <input id="passphrase-repeat" ref={repeat_ref} type="password" autocomplete="new-password"
+                            aria-invalid={(*passphrase_problem == Some(PassphraseProblem::Mismatch)).to_string()}
+                            aria-describedby="passphrase-problem" data-testid="passphrase-repeat" />
+                    }
+                    if let Some(problem) = *passphrase_problem {
+                        <p class="error" role="alert" id="passphrase-problem" data-testid={match problem {
+                            PassphraseProblem::Missing => "passphrase-missing",
+                            PassphraseProblem::Mismatch => "passphrase-mismatch",
+                            PassphraseProblem::Wrong => "passphrase-wrong",
+                        }}>
+                            { match problem {
+                                PassphraseProblem::Missing => text.passphrase_missing,
+                                PassphraseProblem::Mismatch => text.passphrase_mismatch,
+                                PassphraseProblem::Wrong => text.passphrase_wrong,
+                            } }
                         </p>
                     }
                 }
-                <button class="primary" type="submit" disabled={*preparing || media.is_none()}
+                <button class="primary" type="submit" disabled={*preparing || props.checking || media.is_none()}
                     data-testid="join">
-                    { if *preparing { text.preparing } else { text.join } }
+                    { if props.checking { text.checking } else if *preparing { text.preparing } else { text.join } }
                 </button>
             </form>
         </main>

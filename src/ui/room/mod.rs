@@ -1,173 +1,25 @@
 //! In the meeting: the tile grid, the controls, the safety code, chat and the participant
 //! list, all fed by the call's events.
 
-use std::collections::HashMap;
-use std::rc::Rc;
+mod view;
 
 use veilig_protocol::{ParticipantId, Source};
-use web_sys::{HtmlInputElement, MediaStreamTrack};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use super::controls::Controls;
+use super::devices::{use_followed_devices, DevicePanel};
 use super::media_element::MediaElement;
-use crate::call::peer::RemoteTrack;
 use crate::call::route::Route;
-use crate::call::session::{Call, CallEvent, Decryption, Failure, Reception, Status};
+use crate::call::session::{Call, Decryption, Failure, Status};
 use crate::i18n::{Lang, Text};
 use crate::link_options::Toolbar;
+use view::Presence;
+pub use view::{Action, View};
 
 /// From this many people the grid has four or five columns: tiles are small, so each keeps its
 /// name and mute state in view and shows its pin and reception buttons on hover or focus.
 const DENSE: usize = 10;
-
-/// What a participant told us about themselves.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Presence {
-    name: String,
-    mic: bool,
-    camera: bool,
-    screen: bool,
-}
-
-/// Everything the meeting screen shows.
-#[derive(Clone, Debug, PartialEq)]
-pub struct View {
-    status: Status,
-    you: Option<ParticipantId>,
-    participants: Vec<ParticipantId>,
-    presence: HashMap<ParticipantId, Presence>,
-    tracks: Vec<(u32, ParticipantId, Source, MediaStreamTrack)>,
-    chat: Vec<(Option<ParticipantId>, String)>,
-    decryption: HashMap<ParticipantId, Decryption>,
-    reception: HashMap<ParticipantId, Reception>,
-    own_video: Option<MediaStreamTrack>,
-    pinned: Option<ParticipantId>,
-    chat_open: bool,
-    unread: usize,
-    /// The browser refused a device we asked to turn on (shown until dismissed).
-    refused: bool,
-}
-
-impl Default for View {
-    fn default() -> Self {
-        View {
-            status: Status::Connecting,
-            you: None,
-            participants: Vec::new(),
-            presence: HashMap::new(),
-            tracks: Vec::new(),
-            chat: Vec::new(),
-            decryption: HashMap::new(),
-            reception: HashMap::new(),
-            own_video: None,
-            pinned: None,
-            chat_open: false,
-            unread: 0,
-            refused: false,
-        }
-    }
-}
-
-/// What changes the view.
-pub enum Action {
-    /// From the call.
-    Event(CallEvent),
-    /// Chat panel open or closed.
-    ToggleChat,
-    /// Pin a participant's tile large, or unpin.
-    TogglePin(ParticipantId),
-    /// Hide the notice about a refused device.
-    Dismiss,
-}
-
-impl Reducible for View {
-    type Action = Action;
-
-    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        let mut view = (*self).clone();
-        match action {
-            Action::ToggleChat => {
-                view.chat_open = !view.chat_open;
-                view.unread = 0;
-            }
-            Action::Dismiss => view.refused = false,
-            Action::TogglePin(who) => {
-                view.pinned = if view.pinned.as_ref() == Some(&who) {
-                    None
-                } else {
-                    Some(who)
-                };
-            }
-            Action::Event(event) => match event {
-                CallEvent::Status(status) => view.status = status,
-                CallEvent::You(you) => {
-                    // A new connection believes nothing of the last one: names and states come
-                    // back only with presence notes that answer this connection's session.
-                    view.you = Some(you);
-                    view.tracks.clear();
-                    view.presence.clear();
-                }
-                CallEvent::Participants(list) => {
-                    if view.pinned.as_ref().is_some_and(|p| !list.contains(p)) {
-                        view.pinned = None;
-                    }
-                    view.presence.retain(|p, _| list.contains(p));
-                    view.tracks.retain(|(_, p, _, _)| list.contains(p));
-                    view.participants = list;
-                }
-                CallEvent::Presence {
-                    who,
-                    name,
-                    mic,
-                    camera,
-                    screen,
-                } => {
-                    view.presence.insert(
-                        who,
-                        Presence {
-                            name,
-                            mic,
-                            camera,
-                            screen,
-                        },
-                    );
-                }
-                CallEvent::Tracks(tracks) => {
-                    view.tracks = tracks
-                        .into_iter()
-                        .map(
-                            |RemoteTrack {
-                                 transform,
-                                 from,
-                                 source,
-                                 track,
-                             }| { (transform, from, source, track) },
-                        )
-                        .collect();
-                }
-                CallEvent::Chat { from, text } => {
-                    if from.is_some() && !view.chat_open {
-                        view.unread += 1;
-                    }
-                    view.chat.push((from, text));
-                }
-                CallEvent::Reception(reception) => view.reception = reception,
-                CallEvent::LocalVideo(track) => view.own_video = track,
-                // Nothing to store: the controls read the call's state when drawn again.
-                CallEvent::LocalChanged => view.refused = false,
-                CallEvent::DeviceRefused(_) => view.refused = true,
-                CallEvent::Decryption(health) => {
-                    for (who, state) in health {
-                        // Keep "fine" once seen until it fails; "waiting" says nothing new.
-                        if state != Decryption::Waiting {
-                            view.decryption.insert(who, state);
-                        }
-                    }
-                }
-            },
-        }
-        Rc::new(view)
-    }
-}
 
 /// Props of the meeting screen.
 #[derive(Properties, PartialEq)]
@@ -231,6 +83,12 @@ pub fn Room(props: &Props) -> Html {
     let compact = props.toolbar == Toolbar::Compact;
     let refresh = use_force_update();
     let copied = use_state(|| false);
+    let (devices, device_lost) = use_followed_devices(&props.call);
+    let devices_open = use_state(|| false);
+    let speaker_sink = {
+        let chosen = props.speaker.clone();
+        use_state(move || chosen)
+    };
     let chat_input = use_node_ref();
 
     let on_mic = {
@@ -423,7 +281,7 @@ pub fn Room(props: &Props) -> Html {
                     <div class="no-video">{ text.waiting_for_video }</div>
                 }
                 if let Some(track) = audio {
-                    <MediaElement track={track} testid="remote-audio" sink={props.speaker.clone()} />
+                    <MediaElement track={track} testid="remote-audio" sink={(*speaker_sink).clone()} />
                 }
                 <figcaption>
                     <span data-testid="tile-name">{ name }</span>
@@ -464,17 +322,6 @@ pub fn Room(props: &Props) -> Html {
         })
     });
     let count = view.participants.len() + 1;
-    let chat_aria = if view.unread > 0 {
-        format!("{}, {} {}", text.chat, view.unread, text.unread)
-    } else {
-        text.chat.to_owned()
-    };
-    let chat_label = if view.unread > 0 {
-        format!("{} ({})", text.chat, view.unread)
-    } else {
-        text.chat.to_owned()
-    };
-
     html! {
         <main class={classes!("room", compact.then_some("compact"))} data-testid="room">
             if let Some(line) = status_line(text, &view.status) {
@@ -496,6 +343,14 @@ pub fn Room(props: &Props) -> Html {
                     </button>
                 </p>
             }
+            if *device_lost {
+                <p class="status" role="status" data-testid="device-lost">
+                    { text.device_lost }{ " " }
+                    <button onclick={let lost = device_lost.clone(); Callback::from(move |_: MouseEvent| lost.set(false))}>
+                        { text.dismiss }
+                    </button>
+                </p>
+            }
             <section class="stage">
                 if sharing {
                     <p class="sharing" role="status">{ text.sharing_notice }</p>
@@ -510,6 +365,12 @@ pub fn Room(props: &Props) -> Html {
                 }
             </section>
             <aside class="side">
+                if *devices_open {
+                    <DevicePanel lang={props.lang} call={props.call.clone()} devices={devices.clone()}
+                        in_use={super::devices::in_use(&props.call)}
+                        speaker={(*speaker_sink).clone()}
+                        on_speaker={let sink = speaker_sink.clone(); Callback::from(move |id: AttrValue| sink.set(Some(id)))} />
+                }
                 <section class="safety" aria-label={text.safety_code}>
                     <h2>{ text.safety_code }</h2>
                     <p class="code" data-testid="safety-code">{ props.safety_code.clone() }</p>
@@ -534,12 +395,13 @@ pub fn Room(props: &Props) -> Html {
                     <section class="chat" data-testid="chat">
                         <h2>{ text.chat }</h2>
                         <ol data-testid="chat-messages" aria-live="polite">
-                            { for view.chat.iter().map(|(from, message)| {
-                                let who = match from {
-                                    None => text.you.to_owned(),
-                                    Some(p) => display_name(text, view.presence.get(p)).to_owned(),
+                            { for view.chat.iter().map(|line| {
+                                let who = match (&line.from, line.name.is_empty()) {
+                                    (None, _) => text.you,
+                                    (Some(_), true) => text.anonymous,
+                                    (Some(_), false) => line.name.as_str(),
                                 };
-                                html! { <li><b>{ who }{ ": " }</b>{ message }</li> }
+                                html! { <li><b>{ who }{ ": " }</b>{ line.text.clone() }</li> }
                             }) }
                         </ol>
                         <form onsubmit={on_chat}>
@@ -551,27 +413,11 @@ pub fn Room(props: &Props) -> Html {
                     </section>
                 }
             </aside>
-            <nav class="controls">
-                <button onclick={on_mic} aria-pressed={(!mic_on).to_string()} data-testid="toggle-mic"
-                    title={format!("{} (m)", text.microphone)}>
-                    { text.microphone }{ if mic_on { "" } else { " ✕" } }
-                </button>
-                <button onclick={on_camera} aria-pressed={(!camera_on).to_string()} data-testid="toggle-camera"
-                    title={format!("{} (v)", text.camera)}>
-                    { text.camera }{ if camera_on { "" } else { " ✕" } }
-                </button>
-                <button onclick={on_screen} aria-pressed={sharing.to_string()} data-testid="toggle-screen"
-                    title={if sharing { text.stop_sharing } else { text.share_screen }}>
-                    { if sharing { text.stop_sharing } else { text.share_screen } }
-                </button>
-                if chat_offered {
-                    <button onclick={toggle_chat} data-testid="toggle-chat" aria-expanded={view.chat_open.to_string()}
-                        aria-label={chat_aria} title={format!("{} (c)", text.chat)}>{ chat_label }</button>
-                }
-                <button class="leave" onclick={on_leave} data-testid="leave" title={format!("{} (Shift+L)", text.leave)}>
-                    { text.leave }
-                </button>
-            </nav>
+            <Controls lang={props.lang} {mic_on} mic_track={props.call.local_media().audio}
+                {camera_on} {sharing} devices_open={*devices_open} {chat_offered}
+                chat_open={view.chat_open} unread={view.unread} {on_mic} {on_camera} {on_screen}
+                on_devices={let open = devices_open.clone(); Callback::from(move |_: MouseEvent| open.set(!*open))}
+                on_chat={toggle_chat} {on_leave} />
         </main>
     }
 }
