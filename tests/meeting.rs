@@ -236,6 +236,7 @@ async fn restart(
     .await?;
     send_chat(anna, "Nog steeds hier").await?;
     *relay = Some(start_relay(Some(addresses)).await);
+    let restarted = std::time::Instant::now();
 
     // Up to three minutes: since 2026-12-02 getting video back after a restart sometimes takes
     // over 90 s (it took about 30 s before); a regression under investigation, see the note.
@@ -254,6 +255,11 @@ async fn restart(
         patience,
     )
     .await?;
+    // Measured, for the soak (`cargo xtask soak-proofs`) to show how long the way back takes.
+    println!(
+        "both see each other's video again {:.1} s after the relay restarted",
+        restarted.elapsed().as_secs_f64()
+    );
     open_chat(bram).await?;
     wait_until(
         bram,

@@ -371,3 +371,52 @@ pub async fn grid_layout(session: &Session) -> Result<GridLayout, HarnessError> 
     serde_json::from_value(layout.clone())
         .map_err(|e| HarnessError::Check(format!("the grid's layout {layout}: {e}")))
 }
+
+/// Checks that each of the remote tiles that `tiles` (a JavaScript expression, an array of
+/// tiles) gives decodes nothing while its video keeps arriving: the browser's own count of
+/// decoded frames for that participant's receiver (`data-frames-decoded`, present only once the
+/// browser reports one) reads 0 now and again after at least 30 more of their video packets
+/// arrived (within 20 s). A tile without a count, or with a count above 0, fails.
+pub async fn decodes_none_while_frames_arrive(
+    session: &Session,
+    what: &str,
+    tiles: &str,
+) -> Result<(), HarnessError> {
+    let read = format!(
+        "return ({tiles}).map(t => t ? [t.dataset.framesDecoded ?? null, \
+         Number(t.dataset.videoPackets ?? 0)] : null);"
+    );
+    let before = eval(session, &read).await?;
+    let counts: Vec<Option<(Option<String>, u64)>> =
+        serde_json::from_value(before.clone()).unwrap_or_default();
+    crate::ensure!(
+        !counts.is_empty()
+            && counts
+                .iter()
+                .all(|c| matches!(c, Some((Some(decoded), _)) if decoded == "0")),
+        "{what}: decoded frames (count, video packets) {before}"
+    );
+    let arrived = counts
+        .iter()
+        .map(|c| c.as_ref().map_or(0, |(_, packets)| packets + 30))
+        .collect::<Vec<_>>();
+    wait_until_within(
+        session,
+        &format!("{what}: 30 more video packets each"),
+        &format!(
+            "return ({tiles}).every((t, i) => t && Number(t.dataset.videoPackets) >= {arrived:?}[i]);"
+        ),
+        Duration::from_secs(20),
+    )
+    .await?;
+    let after = eval(session, &read).await?;
+    let counts: Vec<Option<(Option<String>, u64)>> =
+        serde_json::from_value(after.clone()).unwrap_or_default();
+    crate::ensure!(
+        counts
+            .iter()
+            .all(|c| matches!(c, Some((Some(decoded), _)) if decoded == "0")),
+        "{what}: a frame was decoded (count, video packets) {before} then {after}"
+    );
+    Ok(())
+}
