@@ -373,10 +373,11 @@ pub async fn grid_layout(session: &Session) -> Result<GridLayout, HarnessError> 
 }
 
 /// Checks that each of the remote tiles that `tiles` (a JavaScript expression, an array of
-/// tiles) gives decodes nothing while its video keeps arriving: the browser's own count of
-/// decoded frames for that participant's receiver (`data-frames-decoded`, present only once the
-/// browser reports one) reads 0 now and again after at least 30 more of their video packets
-/// arrived (within 20 s). A tile without a count, or with a count above 0, fails.
+/// tiles) decodes nothing while its video keeps arriving: once the browser reports a video
+/// receiver for each (`data-frames-decoded` is present) and 30 of its video packets arrived
+/// (within 20 s), the browser's own count of decoded frames reads 0; and it reads 0 again after
+/// 30 more packets. A tile whose video never arrives fails: "decoded nothing" must not be the
+/// count of a receiver that got nothing.
 pub async fn decodes_none_while_frames_arrive(
     session: &Session,
     what: &str,
@@ -386,37 +387,34 @@ pub async fn decodes_none_while_frames_arrive(
         "return ({tiles}).map(t => t ? [t.dataset.framesDecoded ?? null, \
          Number(t.dataset.videoPackets ?? 0)] : null);"
     );
-    let before = eval(session, &read).await?;
-    let counts: Vec<Option<(Option<String>, u64)>> =
-        serde_json::from_value(before.clone()).unwrap_or_default();
-    crate::ensure!(
-        !counts.is_empty()
-            && counts
+    let mut reads = Vec::new();
+    let mut packets = vec![0u64; 0];
+    for round in ["arriving", "30 more"] {
+        wait_until_within(
+            session,
+            &format!("{what}: video packets {round} ({packets:?} before)"),
+            &format!(
+                "const t = ({tiles}); return t.length > 0 && t.every((t, i) => t && \
+                 t.dataset.framesDecoded !== undefined && \
+                 Number(t.dataset.videoPackets) >= ({packets:?}[i] ?? 0) + 30);"
+            ),
+            Duration::from_secs(20),
+        )
+        .await?;
+        let now = eval(session, &read).await?;
+        let counts: Vec<Option<(Option<String>, u64)>> =
+            serde_json::from_value(now.clone()).unwrap_or_default();
+        reads.push(now);
+        crate::ensure!(
+            counts
                 .iter()
                 .all(|c| matches!(c, Some((Some(decoded), _)) if decoded == "0")),
-        "{what}: decoded frames (count, video packets) {before}"
-    );
-    let arrived = counts
-        .iter()
-        .map(|c| c.as_ref().map_or(0, |(_, packets)| packets + 30))
-        .collect::<Vec<_>>();
-    wait_until_within(
-        session,
-        &format!("{what}: 30 more video packets each"),
-        &format!(
-            "return ({tiles}).every((t, i) => t && Number(t.dataset.videoPackets) >= {arrived:?}[i]);"
-        ),
-        Duration::from_secs(20),
-    )
-    .await?;
-    let after = eval(session, &read).await?;
-    let counts: Vec<Option<(Option<String>, u64)>> =
-        serde_json::from_value(after.clone()).unwrap_or_default();
-    crate::ensure!(
-        counts
+            "{what}: a frame was decoded; (decoded, video packets) read {reads:?}"
+        );
+        packets = counts
             .iter()
-            .all(|c| matches!(c, Some((Some(decoded), _)) if decoded == "0")),
-        "{what}: a frame was decoded (count, video packets) {before} then {after}"
-    );
+            .map(|c| c.as_ref().map_or(0, |(_, packets)| *packets))
+            .collect();
+    }
     Ok(())
 }
