@@ -85,12 +85,6 @@ async fn refused(
     // An allowed meeting says `ready` within a second or two of loading (see below, where
     // the same page is allowed); a refused one must stay silent for much longer.
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let events = eval(session, "return window.events;").await?;
-    ensure!(
-        events == json!([]),
-        "{}: a refused embedder heard {events}",
-        session.browser().name()
-    );
     let requests: Vec<String> = recorder.sent()[before..]
         .iter()
         .filter_map(|sent| match sent {
@@ -108,6 +102,12 @@ async fn refused(
             .iter()
             .any(|ext| line.contains(ext))),
         "{}: a refused frame loaded the app: {requests:?}",
+        session.browser().name()
+    );
+    let events = eval(session, "return window.events;").await?;
+    ensure!(
+        events == json!([]),
+        "{}: a refused embedder heard {events}",
         session.browser().name()
     );
     Ok(())
