@@ -443,21 +443,6 @@ fn outage_rules(relay: &Relay) -> String {
     )
 }
 
-/// Waits until `name`'s video plays on steadily again, until `deadline`.
-async fn plays_again(
-    session: &Session,
-    name: &str,
-    deadline: std::time::Instant,
-) -> Result<(), HarnessError> {
-    loop {
-        match keeps_playing(session, Some(name)).await {
-            Ok(()) => return Ok(()),
-            Err(error) if std::time::Instant::now() >= deadline => return Err(error),
-            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-        }
-    }
-}
-
 async fn outage(
     anna: &Session,
     bram: &Session,

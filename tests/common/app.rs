@@ -280,6 +280,22 @@ pub async fn keeps_playing(session: &Session, whose: Option<&str>) -> Result<(),
     Ok(())
 }
 
+/// Waits until `name`'s video plays on steadily ([`keeps_playing`]), until `deadline`: for a
+/// call coming back, where a tile may still hold the last picture of the call before.
+pub async fn plays_again(
+    session: &Session,
+    name: &str,
+    deadline: Instant,
+) -> Result<(), HarnessError> {
+    loop {
+        match keeps_playing(session, Some(name)).await {
+            Ok(()) => return Ok(()),
+            Err(error) if Instant::now() >= deadline => return Err(error),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
 /// Waits until audio with energy arrives from the other participant, as the app's reception
 /// details show it (the browser's own `totalAudioEnergy` of the decrypted, decoded audio).
 pub async fn hears(session: &Session) -> Result<(), HarnessError> {
