@@ -5,12 +5,15 @@
 //! - the relay's **payload tap** (`--features payload-tap`): every media frame it forwards,
 //!   as `docs/design.md`, "Payload tap", describes;
 //! - a **recording proxy** in front of its HTTP port (`common/recorder.rs`): every HTTP
-//!   request line and header and every WebSocket message the browsers send it.
+//!   request line, header and body and every WebSocket message the browsers send it, as bytes.
 //!
-//! Then, outside the browsers, the test checks that every tapped frame is our clear prefix +
-//! SFrame header + ciphertext that decrypts with the keys derived from the invite link (and
-//! passphrase), that no (KID, counter) pair is ever used twice, and that the secret, the
-//! passphrase, the display names and the chat text appear nowhere in what the relay received.
+//! Then, outside the browsers, the test checks every tapped frame (`common/tap.rs`): a clear
+//! prefix exactly as long as the codec rule allows (`common/codec_rule.rs`, not the app's own
+//! count) + SFrame header + ciphertext that decrypts with the keys derived from the invite link
+//! (and passphrase), none of its plaintext forwarded, no (KID, counter) pair twice; that with
+//! the link alone not one frame opens; and that no form of the secret, the passphrase, the
+//! derived keys, the safety code, the display names or the chat text (`common/wire_forms.rs`)
+//! is anywhere in what the relay received.
 //!
 //! The two-browser call leaves its evidence in `target/proofs/`: the tap, the link and
 //! passphrase, and a screenshot of each browser mid-call, so anyone can decrypt the frames
