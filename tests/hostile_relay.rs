@@ -14,6 +14,7 @@
 //! | `SlotAsForward` | our camera slot is "Bram's camera", the relay sending | played whatever came on it, undecrypted, in Bram's tile |
 //! | `SwapLines` | two guests' lines are labelled as each other's for a newcomer | played each one's picture and voice in the other's tile; now each line's frames are under KIDs its labelled owner never announced: refused, nothing decoded |
 //! | `SwapNotes` | two guests' notes are delivered as each other's | showed each one's name (and would show their chat) on the other's tile; now neither note opens, and without their announced KIDs neither guest's frames decode |
+//! | `Record`, `Replay` | a guest's notes and frames recorded, the browser made to reconnect, the recording played in place of the live ones | believed the recorded presence and decoded the recorded frames; now no recorded note answers the new session, and the recorded frames are below the floors of the live answer: nameless or refused, nothing decoded |
 //!
 //! Every lie is told on each of the three paths. For the relabelled lines the browser must stop
 //! the call at once with the plain message ("The server sent something unexpected. For your
@@ -97,6 +98,11 @@ async fn attack_when_ready(
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
+}
+
+/// The room of `link`.
+fn parsed_room(link: &str) -> RoomId {
+    RoomId::new(InviteLink::parse(link).unwrap().room()).unwrap()
 }
 
 /// Frames in the tap so far.
@@ -276,6 +282,102 @@ async fn swapped_lines_are_refused(
     Ok(())
 }
 
+/// The replay of finding 4: the relay has recorded Gijs (a native guest) since he joined, and
+/// makes the browser reconnect twice. The first time it plays the browser Gijs's recorded
+/// notes and frames in place of his live ones: no recorded note answers the browser's new
+/// session, so Gijs stays nameless and his frames refused. The second time his notes are live
+/// (his answer names the browser's new session, with his counters of now) and only his frames
+/// are recorded: they are under his floors, so refused as replays, and once the relay stops
+/// lying, his live frames decode again.
+async fn recordings_are_refused_after_a_reconnect(
+    session: &Session,
+    meeting: &Meeting<'_>,
+    options: &str,
+    gijs: &ParticipantId,
+) -> Result<(), HarnessError> {
+    let room = RoomId::new(InviteLink::parse(meeting.link).unwrap().room()).unwrap();
+    let path = if options.is_empty() {
+        "standard path"
+    } else {
+        options
+    };
+    session.goto(meeting.base).await?;
+    session.goto(&format!("{}{options}", meeting.link)).await?;
+    join_as(session, "Anna").await?;
+    let decoding = format!(
+        "const t = {}; return !!t && t.dataset.state === 'ok' && Number(t.dataset.framesDecoded) > 0;",
+        tile_of("Gijs")
+    );
+    wait_until(
+        session,
+        &format!("Gijs's picture, live ({path})"),
+        &decoding,
+    )
+    .await?;
+    let gijs_tile = format!(
+        r#"document.querySelector('[data-testid="tile-remote"][data-participant="{gijs}"]')"#
+    );
+    for notes in [true, false] {
+        let replay = Attack::Replay {
+            origin: gijs.clone(),
+            notes,
+        };
+        let what = if notes { "notes and frames" } else { "frames" };
+        attack_when_ready(meeting.relay, &room, &replay).await?;
+        // Back in, with Gijs's tile refusing what it is played.
+        let refusing = if notes {
+            format!("const t = {gijs_tile}; return !!t && t.dataset.state === 'refusing';")
+        } else {
+            format!(
+                "const t = {}; return !!t && t.dataset.state === 'refusing';",
+                tile_of("Gijs")
+            )
+        };
+        wait_until(
+            session,
+            &format!("Gijs's recorded {what} refused after a reconnect ({path})"),
+            &refusing,
+        )
+        .await?;
+        // Not one recorded frame decodes: the browser's own count for his receiver, read as 0
+        // while 60 of them arrive (ten frames a second).
+        decodes_none_while_frames_arrive(
+            session,
+            &format!("Gijs's recorded {what} ({path})"),
+            &format!("[{gijs_tile}]"),
+        )
+        .await?;
+        for _ in 0..6 {
+            let shown = eval(
+                session,
+                &format!(
+                    "const t = {gijs_tile}; return t && [t.querySelector('[data-testid=\"tile-name\"]')?.textContent, t.dataset.framesDecoded];"
+                ),
+            )
+            .await?;
+            crate::ensure!(
+                shown[1] == "0" || shown[1].is_null(),
+                "a recording of Gijs was shown as live ({what}, {path}): {shown}"
+            );
+            crate::ensure!(
+                !notes || shown[0] != "Gijs",
+                "a recorded note of Gijs was believed ({path}): {shown}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        meeting.relay.rooms.attack(&room, Attack::Truce).await.ok();
+    }
+    // The relay tells the truth again: Gijs's live frames, above his floors, decode.
+    wait_until(
+        session,
+        &format!("Gijs's picture, live again ({path})"),
+        &decoding,
+    )
+    .await?;
+    // Out of the meeting, so the next path's replays force no one else to reconnect.
+    session.goto(meeting.base).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the release build, the browsers and root: run `cargo xtask test`"]
 async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
@@ -306,14 +408,31 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
         // origin, before joining.
         chromium.goto(&base).await?;
         let clips = vp8_clips(&chromium, 2, 30).await?;
-        for (session, options) in [
+        // Gijs, recorded from now on: by the time of the replays, his recording is far below
+        // the floors he announces.
+        let gijs = Guests::join(&relay, &link, &["Gijs".to_owned()], &clips)
+            .await
+            .map_err(|e| HarnessError::Check(format!("Gijs: {e:?}")))?;
+        let record = Attack::Record {
+            origin: gijs.ids[0].clone(),
+        };
+        attack_when_ready(&relay, &parsed_room(&link), &record).await?;
+        let paths = [
             (&chromium, ""),
             (&chromium, "&transform=streams"),
             (&firefox, ""),
-        ] {
+        ];
+        for (session, options) in paths {
             swapped_notes_are_refused(session, &meeting, options, &clips).await?;
             swapped_lines_are_refused(session, &meeting, options, &clips).await?;
         }
+        // Only the browser under test is in the meeting for each replay.
+        firefox.goto(&base).await?;
+        for (session, options) in paths {
+            recordings_are_refused_after_a_reconnect(session, &meeting, options, &gijs.ids[0])
+                .await?;
+        }
+        drop(gijs);
         bram.close();
         Ok(())
     }
@@ -328,10 +447,11 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
         "tap: {:?}, stray frames: {}",
         report.decrypted, report.stray
     );
-    // Fifteen joins (three lies, then the swapped notes and lines, on three paths) and twelve
+    // Twenty-four connections of the browsers (three lies, then the swapped notes and lines,
+    // on three paths; then a join and two reconnects on each for the replays) and thirteen
     // guests, each a new participant id with its own KIDs, and every frame any of them sent,
     // on any line, opened under the link's keys.
-    assert_eq!(report.kids.len(), 27, "senders: {report:?}");
+    assert_eq!(report.kids.len(), 37, "senders: {report:?}");
     for ((sender, kind), frames) in &report.decrypted {
         assert!(*frames > 0, "{kind} from {sender}: {frames}");
     }

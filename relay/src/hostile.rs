@@ -53,16 +53,43 @@ pub enum Attack {
         /// The other.
         b: ParticipantId,
     },
+    /// From now on, the relay keeps a recording of `origin`'s notes and of its frames (each
+    /// video line's from its next keyframe on, up to [`RECORDED_FRAMES`] a line).
+    Record {
+        /// Whose.
+        origin: ParticipantId,
+    },
+    /// Everyone but `origin` is made to reconnect (their connections closed with a retryable
+    /// code), and everyone who joins from now on is played the recording of [`Attack::Record`]
+    /// in place of `origin`'s live frames, one recorded frame for each live one, in a loop; and
+    /// with `notes`, `origin`'s recorded notes in place of its live ones. A browser that
+    /// believed the recording would show `origin`'s picture of before as live.
+    Replay {
+        /// Whose recording.
+        origin: ParticipantId,
+        /// Whether the notes are the recorded ones too (the live ones withheld).
+        notes: bool,
+    },
+    /// Every lie in force stops: notes, lines and frames are told as they are (a recording is
+    /// kept for the next replay).
+    Truce,
 }
 
+/// The most frames a recording keeps of one line.
+pub const RECORDED_FRAMES: usize = 40;
+
 impl Attack {
-    /// Whom a relabelling is aimed at: everyone but this participant.
+    /// Whom an attack is aimed at: everyone but this participant.
     pub fn spares(&self) -> Option<&ParticipantId> {
         match self {
             Attack::ForwardAsSlot { origin, .. } | Attack::SlotAsForward { origin, .. } => {
                 Some(origin)
             }
-            Attack::SwapNotes { .. } | Attack::SwapLines { .. } => None,
+            Attack::Replay { origin, .. } => Some(origin),
+            Attack::SwapNotes { .. }
+            | Attack::SwapLines { .. }
+            | Attack::Record { .. }
+            | Attack::Truce => None,
         }
     }
 }
@@ -76,4 +103,7 @@ pub enum NotNow {
     /// Nobody in the room receives the origin's line yet, or an offer is outstanding.
     #[error("no victim is ready: lines still negotiating")]
     NotReady,
+    /// A replay before anything was recorded.
+    #[error("nothing recorded yet")]
+    NothingRecorded,
 }

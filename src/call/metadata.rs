@@ -2,24 +2,42 @@
 //! mute states and chat, as "notes" sealed with the room's metadata key.
 //!
 //! A note is JSON in an envelope that names the sender's session (a random id, new on every
-//! connection) and the time it was sealed, padded with spaces to one of a few fixed sizes
-//! ([`PADDED_SIZES`]), sealed with `FrameEncryptor::seal_message` under this connection's own
-//! random KID, then base64 for the relay's `blob` message. The associated data names the room
-//! and the sender's participant id in this room, so a note cannot be replayed into another
-//! room, nor passed off by the relay as someone else's: it opens only under the `from` it was
-//! sealed for. The relay forwards the text and learns nothing but its padded size and timing.
+//! connection), the time it was sealed and, for an answer, the session it answers; padded with
+//! spaces to one of a few fixed sizes ([`PADDED_SIZES`]), sealed with
+//! `FrameEncryptor::seal_message` under this connection's own random KID, then base64 for the
+//! relay's `blob` message. The associated data names the room and the sender's participant id
+//! in this room, so a note cannot be replayed into another room, nor passed off by the relay as
+//! someone else's: it opens only under the `from` it was sealed for. The relay forwards the text
+//! and learns nothing but its padded size and timing.
 //!
+//! ## Believing a participant: greeting and answer
+//! A presence note could be a recording: of this meeting, played to someone who just
+//! reconnected, or of a participant who left, played under the id the relay gives a "new" one.
+//! So a participant's presence is believed only once it **answers our session**, which is new on
+//! every connection and so cannot be in any recording:
+//!
+//! ```text
+//!  newcomer N                      relay                      member M
+//!  presence (greeting) ─────────────────────────────────────► not believed: answer it
+//!  believes M ◄──────────── presence answering N's session ── (M's KIDs and floors, now)
+//!  answers M ───────────── presence answering M's session ──► believes N
+//! ```
+//!
+//! Each side answers each session it hears once ([`Notes::answers_due`], [`Notes::answer`]).
 //! Who may say what (checked in [`Notes::open`], each refusal a [`NoteError`]):
-//! - a participant's first note must be a presence note: it binds their session id and KID;
-//!   every later note must come from that session under that KID, and be sealed after it;
-//! - a presence note announces the KIDs of its sender's tracks ([`MediaKids`]): their frames
-//!   are accepted only under those, on the lines the relay says are theirs;
-//! - a note sealed more than [`MAX_NOTE_AGE_MS`] from our clock is refused as stale.
+//! - a participant's first believed note is a presence note answering our session: it binds
+//!   their session and KID; every later note must come from that session under that KID, and be
+//!   sealed after it (by its counter);
+//! - a presence note announces the KIDs of its sender's tracks ([`MediaKids`]) and the floors
+//!   below which their frames are replays: their frames are accepted only under those, on the
+//!   lines the relay says are theirs, so recorded frames are refused too;
+//! - a note sealed more than [`MAX_NOTE_AGE_MS`] from our clock is refused as stale;
+//! - a participant who left is forgotten for good: their notes' KID is retired.
 //!
 //! What this does not stop: anyone holding the link can seal notes, so a link holder who runs
-//! the relay can still make up a participant of their own, or, within the age bound, replay a
-//! participant's notes of this meeting to someone who just reconnected. One key for the whole
-//! link allows no better; per-member keys (MLS) are the answer.
+//! the relay can still make up a participant of their own, or speak as another one. One key for
+//! the whole link allows no better; per-member keys (MLS) are the answer. The relay can withhold
+//! notes, which leaves a participant unnamed and their frames refused: shown, never hidden.
 
 use std::collections::HashMap;
 
@@ -103,6 +121,9 @@ struct Envelope {
     session: String,
     /// When it was sealed, milliseconds since the Unix epoch, by the sender's clock.
     at: u64,
+    /// For an answer: the session of the participant it is addressed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    answers: Option<String>,
     note: Note,
 }
 
@@ -129,6 +150,11 @@ pub enum NoteError {
     /// announced one.
     #[error("unannounced")]
     Unannounced,
+    /// A presence note that does not answer our session yet: it may be a recording, so nothing
+    /// in it is believed; it is answered ([`Notes::answers_due`]), and the answer to our answer
+    /// is believed.
+    #[error("not an answer to this session yet")]
+    Unanswered,
 }
 
 /// What we know of one remote participant's notes.
@@ -138,6 +164,9 @@ struct Sender {
     source: SourceId,
     /// Their session, KID and the counter of the presence note that announced them.
     announced: Option<(String, Kid, u64)>,
+    /// The latest session they greeted us from, and the one we last answered.
+    greeted: Option<String>,
+    answered: Option<String>,
 }
 
 /// Seals our notes and opens everyone else's.
@@ -184,10 +213,47 @@ impl Notes {
     /// The blob text for `note`, sealed at `now` (milliseconds since the Unix epoch); `None`
     /// before we know our participant id.
     pub fn seal(&mut self, note: &Note, now: u64) -> Option<String> {
+        self.seal_envelope(note, None, now)
+    }
+
+    /// Who is owed an answer: participants whose presence we heard from a session we have not
+    /// answered yet.
+    pub fn answers_due(&self) -> Vec<ParticipantId> {
+        let mut due: Vec<ParticipantId> = self
+            .senders
+            .iter()
+            .filter(|(_, sender)| sender.greeted.is_some() && sender.greeted != sender.answered)
+            .map(|(id, _)| id.clone())
+            .collect();
+        due.sort();
+        due
+    }
+
+    /// Whether we answered `who`'s latest session: from then on they believe what we send
+    /// (our answer reaches them before anything we send after it).
+    pub fn answered(&self, who: &ParticipantId) -> bool {
+        self.senders
+            .get(who)
+            .is_some_and(|sender| sender.answered.is_some() && sender.answered == sender.greeted)
+    }
+
+    /// Our presence `note`, sealed at `now` as the answer to `to`'s latest session, to be sent
+    /// to `to` alone; `None` if `to` owes us nothing to answer (or before we know our id).
+    pub fn answer(&mut self, to: &ParticipantId, note: &Note, now: u64) -> Option<String> {
+        let session = self.senders.get(to)?.greeted.clone()?;
+        let blob = self.seal_envelope(note, Some(session.clone()), now)?;
+        if let Some(sender) = self.senders.get_mut(to) {
+            sender.answered = Some(session);
+        }
+        Some(blob)
+    }
+
+    fn seal_envelope(&mut self, note: &Note, answers: Option<String>, now: u64) -> Option<String> {
         let context = self.context(self.you.as_ref()?);
         let envelope = Envelope {
             session: self.session.clone(),
             at: now,
+            answers,
             note: note.clone(),
         };
         let mut json = serde_json::to_vec(&envelope).ok()?;
@@ -209,6 +275,8 @@ impl Notes {
             Sender {
                 source: SourceId(*next),
                 announced: None,
+                greeted: None,
+                answered: None,
             }
         });
         let header = self
@@ -220,9 +288,15 @@ impl Notes {
         if envelope.at.abs_diff(now) > MAX_NOTE_AGE_MS {
             return Err(NoteError::Stale);
         }
+        let presence = matches!(envelope.note, Note::Presence { .. });
         match &sender.announced {
-            None if matches!(envelope.note, Note::Presence { .. }) => {
+            None if presence && envelope.answers.as_ref() == Some(&self.session) => {
+                sender.greeted = Some(envelope.session.clone());
                 sender.announced = Some((envelope.session, header.kid, header.ctr.0));
+            }
+            None if presence => {
+                sender.greeted = Some(envelope.session);
+                return Err(NoteError::Unanswered);
             }
             None => return Err(NoteError::Unannounced),
             Some((session, _, _)) if *session != envelope.session => {

@@ -10,6 +10,7 @@
 pub mod announcements;
 pub mod lines;
 pub mod metadata;
+pub mod roster;
 pub mod route;
 pub mod video_budget;
 

@@ -20,12 +20,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::RtcPeerConnectionState;
 
-use super::announcements::Announcements;
 pub use super::events::{CallEvent, Decryption, Failure, Reception, Status};
 use super::health;
 use super::media::{open_devices, Device, LocalMedia, MediaError};
-use super::metadata::{MediaKids, Note, NoteError, Notes, MAX_CHAT_CHARS};
+use super::metadata::{MediaKids, MAX_CHAT_CHARS};
 use super::peer::{sleep, slot_source, Peer, PeerError};
+use super::roster::{Heard, Me, Roster};
 use super::signaling::{self, Signaling, SignalingEvent};
 use crate::encryption::{AttachPath, FrameCrypto, WarmWorker, WorkerStats, WORKER_URL};
 use crate::frame_crypto::messages::Direction;
@@ -64,12 +64,8 @@ struct State {
     crypto: Option<Rc<FrameCrypto>>,
     peer: Option<Rc<Peer>>,
     signaling: Option<Signaling>,
-    /// Our notes under this connection's KID; made anew on every (re)connect.
-    notes: Option<Notes>,
-    participants: Vec<ParticipantId>,
-    /// Chat typed while nobody could receive it (reconnecting, or alone after a restart).
-    outbox: Vec<Note>,
-    joined: bool,
+    /// Who is in the meeting and what they said; our notes (see [`Roster`]).
+    roster: Roster,
     attempt: u32,
     ended: bool,
     /// Per remote transform: (decrypted, bad tags) at the previous report.
@@ -78,9 +74,6 @@ struct State {
     ping_timer: Option<i32>,
     /// Remote track id → (participant, is audio), for reading the browser's statistics.
     tracks: HashMap<String, (ParticipantId, bool)>,
-    /// Which KIDs our tracks and everyone else's use on this connection (see
-    /// [`Announcements`]); new on every connect.
-    announcements: Announcements,
 }
 
 /// A running call.
@@ -123,17 +116,13 @@ impl Call {
             crypto: None,
             peer: None,
             signaling: None,
-            notes: None,
-            participants: Vec::new(),
-            outbox: Vec::new(),
-            joined: false,
+            roster: Roster::default(),
             attempt: 0,
             ended: false,
             last_counts: HashMap::new(),
             _ping: None,
             ping_timer: None,
             tracks: HashMap::new(),
-            announcements: Announcements::default(),
         }));
         let own_video = state.borrow().local.video.clone();
         let call = Call { state };
@@ -155,6 +144,9 @@ impl Call {
                     signaling.send(&ClientMessage::Ping);
                 }
             }
+            // Chat held for a participant who never greeted us goes after a while.
+            let held = state.borrow_mut().roster.tick(now());
+            send_all(&state, held);
             poll_reception(&state);
         });
         let timer = web_sys::window().and_then(|w| {
@@ -254,15 +246,10 @@ impl Call {
             let mut s = state.borrow_mut();
             // Everyone gets a new participant id on joining again, so notes start afresh too:
             // a new KID and session for ours, no memory of the old ids.
-            s.notes = Some(Notes::new(
-                &s.config.room,
-                &s.config.keys.metadata,
-                kid,
-                session,
-            ));
+            let State { roster, config, .. } = &mut *s;
+            roster.connect(&config.room, &config.keys.metadata, kid, session, kids);
             s.crypto = Some(crypto);
             s.peer = Some(peer);
-            s.announcements = Announcements::new(kids);
             s.signaling = Some(socket);
             s.last_counts.clear();
         });
@@ -274,11 +261,8 @@ impl Call {
         if text.is_empty() || text.chars().count() > MAX_CHAT_CHARS {
             return false;
         }
-        self.state
-            .borrow_mut()
-            .outbox
-            .push(Note::Chat { text: text.into() });
-        flush_outbox(&self.state);
+        let out = self.state.borrow_mut().roster.chat(text.into(), now());
+        send_all(&self.state, out);
         emit(
             &self.state,
             CallEvent::Chat {
@@ -317,7 +301,7 @@ impl Call {
             track.stop();
         }
         emit(&self.state, CallEvent::LocalVideo(None));
-        send_presence(&self.state, None);
+        send_presence(&self.state);
         emit(&self.state, CallEvent::LocalChanged);
     }
 
@@ -380,7 +364,7 @@ impl Call {
             if source == Source::Camera {
                 emit(&call.state, CallEvent::LocalVideo(Some(track)));
             }
-            send_presence(&call.state, None);
+            send_presence(&call.state);
             emit(&call.state, CallEvent::LocalChanged);
         });
     }
@@ -407,7 +391,7 @@ impl Call {
             previous.set_onended(None);
             previous.stop();
         }
-        send_presence(&self.state, None);
+        send_presence(&self.state);
         emit(&self.state, CallEvent::LocalChanged);
     }
 
@@ -416,7 +400,7 @@ impl Call {
     /// given; callers trim and cut it as the lobby does.
     pub fn set_name(&self, name: &str) {
         self.state.borrow_mut().config.name = name.to_owned();
-        send_presence(&self.state, None);
+        send_presence(&self.state);
         emit(&self.state, CallEvent::LocalChanged);
     }
 
@@ -445,7 +429,7 @@ impl Call {
             audio.set_enabled(s.mic);
         }
         drop(s);
-        send_presence(&self.state, None);
+        send_presence(&self.state);
         emit(&self.state, CallEvent::LocalChanged);
     }
 
@@ -481,7 +465,7 @@ fn tell_announced(state: &Rc<RefCell<State>>) {
     let (Some(peer), Some(crypto)) = (s.peer.clone(), s.crypto.clone()) else {
         return;
     };
-    for (id, told) in s.announcements.to_tell(&peer.remote_lines()) {
+    for (id, told) in s.roster.to_tell(&peer.remote_lines()) {
         crypto.announce(id, &[told]);
     }
 }
@@ -510,7 +494,7 @@ fn fail_closed(state: &Rc<RefCell<State>>) {
             signaling.close();
         }
         s.crypto = None;
-        s.joined = false;
+        s.roster.disconnect();
         s.local.stop();
         if let Some(screen) = s.screen.take() {
             screen.set_onended(None);
@@ -524,46 +508,34 @@ fn fail_closed(state: &Rc<RefCell<State>>) {
     );
 }
 
-/// Sends queued chat once in the room with somebody to receive it.
-fn flush_outbox(state: &Rc<RefCell<State>>) {
-    let mut s = state.borrow_mut();
-    if !s.joined || s.participants.is_empty() {
-        return;
-    }
-    let State {
-        notes: Some(notes),
-        signaling: Some(signaling),
-        outbox,
-        ..
-    } = &mut *s
-    else {
-        return;
-    };
-    for note in outbox.drain(..) {
-        if let Some(data) = notes.seal(&note, now()) {
-            signaling.send(&ClientMessage::Blob { to: None, data });
-        }
-    }
-}
-
-fn send_presence(state: &Rc<RefCell<State>>, to: Option<ParticipantId>) {
-    let mut s = state.borrow_mut();
-    let (kids, floors) = s.announcements.ours();
-    let note = Note::Presence {
+/// What we say about ourselves now.
+fn me(s: &State) -> Me {
+    Me {
         name: s.config.name.clone(),
         mic: s.mic && s.local.audio.is_some(),
         camera: s.camera && s.local.video.is_some(),
         screen: s.screen.is_some(),
-        kids,
-        floors,
-    };
-    let Some(blob) = s.notes.as_mut().and_then(|notes| notes.seal(&note, now())) else {
-        return;
-    };
-    // Before joining there is nobody to tell: the welcome sends it.
-    if let (Some(signaling), true) = (&s.signaling, s.joined) {
-        signaling.send(&ClientMessage::Blob { to, data: blob });
     }
+}
+
+/// Sends `messages` to the relay, if connected.
+fn send_all(state: &Rc<RefCell<State>>, messages: Vec<ClientMessage>) {
+    if let Some(signaling) = &state.borrow().signaling {
+        for message in &messages {
+            signaling.send(message);
+        }
+    }
+}
+
+/// Our presence, after a change, to everyone (before joining there is nobody to tell: the
+/// welcome sends it).
+fn send_presence(state: &Rc<RefCell<State>>) {
+    let out = {
+        let mut s = state.borrow_mut();
+        let me = me(&s);
+        s.roster.presence(&me, now())
+    };
+    send_all(state, out.into_iter().collect());
 }
 
 fn on_signaling(state: &Rc<RefCell<State>>, event: SignalingEvent) {
@@ -605,7 +577,7 @@ fn on_signaling(state: &Rc<RefCell<State>>, event: SignalingEvent) {
             {
                 let mut s = state.borrow_mut();
                 s.signaling = None;
-                s.joined = false;
+                s.roster.disconnect();
                 if let Some(peer) = s.peer.take() {
                     peer.close();
                 }
@@ -632,20 +604,18 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                 peer.use_ice_servers(&ice_servers);
                 peer.set_you(you.clone());
             }
-            {
+            // Our greeting, and any chat that waited.
+            let out = {
                 let mut s = state.borrow_mut();
-                s.joined = true;
                 s.attempt = 0;
-                s.participants = participants.clone();
-                if let Some(notes) = s.notes.as_mut() {
-                    notes.set_you(you.clone());
-                }
-            }
+                let me = me(&s);
+                s.roster
+                    .welcome(you.clone(), participants.clone(), &me, now())
+            };
             emit(state, CallEvent::You(you));
             budget_camera(state);
             emit(state, CallEvent::Participants(participants));
-            send_presence(state, None);
-            flush_outbox(state);
+            send_all(state, out);
         }
         ServerMessage::Offer { sdp, lines } => {
             timeline::mark(Milestone::OfferReceived);
@@ -680,71 +650,59 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
             });
         }
         ServerMessage::Joined { participant } => {
-            let list = {
+            // They greet us; our answer goes then.
+            let (list, out) = {
                 let mut s = state.borrow_mut();
-                s.participants.push(participant.clone());
-                s.participants.clone()
+                let out = s.roster.arrived(participant, now());
+                (s.roster.participants().to_vec(), out)
             };
             budget_camera(state);
             emit(state, CallEvent::Participants(list));
-            send_presence(state, Some(participant));
-            flush_outbox(state);
+            send_all(state, out);
         }
         ServerMessage::Left { participant } => {
             let list = {
                 let mut s = state.borrow_mut();
-                s.participants.retain(|p| p != &participant);
-                if let Some(notes) = s.notes.as_mut() {
-                    notes.forget(&participant);
-                }
-                s.announcements.forget(&participant);
-                s.participants.clone()
+                s.roster.left(&participant);
+                s.roster.participants().to_vec()
             };
             budget_camera(state);
             emit(state, CallEvent::Participants(list));
         }
         ServerMessage::Blob { from, data } => {
-            let note = match state.borrow_mut().notes.as_mut() {
-                Some(notes) => notes.open(&from, &data, now()),
-                None => return,
+            let (heard, answers) = {
+                let mut s = state.borrow_mut();
+                let me = me(&s);
+                s.roster.blob(&from, &data, &me, now())
             };
-            match note {
-                Ok(Note::Presence {
-                    name,
-                    mic,
-                    camera,
-                    screen,
-                    kids,
-                    floors,
-                }) => {
-                    state
-                        .borrow_mut()
-                        .announcements
-                        .heard(from.clone(), kids, floors);
+            send_all(state, answers);
+            match heard {
+                Heard::Presence { who, me } => {
                     tell_announced(state);
                     emit(
                         state,
                         CallEvent::Presence {
-                            who: from,
-                            name,
-                            mic,
-                            camera,
-                            screen,
+                            who,
+                            name: me.name,
+                            mic: me.mic,
+                            camera: me.camera,
+                            screen: me.screen,
                         },
                     )
                 }
-                Ok(Note::Chat { text }) => emit(
+                Heard::Chat { from, text } => emit(
                     state,
                     CallEvent::Chat {
                         from: Some(from),
                         text,
                     },
                 ),
-                // Unreadable notes (another key) show up as the participant's decryption state.
-                Err(NoteError::Unreadable) => {}
+                // Unreadable notes (another key) show up as the participant's decryption state;
+                // greetings are answered above.
+                Heard::Nothing(None) => {}
                 // Authentic but refused: replayed, stale, or not announced. Dropped; said in
                 // the console, without the note.
-                Err(refused) => web_sys::console::warn_1(
+                Heard::Nothing(Some(refused)) => web_sys::console::warn_1(
                     &format!("Veilig: a note from {from} was refused: {refused}").into(),
                 ),
             }
@@ -781,7 +739,7 @@ fn schedule_reconnect(state: &Rc<RefCell<State>>) {
         if s.ended {
             return;
         }
-        s.joined = false;
+        s.roster.disconnect();
         s.signaling = None;
         if let Some(peer) = s.peer.take() {
             peer.close();
@@ -820,7 +778,7 @@ fn budget_camera(state: &Rc<RefCell<State>>) {
     let s = state.borrow();
     if let Some(peer) = &s.peer {
         peer.set_camera_budget(super::video_budget::for_meeting_of(
-            s.participants.len() + 1,
+            s.roster.participants().len() + 1,
         ));
     }
 }
@@ -832,7 +790,7 @@ fn report_decryption(state: &Rc<RefCell<State>>, stats: &WorkerStats) {
         let mut s = state.borrow_mut();
         for (id, direction, counters) in &stats.transforms {
             if let (Direction::Send, Some(source)) = (direction, slot_source(*id)) {
-                s.announcements.sent(source, counters.encrypted);
+                s.roster.sent(source, counters.encrypted);
             }
         }
     }

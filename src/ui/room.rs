@@ -100,8 +100,11 @@ impl Reducible for View {
             Action::Event(event) => match event {
                 CallEvent::Status(status) => view.status = status,
                 CallEvent::You(you) => {
+                    // A new connection believes nothing of the last one: names and states come
+                    // back only with presence notes that answer this connection's session.
                     view.you = Some(you);
                     view.tracks.clear();
+                    view.presence.clear();
                 }
                 CallEvent::Participants(list) => {
                     if view.pinned.as_ref().is_some_and(|p| !list.contains(p)) {

@@ -2,7 +2,8 @@
 //! for: each is a native WebRTC peer (`veilig-test-peer`) that the app cannot tell from a
 //! browser running Veilig. It joins the room with the real protocol, announces its display name
 //! in a presence note sealed with the room's metadata key by the app's own code
-//! ([`veilig::call::metadata::Notes`]), to everyone on joining and to each newcomer, and sends
+//! ([`veilig::call::roster::Roster`]: a greeting to everyone on joining, one answer to each
+//! participant who greets it, with the floors of what it has sent so far), and sends
 //! real VP8 frames SFrame-encrypted as the app's worker does: the media key derived from the
 //! link, a random KID of its own, the VP8 clear prefix (`veilig_e2ee::FrameEncryptor`).
 //!
@@ -16,8 +17,8 @@
 //!  browser (WebCodecs) ── base64 VP8 clips ──► test ──► Guest task ×N
 //!                                                        │ every 100 ms: next frame of its clip,
 //!                                                        │   FrameEncryptor (media key, own KID)
-//!                                                        │ on join / Joined: presence note
-//!                                                        ▼   (Notes, metadata key)
+//!                                                        │ greeting, answers: presence notes
+//!                                                        ▼   (Roster, metadata key)
 //!                                                      relay ──► the browser's meeting
 //! ```
 
@@ -29,7 +30,8 @@ use base64ct::{Base64, Encoding};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use veilig::call::metadata::{MediaKids, Note, Notes};
+use veilig::call::metadata::MediaKids;
+use veilig::call::roster::{Me, Roster};
 use veilig_e2ee::key_schedule::LinkError;
 use veilig_e2ee::{CipherSuite, Codec, FrameEncryptor, InviteLink, Kid, RoomKeys};
 use veilig_protocol::{ClientMessage, ParticipantId, RoomAccess, ServerMessage, Source};
@@ -275,34 +277,36 @@ impl Guests {
         )
         .await;
         for (index, (name, peer)) in names.iter().zip(peers).enumerate() {
+            let mut there = Vec::new();
             if let Some(Seen::Signal(ServerMessage::Welcome { participants, .. })) = peer
                 .history
                 .iter()
                 .find(|seen| matches!(seen, Seen::Signal(ServerMessage::Welcome { .. })))
             {
                 guests.hosts.extend(participants.iter().cloned());
+                there = participants.clone();
             }
             guests.ids.push(peer.id.clone());
-            let mut notes = Notes::new(
+            let camera_kid = random_u64(2 * index as u64 + 1);
+            let mut roster = Roster::default();
+            roster.connect(
                 link.room(),
                 &keys.metadata,
                 random_u64(2 * index as u64),
                 random_u64(u64::MAX - index as u64),
+                MediaKids {
+                    camera: camera_kid,
+                    ..MediaKids::default()
+                },
             );
-            notes.set_you(peer.id.clone());
-            let camera_kid = random_u64(2 * index as u64 + 1);
             let guest = Guest {
-                notes,
-                presence: Note::Presence {
+                roster,
+                there,
+                me: Me {
                     name: name.clone(),
                     mic: false,
                     camera: true,
                     screen: false,
-                    kids: MediaKids {
-                        camera: camera_kid,
-                        ..MediaKids::default()
-                    },
-                    floors: MediaKids::default(),
                 },
                 camera: FrameEncryptor::new(CipherSuite::default(), &keys.media, Kid(camera_kid)),
                 clip: clips[index % clips.len()].clone(),
@@ -353,8 +357,10 @@ impl Drop for Guests {
 
 /// One guest's state, owned by its task.
 struct Guest {
-    notes: Notes,
-    presence: Note,
+    roster: Roster,
+    /// Who was there when it joined.
+    there: Vec<ParticipantId>,
+    me: Me,
     camera: FrameEncryptor,
     clip: Clip,
     sizes: watch::Sender<HashMap<ParticipantId, (u16, u16)>>,
@@ -362,8 +368,14 @@ struct Guest {
 
 impl Guest {
     async fn run(mut self, mut peer: Participant) {
-        // Everyone already there learns our name now, newcomers when they join: as the app.
-        self.announce(&peer, None);
+        // Everyone already there is greeted now; each answers, and is answered: as the app.
+        let welcome = self.roster.welcome(
+            peer.id.clone(),
+            std::mem::take(&mut self.there),
+            &self.me,
+            now(),
+        );
+        send(&peer, welcome);
         let frames = peer.frame_sender();
         let mut tick = tokio::time::interval(Duration::from_secs(1) / FRAMES_PER_SECOND);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -380,6 +392,7 @@ impl Guest {
                     let rtp_time = sent.wrapping_mul(90_000 / FRAMES_PER_SECOND);
                     frames.send_frame_at(Source::Camera, rtp_time, std::mem::take(&mut sealed));
                     sent += 1;
+                    self.roster.sent(Source::Camera, u64::from(sent));
                     position = (position + 1) % self.clip.0.len();
                 }
                 _ = ping.tick() => peer.signal(ClientMessage::Ping),
@@ -390,7 +403,14 @@ impl Guest {
                     // start the clip again at its keyframe.
                     Some(Seen::KeyframeRequest(Source::Camera)) => position = 0,
                     Some(Seen::Signal(ServerMessage::Joined { participant })) => {
-                        self.announce(&peer, Some(participant));
+                        send(&peer, self.roster.arrived(participant, now()));
+                    }
+                    Some(Seen::Signal(ServerMessage::Left { participant })) => {
+                        self.roster.left(&participant);
+                    }
+                    Some(Seen::Signal(ServerMessage::Blob { from, data })) => {
+                        let (_, answers) = self.roster.blob(&from, &data, &self.me, now());
+                        send(&peer, answers);
                     }
                     Some(Seen::Frame { from, source: Source::Camera, data, .. }) => {
                         if let Some(size) = keyframe_size(&data) {
@@ -404,13 +424,17 @@ impl Guest {
             }
         }
     }
+}
 
-    fn announce(&mut self, peer: &Participant, to: Option<ParticipantId>) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| since.as_millis() as u64);
-        if let Some(data) = self.notes.seal(&self.presence, now) {
-            peer.signal(ClientMessage::Blob { to, data });
-        }
+fn send(peer: &Participant, messages: Vec<ClientMessage>) {
+    for message in messages {
+        peer.signal(message);
     }
+}
+
+/// Milliseconds since the Unix epoch (the notes' time).
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
 }

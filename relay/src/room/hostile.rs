@@ -1,71 +1,214 @@
 //! Test-only: how a room tells the lies of [`crate::hostile`], through its real signaling and
 //! str0m sessions. Compiled only with the `hostile` feature.
+//!
+//! The lies in force live in [`Lies`], one per room; `mod.rs` asks it at the few places a lie
+//! changes what the room does (a note's sender, a newcomer's labels, a frame's payload).
 
-use str0m::media::Direction;
-use veilig_protocol::{MediaLine, ParticipantId, Source};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use str0m::media::{Direction, MediaData, Mid};
+use veilig_protocol::{ErrorCode, MediaLine, ParticipantId, ServerMessage, Source};
 
 use super::{ForwardState, Peer, Room};
+use crate::hostile::{Attack, NotNow, RECORDED_FRAMES};
+
+/// The lies a room is telling now.
+#[derive(Default)]
+pub(super) struct Lies {
+    /// Two participants whose notes are delivered as each other's.
+    swapped_notes: Option<(ParticipantId, ParticipantId)>,
+    /// Two participants whose lines newcomers are told are each other's.
+    swapped_lines: Option<(ParticipantId, ParticipantId)>,
+    /// A participant's recorded notes and frames.
+    recording: Option<Recording>,
+    /// Playing the recording to newcomers: whose, and whether notes too.
+    replay: Option<(ParticipantId, bool)>,
+    /// The newcomers played the recording, each with its place in every line's loop.
+    victims: HashMap<ParticipantId, HashMap<Mid, usize>>,
+}
+
+/// What the relay kept of one participant.
+struct Recording {
+    origin: ParticipantId,
+    /// Their notes, in order, with whom each was addressed to.
+    notes: Vec<(Option<ParticipantId>, String)>,
+    /// Their frames per upstream line (video from a keyframe on).
+    frames: HashMap<Mid, Vec<Arc<[u8]>>>,
+    /// Lines full, or (video) waiting for a keyframe to start.
+    started: HashSet<Mid>,
+}
+
+impl Lies {
+    /// Who `from`'s note is delivered as.
+    pub(super) fn note_sender(&self, from: &ParticipantId) -> ParticipantId {
+        match &self.swapped_notes {
+            Some((a, b)) if a == from => b.clone(),
+            Some((a, b)) if b == from => a.clone(),
+            _ => from.clone(),
+        }
+    }
+
+    /// Keeps `from`'s note (addressed `to`) if `from` is being recorded.
+    pub(super) fn note(&mut self, from: &ParticipantId, to: Option<&ParticipantId>, data: &str) {
+        if let Some(recording) = self.recording.as_mut().filter(|r| &r.origin == from) {
+            if recording.notes.len() < RECORDED_FRAMES {
+                recording.notes.push((to.cloned(), data.to_owned()));
+            }
+        }
+    }
+
+    /// Whether `from`'s live note to `to` is withheld (`to` is played the recorded ones).
+    pub(super) fn withholds(&self, from: &ParticipantId, to: &ParticipantId) -> bool {
+        matches!(&self.replay, Some((origin, true)) if origin == from)
+            && self.victims.contains_key(to)
+    }
+
+    /// Keeps `origin`'s frame if it is being recorded (video lines from a keyframe on).
+    pub(super) fn frame(&mut self, origin: &ParticipantId, data: &MediaData) {
+        let Some(recording) = self.recording.as_mut().filter(|r| &r.origin == origin) else {
+            return;
+        };
+        let video = !data.params.spec().codec.is_audio();
+        if !recording.started.contains(&data.mid) {
+            if video && !data.is_keyframe() {
+                return;
+            }
+            recording.started.insert(data.mid);
+        }
+        let frames = recording.frames.entry(data.mid).or_default();
+        if frames.len() < RECORDED_FRAMES {
+            frames.push(data.data.clone());
+        }
+    }
+
+    /// What `to` is sent in place of `origin`'s live frame on `origin`'s line `mid`: the next
+    /// recorded one, if `to` is a victim of the replay.
+    pub(super) fn replace(
+        &mut self,
+        to: &ParticipantId,
+        origin: &ParticipantId,
+        mid: Mid,
+    ) -> Option<Arc<[u8]>> {
+        let (whose, _) = self.replay.as_ref()?;
+        if whose != origin {
+            return None;
+        }
+        let frames = self.recording.as_ref()?.frames.get(&mid)?;
+        let place = self.victims.get_mut(to)?.entry(mid).or_default();
+        let frame = frames.get(*place % frames.len())?.clone();
+        *place += 1;
+        Some(frame)
+    }
+
+    /// A newcomer joins while a replay is on: it becomes a victim, and with notes replayed it
+    /// is sent every recorded note now, as from their sender.
+    fn newcomer(&mut self, peer: &mut Peer) {
+        let Some((origin, notes)) = &self.replay else {
+            return;
+        };
+        self.victims.insert(peer.id.clone(), HashMap::new());
+        if !notes {
+            return;
+        }
+        for (_, data) in self.recording.iter().flat_map(|r| &r.notes) {
+            peer.send(ServerMessage::Blob {
+                from: origin.clone(),
+                data: data.clone(),
+            });
+        }
+    }
+}
 
 impl Room {
-    /// Test-only: tells `attack`'s lie in a new offer to every peer it is aimed at.
-    pub(super) fn attack(
-        &mut self,
-        attack: &crate::hostile::Attack,
-    ) -> Result<usize, crate::hostile::NotNow> {
-        use crate::hostile::{Attack, NotNow};
+    /// Test-only: puts `attack` in force, telling its lie to every peer it is aimed at now (a
+    /// relabelling) or from now on (the rest). Returns how many peers it touched.
+    pub(super) fn attack(&mut self, attack: &Attack) -> Result<usize, NotNow> {
+        tracing::warn!(room = %self.tag, ?attack, "attacked");
         match attack {
+            Attack::ForwardAsSlot { origin, source } => self.relabel(origin, *source, true),
+            Attack::SlotAsForward { origin, source } => self.relabel(origin, *source, false),
             Attack::SwapNotes { a, b } => {
-                self.swapped_notes = Some((a.clone(), b.clone()));
-                tracing::warn!(room = %self.tag, ?attack, "attacked");
-                return Ok(self.peers.len());
+                self.lies.swapped_notes = Some((a.clone(), b.clone()));
+                Ok(self.peers.len())
             }
             Attack::SwapLines { a, b } => {
-                self.swapped_lines = Some((a.clone(), b.clone()));
-                tracing::warn!(room = %self.tag, ?attack, "attacked");
-                return Ok(self.peers.len());
+                self.lies.swapped_lines = Some((a.clone(), b.clone()));
+                Ok(self.peers.len())
             }
-            _ => {}
+            Attack::Record { origin } => {
+                self.lies.recording = Some(Recording {
+                    origin: origin.clone(),
+                    notes: Vec::new(),
+                    frames: HashMap::new(),
+                    started: HashSet::new(),
+                });
+                Ok(1)
+            }
+            Attack::Replay { origin, notes } => {
+                let recorded =
+                    self.lies.recording.as_ref().filter(|r| {
+                        &r.origin == origin && r.frames.values().any(|f| !f.is_empty())
+                    });
+                if recorded.is_none() {
+                    return Err(NotNow::NothingRecorded);
+                }
+                self.lies.replay = Some((origin.clone(), *notes));
+                self.lies.victims.clear();
+                let mut dropped = 0;
+                for peer in self.peers.iter().filter(|p| &p.id != origin) {
+                    peer.close(ErrorCode::ConnectionLost, "media connection lost");
+                    dropped += 1;
+                }
+                Ok(dropped)
+            }
+            Attack::Truce => {
+                // The recording is kept (it is no lie), for the next replay.
+                self.lies = Lies {
+                    recording: self.lies.recording.take(),
+                    ..Lies::default()
+                };
+                Ok(self.peers.len())
+            }
         }
+    }
+
+    /// Relabels, for every peer but `origin`, `origin`'s forwarded line of `source` as the
+    /// peer's own slot (`forward_as_slot`), or the peer's own slot as `origin`'s line, in a new
+    /// offer.
+    fn relabel(
+        &mut self,
+        origin: &ParticipantId,
+        source: Source,
+        forward_as_slot: bool,
+    ) -> Result<usize, NotNow> {
         let mut victims = 0;
-        for peer in self
-            .peers
-            .iter_mut()
-            .filter(|p| Some(&p.id) != attack.spares())
-        {
-            let forward_of = |origin: &ParticipantId, source: Source| {
-                peer.forwards.iter().find_map(|f| match f.state {
+        for peer in self.peers.iter_mut().filter(|p| &p.id != origin) {
+            let (mid, direction, line) = if forward_as_slot {
+                let Some(mid) = peer.forwards.iter().find_map(|f| match f.state {
                     ForwardState::Open(mid) if &f.origin == origin && f.source == source => {
                         Some(mid)
                     }
                     _ => None,
-                })
-            };
-            let (mid, direction, line) = match attack {
-                Attack::ForwardAsSlot { origin, source } => {
-                    let Some(mid) = forward_of(origin, *source) else {
-                        continue;
-                    };
-                    let line = MediaLine {
-                        mid: mid.to_string(),
-                        source: *source,
-                        from: None,
-                    };
-                    (mid, Direction::RecvOnly, line)
-                }
-                Attack::SlotAsForward { origin, source } => {
-                    let Some(slot) = peer.upstream.iter().find(|s| s.source == *source) else {
-                        continue;
-                    };
-                    let line = MediaLine {
-                        mid: slot.mid.to_string(),
-                        source: *source,
-                        from: Some(origin.clone()),
-                    };
-                    (slot.mid, Direction::SendOnly, line)
-                }
-                Attack::SwapNotes { .. } | Attack::SwapLines { .. } => {
-                    unreachable!("handled above")
-                }
+                }) else {
+                    continue;
+                };
+                let line = MediaLine {
+                    mid: mid.to_string(),
+                    source,
+                    from: None,
+                };
+                (mid, Direction::RecvOnly, line)
+            } else {
+                let Some(slot) = peer.upstream.iter().find(|s| s.source == source) else {
+                    continue;
+                };
+                let line = MediaLine {
+                    mid: slot.mid.to_string(),
+                    source,
+                    from: Some(origin.clone()),
+                };
+                (slot.mid, Direction::SendOnly, line)
             };
             if peer.pending.is_some() {
                 return Err(NotNow::NotReady);
@@ -77,7 +220,7 @@ impl Room {
                 continue;
             };
             peer.offer(offer, pending);
-            tracing::warn!(room = %self.tag, victim = %peer.id, ?attack, "attacked");
+            tracing::warn!(room = %self.tag, victim = %peer.id, "lied to");
             victims += 1;
         }
         if victims == 0 {
@@ -86,10 +229,12 @@ impl Room {
         Ok(victims)
     }
 
-    /// With [`Attack::SwapLines`] in force, labels a newcomer's lines of `a` as `b`'s and back,
-    /// in this and every later offer (the roles stay as they are: only the owners lie).
-    pub(super) fn lie_about_lines(&self, peer: &mut Peer) {
-        let Some((a, b)) = &self.swapped_lines else {
+    /// A newcomer, before its first offer: with [`Attack::SwapLines`] in force, its lines of `a`
+    /// are labelled as `b`'s and back, in this and every later offer (the roles stay as they
+    /// are: only the owners lie); with a replay on, it is played the recording.
+    pub(super) fn lie_to_newcomer(&mut self, peer: &mut Peer) {
+        self.lies.newcomer(peer);
+        let Some((a, b)) = &self.lies.swapped_lines else {
             return;
         };
         for forward in &peer.forwards {

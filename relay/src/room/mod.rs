@@ -146,12 +146,9 @@ pub struct Room {
     inbox: mpsc::Sender<RoomInput>,
     peers: Vec<Peer>,
     gaps: Gaps,
-    /// Test-only: two participants whose notes are delivered as each other's.
+    /// Test-only: the lies in force (see [`crate::hostile`]).
     #[cfg(feature = "hostile")]
-    swapped_notes: Option<(ParticipantId, ParticipantId)>,
-    /// Test-only: two participants whose lines newcomers are told are each other's.
-    #[cfg(feature = "hostile")]
-    swapped_lines: Option<(ParticipantId, ParticipantId)>,
+    lies: hostile::Lies,
 }
 
 impl Room {
@@ -166,9 +163,7 @@ impl Room {
             peers: Vec::new(),
             gaps: Gaps::default(),
             #[cfg(feature = "hostile")]
-            swapped_notes: None,
-            #[cfg(feature = "hostile")]
-            swapped_lines: None,
+            lies: hostile::Lies::default(),
         }
     }
 
@@ -299,7 +294,7 @@ impl Room {
             ice_servers: self.ctx.turn.iter().map(|turn| turn.issue()).collect(),
         });
         #[cfg(feature = "hostile")]
-        self.lie_about_lines(&mut peer);
+        self.lie_to_newcomer(&mut peer);
         let lines = peer.lines();
         peer.send(ServerMessage::Offer {
             sdp: offer.to_sdp_string(),
@@ -362,10 +357,9 @@ impl Room {
 
     fn blob(&mut self, from: ParticipantId, to: Option<ParticipantId>, data: String) {
         #[cfg(feature = "hostile")]
-        let shown_as = match &self.swapped_notes {
-            Some((a, b)) if *a == from => b.clone(),
-            Some((a, b)) if *b == from => a.clone(),
-            _ => from.clone(),
+        let shown_as = {
+            self.lies.note(&from, to.as_ref(), &data);
+            self.lies.note_sender(&from)
         };
         #[cfg(not(feature = "hostile"))]
         let shown_as = from.clone();
@@ -374,6 +368,10 @@ impl Room {
             .iter_mut()
             .filter(|peer| peer.id != from && to.as_ref().is_none_or(|to| *to == peer.id))
         {
+            #[cfg(feature = "hostile")]
+            if self.lies.withholds(&from, &peer.id) {
+                continue;
+            }
             peer.send(ServerMessage::Blob {
                 from: shown_as.clone(),
                 data: data.clone(),
@@ -523,6 +521,8 @@ impl Room {
         if let Some(tap) = &self.ctx.tap {
             tap.record(&self.id, origin, data);
         }
+        #[cfg(feature = "hostile")]
+        self.lies.frame(origin, data);
         if !self.gaps.admit(origin, data.mid, frame) {
             tracing::debug!(room = %self.tag, %origin, mid = %data.mid, "held back until a keyframe");
             return;
@@ -548,7 +548,14 @@ impl Room {
             let Some(pt) = writer.match_params(data.params) else {
                 continue;
             };
-            match writer.write(pt, data.network_time, data.time, data.data.clone()) {
+            #[cfg(feature = "hostile")]
+            let payload = self
+                .lies
+                .replace(&peer.id, origin, data.mid)
+                .unwrap_or_else(|| data.data.clone());
+            #[cfg(not(feature = "hostile"))]
+            let payload = data.data.clone();
+            match writer.write(pt, data.network_time, data.time, payload) {
                 Ok(()) => {
                     let counters = &self.ctx.counters;
                     counters.forwarded_frames.fetch_add(1, Ordering::Relaxed);
