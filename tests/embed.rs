@@ -13,6 +13,7 @@ mod common;
 use std::time::Duration;
 
 use common::app::*;
+use common::recorder::{Recorder, Sent};
 use common::{netns, HarnessError, Session, StaticServer};
 use serde_json::{json, Value};
 
@@ -52,8 +53,16 @@ fn heard(kind: &str) -> String {
 }
 
 /// A page on an origin the relay does not list: the browser does not show the meeting, and
-/// the host never hears from it.
-async fn refused(session: &Session, page: &str, link: &str) -> Result<(), HarnessError> {
+/// the host never hears from it. `link` goes through `recorder`, in front of the relay: the
+/// browser asks for the meeting's page (so the frame was tried) and never for the app it would
+/// load (so the page never ran), in either browser. Firefox says nothing in its console.
+async fn refused(
+    session: &Session,
+    page: &str,
+    link: &str,
+    recorder: &Recorder,
+) -> Result<(), HarnessError> {
+    let before = recorder.sent().len();
     session.goto(page).await?;
     eval(session, &format!("start({link:?});")).await?;
     if session.browser() == common::Browser::Chromium {
@@ -76,6 +85,25 @@ async fn refused(session: &Session, page: &str, link: &str) -> Result<(), Harnes
     // An allowed meeting says `ready` within a second or two of loading (see below, where
     // the same page is allowed); a refused one must stay silent for much longer.
     tokio::time::sleep(Duration::from_secs(8)).await;
+    let requests: Vec<String> = recorder.sent()[before..]
+        .iter()
+        .filter_map(|sent| match sent {
+            Sent::Http(head) => head.lines().next().map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    ensure!(
+        requests.iter().any(|line| line.starts_with("GET /nowhere")),
+        "{}: the frame never asked for the meeting: {requests:?}",
+        session.browser().name()
+    );
+    ensure!(
+        !requests.iter().any(|line| [".wasm", ".js", ".css"]
+            .iter()
+            .any(|ext| line.contains(ext))),
+        "{}: a refused frame loaded the app: {requests:?}",
+        session.browser().name()
+    );
     let events = eval(session, "return window.events;").await?;
     ensure!(
         events == json!([]),
@@ -89,13 +117,14 @@ async fn embedded(
     host: &Session,
     guest: &Session,
     base: &str,
+    recorder: &Recorder,
     allowed: &StaticServer,
     other: &StaticServer,
 ) -> Result<(), HarnessError> {
     // Neither browser gets a meeting on the origin the relay does not list.
-    let some_link = format!("{base}nowhere#AAECAwQFBgcICQoLDA0ODw");
+    let some_link = format!("http://{}/nowhere#AAECAwQFBgcICQoLDA0ODw", recorder.addr);
     for session in [host, guest] {
-        refused(session, &other.url("/host.html"), &some_link).await?;
+        refused(session, &other.url("/host.html"), &some_link, recorder).await?;
     }
 
     // The guest starts a meeting and joins directly.
@@ -250,8 +279,11 @@ async fn a_host_page_drives_an_embedded_meeting_and_others_cannot() {
     std::fs::write(pages.path().join("host.html"), host_page(&base)).unwrap();
     std::fs::write(pages.path().join("intruder.html"), INTRUDER).unwrap();
 
+    let recorder = Recorder::start(relay.http_addr)
+        .await
+        .expect("a recorder in front of the relay");
     let (host, guest) = chromium_and_firefox().await;
-    let outcome = embedded(&host, &guest, &base, &allowed, &other).await;
+    let outcome = embedded(&host, &guest, &base, &recorder, &allowed, &other).await;
     let context = format!("relay at {base}\n{}\n{}", allowed.report(), other.report());
     finish_pair("embed", host, guest, outcome, &context).await;
     relay.shut_down().await;

@@ -252,9 +252,10 @@ struct Received {
     worker: TransformStats,
     /// The sender worker's counters, summed.
     sender: TransformStats,
-    /// Allocations so far in the receiver's and the sender's worker.
-    receiver_allocations: u64,
-    sender_allocations: u64,
+    /// Allocations so far in the receiver's and the sender's worker, as they last reported
+    /// them (`None` until a report carries the count).
+    receiver_allocations: Option<u64>,
+    sender_allocations: Option<u64>,
     /// Both workers have measured their engine crossover.
     calibrated: bool,
 }
@@ -263,7 +264,7 @@ struct Received {
 #[derive(Default)]
 struct Counters {
     transforms: RefCell<HashMap<u32, TransformStats>>,
-    allocations: Cell<u64>,
+    allocations: Cell<Option<u64>>,
     calibrated: Cell<bool>,
 }
 
@@ -275,7 +276,7 @@ fn collect(crypto: &FrameCrypto) -> Rc<Counters> {
         for (id, _, s) in &stats.transforms {
             transforms.insert(*id, *s);
         }
-        sink.allocations.set(stats.allocations.unwrap_or(0));
+        sink.allocations.set(stats.allocations);
         sink.calibrated.set(stats.calibrated);
     }));
     counters
@@ -569,11 +570,15 @@ async fn both_engines_produce_identical_frames_in_this_browser() {
     assert!(identical);
 }
 
-/// Once a call runs, frames cost the worker no allocation: its buffers are reused, and what
-/// the browser allocates (frame buffers, promises) is JavaScript's. The worker's own periodic
-/// work (the stats report) allocates a little each second, so the bound is per frame.
+/// Once a call runs, the worker's frame path allocates nothing: its buffers are reused, and
+/// what the browser allocates (frame buffers, promises) is JavaScript's. What the worker does
+/// allocate comes from its once-a-second stats report, so the bound asserted is at most one
+/// allocation per 20 frames, not zero (audio and video make about 80 frames a second: room for
+/// 4 allocations a second, the report's). Each worker must report its count at the start and
+/// at the end of the window: a worker that stopped counting would otherwise pass as one that
+/// allocated nothing.
 #[wasm_bindgen_test]
-async fn frames_cost_no_allocation_in_the_steady_state() {
+async fn frames_allocate_at_most_once_per_20_in_the_steady_state() {
     let path = support::choose(None).unwrap();
     // (encrypted, sender allocations, decrypted, receiver allocations) once the call runs.
     let start: Cell<Option<(u64, u64, u64, u64)>> = Cell::new(None);
@@ -585,33 +590,43 @@ async fn frames_cost_no_allocation_in_the_steady_state() {
             receiver_transform: true,
             announcements: Announcements::NotRequired,
         },
-        |r| match start.get() {
-            // The window starts once frames flow and both workers have finished measuring
-            // their engine crossover, which allocates.
-            None => {
+        |r| match (
+            start.get(),
+            r.sender_allocations.zip(r.receiver_allocations),
+        ) {
+            // The window starts once frames flow, both workers have finished measuring their
+            // engine crossover (which allocates) and both report their allocations.
+            (None, Some((sender, receiver))) => {
                 if decodes(r) && r.calibrated {
                     start.set(Some((
                         r.sender.encrypted,
-                        r.sender_allocations,
+                        sender,
                         r.worker.decrypted,
-                        r.receiver_allocations,
+                        receiver,
                     )));
                 }
                 false
             }
-            Some((encrypted, _, decrypted, _)) => {
+            (None, None) => false,
+            (Some((encrypted, _, decrypted, _)), _) => {
                 r.sender.encrypted >= encrypted + 600 && r.worker.decrypted >= decrypted + 600
             }
         },
     )
     .await;
-    let (encrypted, sender_allocations, decrypted, receiver_allocations) =
-        start.get().expect("the call ran");
+    let (encrypted, sender_allocations, decrypted, receiver_allocations) = start
+        .get()
+        .unwrap_or_else(|| panic!("the call never reported allocations: {received:?}"));
     let sent = received.sender.encrypted - encrypted;
     let opened = received.worker.decrypted - decrypted;
     assert!(sent >= 600 && opened >= 600, "{received:?}");
-    let sender_allocs = received.sender_allocations - sender_allocations;
-    let receiver_allocs = received.receiver_allocations - receiver_allocations;
+    let (Some(sender_now), Some(receiver_now)) =
+        (received.sender_allocations, received.receiver_allocations)
+    else {
+        panic!("a worker stopped reporting its allocations: {received:?}");
+    };
+    let sender_allocs = sender_now - sender_allocations;
+    let receiver_allocs = receiver_now - receiver_allocations;
     assert!(
         sender_allocs * 20 <= sent && receiver_allocs * 20 <= opened,
         "allocations: sender {sender_allocs} for {sent} frames, receiver {receiver_allocs} \

@@ -323,3 +323,59 @@ proptest! {
         prop_assert_eq!(seal_externally(&mut external, codec, &frame), wire);
     }
 }
+
+#[test]
+fn invented_kids_and_forged_frames_change_nothing_on_the_external_path() {
+    // `knows_remote` decides whether the worker imports a KID's key into WebCrypto
+    // (`src/frame_crypto/keyring.rs`, `prepare_remote`): frames under KIDs a relay invents,
+    // sealed without the room's key, must not make one known, nor may our own local KID count;
+    // and a forged frame far ahead must not move the KID's replay window.
+    let suite = CipherSuite::default();
+    let mut receiver = FrameDecryptor::new(suite, &base());
+    let frame = common::frames::opus(80);
+    let stranger = BaseKey::new(b"not this room's key, 32 bytes!!!");
+    for kid in 1..=20 {
+        let mut relay = FrameEncryptor::new(suite, &stranger, Kid(kid));
+        let invented = seal_externally(&mut relay, Codec::Opus, &frame);
+        assert_eq!(
+            open_externally(&mut receiver, suite, BOB, Codec::Opus, &invented),
+            Err(DecryptError::Authentication)
+        );
+        let mut plain = Vec::new();
+        assert_eq!(
+            receiver.decrypt(BOB, Codec::Opus, &invented, &mut plain),
+            Err(DecryptError::Authentication)
+        );
+        assert!(!receiver.knows_remote(Kid(kid)), "invented KID {kid}");
+    }
+    receiver.claim_local(Kid(999)).unwrap();
+    assert!(
+        !receiver.knows_remote(Kid(999)),
+        "our own KID is not remote"
+    );
+    assert_eq!(receiver.stored().live, 1, "only our own KID is stored");
+
+    let mut alice = FrameEncryptor::new(suite, &base(), KID);
+    let honest: Vec<Vec<u8>> = (0..3)
+        .map(|_| seal_externally(&mut alice, Codec::Opus, &frame))
+        .collect();
+    assert!(!receiver.knows_remote(KID));
+    open_externally(&mut receiver, suite, ALICE, Codec::Opus, &honest[0]).unwrap();
+    assert!(receiver.knows_remote(KID), "authenticated once: known");
+
+    let mut ahead = FrameEncryptor::new(suite, &base(), KID);
+    ahead.advance_counter_to(1_000);
+    let mut forged = seal_externally(&mut ahead, Codec::Opus, &frame);
+    *forged.last_mut().unwrap() ^= 0x80;
+    assert_eq!(
+        open_externally(&mut receiver, suite, ALICE, Codec::Opus, &forged),
+        Err(DecryptError::Authentication)
+    );
+    for later in [&honest[2], &honest[1]] {
+        assert_eq!(
+            open_externally(&mut receiver, suite, ALICE, Codec::Opus, later),
+            Ok(frame.clone()),
+            "an honest frame after the forged one"
+        );
+    }
+}

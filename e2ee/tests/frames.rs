@@ -107,6 +107,83 @@ fn frames_shorter_than_their_prefix_are_refused_not_sent_in_the_clear() {
 }
 
 #[test]
+fn a_frame_exactly_as_long_as_its_clear_prefix_round_trips() {
+    // A 1-byte Opus frame (a DTX frame is its TOC byte alone), a bare VP8 frame tag, a key
+    // frame's 10 bytes, an H.264 frame that ends at its slice's NAL header: nothing to encrypt,
+    // yet the frame is sealed (header and tag), authenticated, and opens to itself.
+    let mut sender = FrameEncryptor::new(CipherSuite::default(), &base(), Kid(9));
+    let mut receiver = FrameDecryptor::new(CipherSuite::default(), &base());
+    let mut checked = 0;
+    for (codec, frame, prefix) in every_codec(300).into_iter().filter(|(_, _, p)| *p > 0) {
+        let frame = &frame[..prefix];
+        let mut wire = Vec::new();
+        let header = sender
+            .encrypt(codec, frame, &mut wire)
+            .unwrap_or_else(|e| panic!("{codec:?} frame of {prefix} bytes: {e:?}"))
+            .expect("a sealed frame");
+        assert_eq!(&wire[..prefix], frame, "{codec:?}");
+        if !codec.escapes_start_codes() {
+            assert_eq!(
+                wire.len(),
+                prefix + header.encoded_len() + TAG_LEN,
+                "{codec:?}: prefix, header and tag"
+            );
+        }
+        let mut plain = Vec::new();
+        let mut forged = wire.clone();
+        *forged.last_mut().unwrap() ^= 1;
+        assert_eq!(
+            receiver.decrypt(ALICE, codec, &forged, &mut plain),
+            Err(DecryptError::Authentication),
+            "{codec:?}: the tag still guards the prefix"
+        );
+        assert_eq!(
+            receiver.decrypt(ALICE, codec, &wire, &mut plain),
+            Ok(Some(header)),
+            "{codec:?}"
+        );
+        assert_eq!(plain, frame, "{codec:?}");
+        checked += 1;
+    }
+    assert_eq!(checked, 5, "Opus, VP8 key and delta, H.264 IDR and delta");
+}
+
+#[test]
+fn a_forged_frame_does_not_move_the_replay_window() {
+    // The README: "a 128-frame sliding replay window, updated only after authentication". A
+    // forged frame far ahead (counter 1,000, under a live KID, tag wrong) must leave the window
+    // where it was, or every honest frame after it would be "too old".
+    let mut alice = FrameEncryptor::new(CipherSuite::default(), &base(), Kid(5));
+    let mut receiver = FrameDecryptor::new(CipherSuite::default(), &base());
+    let (mut wire, mut plain) = (Vec::new(), Vec::new());
+    let mut honest = Vec::new();
+    for _ in 0..3 {
+        alice.encrypt(Codec::Opus, &opus(60), &mut wire).unwrap();
+        honest.push(wire.clone());
+    }
+    assert!(receiver
+        .decrypt(ALICE, Codec::Opus, &honest[0], &mut plain)
+        .is_ok());
+    let mut ahead = FrameEncryptor::new(CipherSuite::default(), &base(), Kid(5));
+    ahead.advance_counter_to(1_000);
+    ahead.encrypt(Codec::Opus, &opus(60), &mut wire).unwrap();
+    *wire.last_mut().unwrap() ^= 0x80;
+    assert_eq!(
+        receiver.decrypt(ALICE, Codec::Opus, &wire, &mut plain),
+        Err(DecryptError::Authentication)
+    );
+    // Both honest frames still open, in order and out of it (counter 2, then 1).
+    for frame in [&honest[2], &honest[1]] {
+        assert!(matches!(
+            receiver.decrypt(ALICE, Codec::Opus, frame, &mut plain),
+            Ok(Some(_))
+        ));
+    }
+    let stats = receiver.stats(ALICE);
+    assert_eq!((stats.decrypted, stats.bad_tag, stats.replay), (3, 1, 0));
+}
+
+#[test]
 fn counters_rise_from_zero_and_never_wrap() {
     let mut sender = FrameEncryptor::new(CipherSuite::default(), &base(), Kid(77));
     let mut out = Vec::new();

@@ -18,6 +18,16 @@ const BOB: SourceId = SourceId(2);
 const MALLORY: SourceId = SourceId(666);
 const FLOOD: u64 = 10_000;
 
+/// The default limits as the README states them ("a source holds at most 4 live KIDs ... 64 KIDs
+/// per source over its life, 128 sources, 16,384 KIDs in all"): written out, not read from
+/// `DecryptorLimits::default()`, so that changing a default without the README fails here.
+const README: DecryptorLimits = DecryptorLimits {
+    live_per_source: 4,
+    kids_per_source: 64,
+    max_sources: 128,
+    max_kids: 16_384,
+};
+
 fn base() -> BaseKey {
     BaseKey::new(b"veilig test base key, 32 bytes!!")
 }
@@ -61,7 +71,7 @@ fn flood(
 
 #[test]
 fn a_flood_on_one_source_leaves_an_idle_source_alone_and_stays_bounded() {
-    let limits = DecryptorLimits::default();
+    let limits = README;
     let mut receiver = FrameDecryptor::new(CipherSuite::default(), &base());
     let mut alice = sender(0xa11ce);
     for _ in 0..3 {
@@ -123,7 +133,7 @@ fn a_flood_on_one_source_leaves_an_idle_source_alone_and_stays_bounded() {
 fn retired_kids_never_come_back_however_many_kids_follow() {
     // Far past the old 4,096 retired KIDs, and past the default store of 16,384: sources that
     // flood and leave, one after another, as a link holder rejoining over and over.
-    let limits = DecryptorLimits::default();
+    let limits = README;
     let mut receiver = FrameDecryptor::new(CipherSuite::default(), &base());
     let mut alice = sender(0xa11ce);
     alice_speaks(&mut alice, &mut receiver).unwrap();
@@ -148,7 +158,9 @@ fn retired_kids_never_come_back_however_many_kids_follow() {
             "{stored:?}"
         );
     }
-    // The store is full: new KIDs are refused, and say why.
+    // The store is full at exactly its default size: new KIDs are refused, and say why.
+    let full = receiver.stored();
+    assert_eq!(full.live + full.retired, 16_384, "{full:?}");
     let mut plain = Vec::new();
     let mut wire = Vec::new();
     sender(42)
@@ -175,6 +187,24 @@ fn retired_kids_never_come_back_however_many_kids_follow() {
             Err(DecryptError::RetiredKid(*kid))
         );
     }
+}
+
+#[test]
+fn the_default_decryptor_holds_the_readme_number_of_sources() {
+    let mut receiver = FrameDecryptor::new(CipherSuite::default(), &base());
+    for n in 0..README.max_sources as u64 {
+        flood(&mut receiver, SourceId(100 + n), 5_000 + n, 1);
+        assert_eq!(receiver.stats(SourceId(100 + n)).decrypted, 1, "source {n}");
+    }
+    let sent = flood(&mut receiver, MALLORY, 9_999, 1);
+    let mut plain = Vec::new();
+    assert_eq!(
+        receiver.decrypt(MALLORY, Codec::Vp8, &sent[0].1, &mut plain),
+        Err(DecryptError::KidLimit {
+            kid: Kid(9_999),
+            limit: KidLimit::Sources
+        })
+    );
 }
 
 #[test]

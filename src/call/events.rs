@@ -110,8 +110,13 @@ pub enum CallEvent {
 /// Received media of one participant, as the browser counts it (shown per tile on request).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Reception {
-    /// Video frames decoded so far.
-    pub frames_decoded: u64,
+    /// Video frames the decoder of this participant's video produced so far, as the browser
+    /// counts them; `None` while the browser reports no video receiver of theirs, so that a tile
+    /// never shows a count of zero it did not read.
+    pub frames_decoded: Option<u64>,
+    /// Video packets received so far: with `frames_decoded`, tells frames that arrive and are
+    /// refused from frames that never came.
+    pub video_packets: u64,
     /// Video frames per second now.
     pub frames_per_second: f64,
     /// Audio energy received so far (sum of squared levels times duration).

@@ -101,7 +101,9 @@ pub fn reception(
             r.audio_energy += number(&entry, "totalAudioEnergy");
             r.audio_level = r.audio_level.max(number(&entry, "audioLevel"));
         } else {
-            r.frames_decoded += number(&entry, "framesDecoded") as u64;
+            let decoded = number(&entry, "framesDecoded") as u64;
+            r.frames_decoded = Some(r.frames_decoded.unwrap_or(0) + decoded);
+            r.video_packets += number(&entry, "packetsReceived") as u64;
             r.frames_per_second += number(&entry, "framesPerSecond");
         }
     }

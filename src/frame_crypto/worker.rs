@@ -44,7 +44,7 @@ thread_local! {
 }
 
 /// Makes every `stats` message carry `allocations`, the count `probe` reports: for tests that
-/// install a counting allocator and check that frames cost no allocation in the steady state.
+/// install a counting allocator and check what frames allocate in the steady state.
 pub fn count_allocations_with(probe: fn() -> u64) {
     ALLOCATION_PROBE.with(|cell| cell.set(Some(probe)));
 }

@@ -299,6 +299,22 @@ pub async fn keeps_playing(session: &Session, whose: Option<&str>) -> Result<(),
     Ok(())
 }
 
+/// Waits until `name`'s video plays on steadily ([`keeps_playing`]), until `deadline`: for a
+/// call coming back, where a tile may still hold the last picture of the call before.
+pub async fn plays_again(
+    session: &Session,
+    name: &str,
+    deadline: Instant,
+) -> Result<(), HarnessError> {
+    loop {
+        match keeps_playing(session, Some(name)).await {
+            Ok(()) => return Ok(()),
+            Err(error) if Instant::now() >= deadline => return Err(error),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
 /// Waits until audio with energy arrives from the other participant, as the app's reception
 /// details show it (the browser's own `totalAudioEnergy` of the decrypted, decoded audio).
 pub async fn hears(session: &Session) -> Result<(), HarnessError> {
@@ -389,4 +405,51 @@ pub async fn grid_layout(session: &Session) -> Result<GridLayout, HarnessError> 
     .await?;
     serde_json::from_value(layout.clone())
         .map_err(|e| HarnessError::Check(format!("the grid's layout {layout}: {e}")))
+}
+
+/// Checks that each of the remote tiles that `tiles` (a JavaScript expression, an array of
+/// tiles) decodes nothing while its video keeps arriving: once the browser reports a video
+/// receiver for each (`data-frames-decoded` is present) and 30 of its video packets arrived
+/// (within 20 s), the browser's own count of decoded frames reads 0; and it reads 0 again after
+/// 30 more packets. A tile whose video never arrives fails: "decoded nothing" must not be the
+/// count of a receiver that got nothing.
+pub async fn decodes_none_while_frames_arrive(
+    session: &Session,
+    what: &str,
+    tiles: &str,
+) -> Result<(), HarnessError> {
+    let read = format!(
+        "return ({tiles}).map(t => t ? [t.dataset.framesDecoded ?? null, \
+         Number(t.dataset.videoPackets ?? 0)] : null);"
+    );
+    let mut reads = Vec::new();
+    let mut packets = vec![0u64; 0];
+    for round in ["arriving", "30 more"] {
+        wait_until_within(
+            session,
+            &format!("{what}: video packets {round} ({packets:?} before)"),
+            &format!(
+                "const t = ({tiles}); return t.length > 0 && t.every((t, i) => t && \
+                 t.dataset.framesDecoded !== undefined && \
+                 Number(t.dataset.videoPackets) >= ({packets:?}[i] ?? 0) + 30);"
+            ),
+            Duration::from_secs(20),
+        )
+        .await?;
+        let now = eval(session, &read).await?;
+        let counts: Vec<Option<(Option<String>, u64)>> =
+            serde_json::from_value(now.clone()).unwrap_or_default();
+        reads.push(now);
+        crate::ensure!(
+            counts
+                .iter()
+                .all(|c| matches!(c, Some((Some(decoded), _)) if decoded == "0")),
+            "{what}: a frame was decoded; (decoded, video packets) read {reads:?}"
+        );
+        packets = counts
+            .iter()
+            .map(|c| c.as_ref().map_or(0, |(_, packets)| *packets))
+            .collect();
+    }
+    Ok(())
 }

@@ -21,6 +21,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod codec_rule;
 pub mod console;
 pub mod coturn;
 pub mod driver;
@@ -31,6 +32,7 @@ pub mod netns;
 pub mod recorder;
 pub mod server;
 pub mod tap;
+pub mod wire_forms;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

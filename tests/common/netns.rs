@@ -10,7 +10,8 @@
 //!
 //! The test re-runs itself in the namespace: [`isolated`] returns `true` inside, where the
 //! test goes on; outside it creates the namespace, runs the test binary there with just this
-//! test, removes the namespace and returns `false` after asserting that the inner run passed.
+//! test, removes the namespace and returns `false` after asserting that the inner run passed
+//! and ran exactly one test (a misspelt name would match none, and a run of none passes).
 //! Needs iproute2, and root or passwordless `sudo` (CI runs as root).
 
 use std::process::Command;
@@ -151,7 +152,7 @@ pub fn isolated(test: &str) -> bool {
         }
     }
     let exe = std::env::current_exe().expect("the test binary");
-    let status = ip_command()
+    let mut child = ip_command()
         .args(["netns", "exec", &name])
         .arg(exe)
         .args([
@@ -162,12 +163,39 @@ pub fn isolated(test: &str) -> bool {
             "--test-threads=1",
         ])
         .env(INSIDE, &name)
-        .status()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .expect("running the test in its namespace");
+    let passed = pass_on_counting_passes(child.stdout.take().expect("the child's output"));
+    let status = child.wait().expect("running the test in its namespace");
     drop(ns);
     assert!(
         status.success(),
         "{test} failed inside its network namespace"
     );
+    assert_eq!(
+        passed,
+        Some(1),
+        "{test} inside its network namespace: expected exactly one test to pass (is the name \
+         given to `isolated` the test's own?)"
+    );
     false
+}
+
+/// Copies the test harness's output through as it comes (a browser test runs for minutes) and
+/// returns the count in its closing "test result: ok. N passed" line.
+fn pass_on_counting_passes(output: impl std::io::Read) -> Option<u32> {
+    use std::io::{BufRead, Write};
+
+    let mut passed = None;
+    // Read to the end whatever comes, so the child never blocks on a full pipe.
+    for line in std::io::BufReader::new(output).split(b'\n') {
+        let Ok(line) = line else { break };
+        let line = String::from_utf8_lossy(&line);
+        let _ = writeln!(std::io::stdout(), "{line}");
+        if let Some(rest) = line.strip_prefix("test result: ok. ") {
+            passed = rest.split(' ').next().and_then(|n| n.parse().ok());
+        }
+    }
+    passed
 }

@@ -1,7 +1,10 @@
 //! A recording proxy in front of the relay's HTTP port: browsers talk to it as if it were the
-//! relay, and it keeps everything they send: each HTTP request's line and headers, and each
-//! WebSocket message, unmasked (browsers mask every frame they send, so the raw bytes alone
-//! would hide any text in them). Tests search the record for what must never reach a server.
+//! relay, and it keeps everything they send: each HTTP request's line and headers, its body
+//! (`Content-Length` bodies; browsers send no chunked requests here), and each WebSocket
+//! message as bytes, unmasked (browsers mask every frame they send, so the raw bytes alone
+//! would hide any text in them) and reassembled from its continuation frames. Control frames
+//! (ping, pong, close) are kept as messages of their own. Tests search the record, as bytes,
+//! for what must never reach a server.
 //!
 //! What the relay answers passes through untouched and unrecorded. Media does not pass here:
 //! it goes over UDP, straight to the relay, and the relay's payload tap records that.
@@ -18,8 +21,20 @@ use tokio::task::JoinHandle;
 pub enum Sent {
     /// An HTTP request: its request line and headers, as sent.
     Http(String),
-    /// The payload of one WebSocket frame, unmasked.
+    /// The body of the HTTP request just before.
+    Body(Vec<u8>),
+    /// One WebSocket message (text or binary), unmasked and reassembled; or one control frame.
     WebSocket(Vec<u8>),
+}
+
+impl Sent {
+    /// What was sent, as bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Sent::Http(head) => head.as_bytes(),
+            Sent::Body(bytes) | Sent::WebSocket(bytes) => bytes,
+        }
+    }
 }
 
 /// The proxy, listening on a loopback port of its own.
@@ -97,8 +112,11 @@ async fn relay_connection(client: TcpStream, server: TcpStream, record: Arc<Mute
 struct Parser {
     pending: Vec<u8>,
     websocket: bool,
-    /// Request body bytes still to skip.
+    /// Request body bytes still to come.
     body_left: usize,
+    body: Vec<u8>,
+    /// A fragmented WebSocket message's payload so far (its first frame had FIN unset).
+    message: Option<Vec<u8>>,
 }
 
 impl Parser {
@@ -107,12 +125,13 @@ impl Parser {
         let mut out = Vec::new();
         loop {
             if self.body_left > 0 {
-                let skip = self.body_left.min(self.pending.len());
-                self.pending.drain(..skip);
-                self.body_left -= skip;
+                let take = self.body_left.min(self.pending.len());
+                self.body.extend(self.pending.drain(..take));
+                self.body_left -= take;
                 if self.body_left > 0 {
                     return out;
                 }
+                out.push(Sent::Body(std::mem::take(&mut self.body)));
             }
             let parsed = if self.websocket {
                 self.frame()
@@ -120,14 +139,15 @@ impl Parser {
                 self.request()
             };
             match parsed {
-                Some(sent) => out.push(sent),
+                Some(Some(sent)) => out.push(sent),
+                Some(None) => {}
                 None => return out,
             }
         }
     }
 
     /// One request head, if all of it is here.
-    fn request(&mut self) -> Option<Sent> {
+    fn request(&mut self) -> Option<Option<Sent>> {
         let end = self.pending.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
         let head: Vec<u8> = self.pending.drain(..end).collect();
         let head = String::from_utf8_lossy(&head).into_owned();
@@ -138,15 +158,17 @@ impl Parser {
             .find_map(|line| line.strip_prefix("content-length:"))
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or(0);
-        Some(Sent::Http(head))
+        Some(Some(Sent::Http(head)))
     }
 
-    /// One WebSocket frame's payload, unmasked, if all of it is here.
-    fn frame(&mut self) -> Option<Sent> {
+    /// One WebSocket frame, if all of it is here: `Some(Some(message))` when it completes a
+    /// message (or is a control frame), `Some(None)` when it is one part of a longer message.
+    fn frame(&mut self) -> Option<Option<Sent>> {
         let bytes = &self.pending;
         if bytes.len() < 2 {
             return None;
         }
+        let (fin, opcode) = (bytes[0] & 0x80 != 0, bytes[0] & 0x0f);
         let masked = bytes[1] & 0x80 != 0;
         let (len, mut at) = match bytes[1] & 0x7f {
             126 if bytes.len() >= 4 => (u16::from_be_bytes([bytes[2], bytes[3]]) as usize, 4),
@@ -167,13 +189,24 @@ impl Parser {
         if bytes.len() < at + len {
             return None;
         }
-        let payload = bytes[at..at + len]
+        let payload: Vec<u8> = bytes[at..at + len]
             .iter()
             .enumerate()
             .map(|(i, b)| b ^ mask[i % 4])
             .collect();
         self.pending.drain(..at + len);
-        Some(Sent::WebSocket(payload))
+        if opcode >= 8 {
+            // Control frames may come between the parts of a message.
+            return Some(Some(Sent::WebSocket(payload)));
+        }
+        let mut message = self.message.take().unwrap_or_default();
+        message.extend(payload);
+        if fin {
+            Some(Some(Sent::WebSocket(message)))
+        } else {
+            self.message = Some(message);
+            Some(None)
+        }
     }
 }
 
@@ -181,26 +214,39 @@ impl Parser {
 mod tests {
     use super::*;
 
+    /// One masked client frame.
+    fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
+        let key = [1, 2, 3, 4];
+        let mut wire = vec![first, 0x80 | payload.len() as u8];
+        wire.extend_from_slice(&key);
+        wire.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        wire
+    }
+
     #[test]
-    fn requests_then_masked_frames_are_recovered_across_reads() {
+    fn requests_bodies_and_reassembled_messages_are_recovered_across_reads() {
         let mut wire =
             b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
                 .to_vec();
         wire.extend_from_slice(b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
-        let text = b"hello, relay";
-        let key = [1, 2, 3, 4];
-        wire.extend_from_slice(&[0x81, 0x80 | text.len() as u8]);
-        wire.extend_from_slice(&key);
-        wire.extend(text.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        wire.extend(frame(0x81, b"hello, relay"));
+        // A binary message in three parts, with a ping between them.
+        wire.extend(frame(0x02, &[0xff, 0x00]));
+        wire.extend(frame(0x89, b"ping"));
+        wire.extend(frame(0x00, &[0x01]));
+        wire.extend(frame(0x80, &[0xfe]));
         let mut parser = Parser::default();
         let mut sent = Vec::new();
         for chunk in wire.chunks(5) {
             sent.extend(parser.push(chunk));
         }
-        assert_eq!(sent.len(), 4, "{sent:?}");
+        assert_eq!(sent.len(), 7, "{sent:?}");
         assert!(matches!(&sent[0], Sent::Http(h) if h.starts_with("GET /a ")));
         assert!(matches!(&sent[1], Sent::Http(h) if h.starts_with("POST /b ")));
-        assert!(matches!(&sent[2], Sent::Http(h) if h.starts_with("GET /ws ")));
-        assert_eq!(sent[3], Sent::WebSocket(text.to_vec()));
+        assert_eq!(sent[2], Sent::Body(b"abc".to_vec()));
+        assert!(matches!(&sent[3], Sent::Http(h) if h.starts_with("GET /ws ")));
+        assert_eq!(sent[4], Sent::WebSocket(b"hello, relay".to_vec()));
+        assert_eq!(sent[5], Sent::WebSocket(b"ping".to_vec()));
+        assert_eq!(sent[6], Sent::WebSocket(vec![0xff, 0x00, 0x01, 0xfe]));
     }
 }

@@ -1,5 +1,6 @@
 //! Reading the relay's payload tap (`--features payload-tap`): every frame a browser sent the
-//! relay, checked outside the browsers with nothing but the keys the invite link gives.
+//! relay, checked outside the browsers with nothing but the keys the invite link gives, every
+//! frame of it (a failing frame is recorded and the checking goes on).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -7,7 +8,7 @@ use std::path::Path;
 use base64ct::{Base64, Encoding};
 use veilig_e2ee::{CipherSuite, Codec, FrameDecryptor, Header, RoomKeys, SourceId};
 
-use super::HarnessError;
+use super::{codec_rule, HarnessError};
 
 /// The relay, started as [`super::app::start_relay`] does, with its payload tap writing to a
 /// fresh file named after `test` in the temporary directory; returns the relay and the file.
@@ -23,6 +24,8 @@ pub async fn start_tapped_relay(test: &str) -> (veilig_relay::Relay, std::path::
 /// What the tap shows, once every frame is checked.
 #[derive(Debug, Default)]
 pub struct TapReport {
+    /// Frames in the tap.
+    pub frames: usize,
     /// Frames that decrypted, per (sender, kind).
     pub decrypted: BTreeMap<(String, String), usize>,
     /// KIDs per sender.
@@ -30,60 +33,151 @@ pub struct TapReport {
     /// Frames sent on lines that were not the sender's upstream slots (a lying relay's
     /// relabelled lines): each of them was checked like any other.
     pub stray: usize,
+    /// Every frame that failed a check, and why: checking goes on past the first failure, so
+    /// a test can say "not one frame opens" as well as "every frame opens".
+    pub failures: Vec<String>,
 }
 
-/// Reads the tap at `path` and checks every frame against `keys`: our layout, authentic,
-/// ciphertext different from the plaintext, and no (KID, counter) twice.
+impl TapReport {
+    /// Frames that decrypted, all senders and kinds together.
+    pub fn opened(&self) -> usize {
+        self.decrypted.values().sum()
+    }
+}
+
+/// Reads the tap at `path` and checks every frame against `keys`; fails unless every frame
+/// passed (see [`read_tap`] for the checks).
 pub fn check_tap(path: &Path, keys: &RoomKeys) -> Result<TapReport, HarnessError> {
+    let report = read_tap(path, keys)?;
+    crate::ensure!(
+        report.failures.is_empty(),
+        "{} of {} tapped frames failed; the first: {:?}",
+        report.failures.len(),
+        report.frames,
+        &report.failures[..report.failures.len().min(5)]
+    );
+    Ok(report)
+}
+
+/// Reads the tap at `path` and checks every frame against `keys`, all of them, recording each
+/// failure: our layout with the clear prefix the codec rule allows (`codec_rule.rs`, not the
+/// app's own count), authentic, no (KID, counter) twice, and no run of 15 bytes of the decrypted
+/// frame past that prefix anywhere in what was forwarded. Fails only if the tap cannot be read
+/// or holds no frame.
+pub fn read_tap(path: &Path, keys: &RoomKeys) -> Result<TapReport, HarnessError> {
     let text = std::fs::read_to_string(path)?;
-    let mut decryptor = FrameDecryptor::new(CipherSuite::default(), &keys.media);
-    let mut sources: HashMap<(String, String), SourceId> = HashMap::new();
-    let mut used: HashSet<(u64, u64)> = HashSet::new();
+    let mut checker = Checker {
+        decryptor: FrameDecryptor::new(CipherSuite::default(), &keys.media),
+        sources: HashMap::new(),
+        used: HashSet::new(),
+        plain: Vec::new(),
+    };
     let mut report = TapReport::default();
-    let mut plain = Vec::new();
     for (number, line) in text.lines().enumerate() {
-        let line: serde_json::Value = serde_json::from_str(line)
-            .map_err(|e| HarnessError::Check(format!("tap line {number}: {e}")))?;
+        report.frames += 1;
+        if let Err(why) = checker.frame(line, &mut report) {
+            report.failures.push(format!("tap line {number}: {why}"));
+        }
+    }
+    crate::ensure!(report.frames > 0, "the tap recorded no frames");
+    Ok(report)
+}
+
+/// The state kept across the tap's frames.
+struct Checker {
+    decryptor: FrameDecryptor,
+    sources: HashMap<(String, String), SourceId>,
+    used: HashSet<(u64, u64)>,
+    plain: Vec<u8>,
+}
+
+/// The plaintext is searched for in pieces of this many bytes, at every eighth offset past the
+/// prefix: a run of 15 clear bytes or more anywhere in the frame holds one of them whole. Long
+/// enough that ciphertext cannot match one by chance (2^-64 per place).
+const PIECE: usize = 8;
+
+impl Checker {
+    /// Checks one tap line; counts it in `report` if it decrypts.
+    fn frame(&mut self, line: &str, report: &mut TapReport) -> Result<(), String> {
+        let line: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
         let field = |name: &str| line[name].as_str().unwrap_or_default().to_owned();
-        let (sender, kind) = (field("sender"), field("kind"));
+        let (sender, kind, mime) = (field("sender"), field("kind"), field("codec"));
         if line["stray"].as_bool() == Some(true) {
             report.stray += 1;
         }
-        let codec = Codec::from_mime_type(&field("codec"))
-            .ok_or_else(|| HarnessError::Check(format!("tap line {number}: codec {line}")))?;
-        let payload = Base64::decode_vec(&field("payload"))
-            .map_err(|e| HarnessError::Check(format!("tap line {number}: base64: {e}")))?;
+        let codec = Codec::from_mime_type(&mime).ok_or(format!("codec {line}"))?;
+        let payload = Base64::decode_vec(&field("payload")).map_err(|e| format!("base64: {e}"))?;
+        let rule = codec_rule::clear_prefix(&mime, &payload)
+            .ok_or(format!("a {mime} frame the codec rule cannot place"))?;
         let prefix = codec
             .clear_prefix_len(&payload)
-            .map_err(|e| HarnessError::Check(format!("tap line {number}: prefix: {e}")))?;
-        let (header, header_len) = Header::parse(&payload[prefix..]).map_err(|e| {
-            HarnessError::Check(format!("tap line {number}: no SFrame header: {e}"))
-        })?;
-        crate::ensure!(
-            used.insert((header.kid.0, header.ctr.0)),
-            "tap line {number}: KID {} counter {} used twice",
-            header.kid.0,
-            header.ctr.0
-        );
-        let next = sources.len() as u64;
-        let source = *sources
+            .map_err(|e| format!("prefix: {e}"))?;
+        if prefix != rule {
+            return Err(format!(
+                "a {mime} frame with {prefix} bytes in the clear; the codec rule allows {rule}"
+            ));
+        }
+        let (header, header_len) =
+            Header::parse(&payload[prefix..]).map_err(|e| format!("no SFrame header: {e}"))?;
+        if !self.used.insert((header.kid.0, header.ctr.0)) {
+            return Err(format!(
+                "KID {} counter {} used twice",
+                header.kid.0, header.ctr.0
+            ));
+        }
+        let next = self.sources.len() as u64;
+        let source = *self
+            .sources
             .entry((sender.clone(), kind.clone()))
             .or_insert(SourceId(next));
-        let opened = decryptor.decrypt(source, codec, &payload, &mut plain);
-        crate::ensure!(
-            matches!(opened, Ok(Some(h)) if h == header),
-            "tap line {number} ({kind} from {sender}) does not decrypt with the link's key: {opened:?}"
-        );
-        // What was encrypted is not what was forwarded (checked where a chance match of a
-        // few bytes cannot happen).
-        let (body, clear) = (&payload[prefix + header_len..], &plain[prefix..]);
-        crate::ensure!(
-            clear.len() < 8 || body[..clear.len()] != *clear,
-            "tap line {number}: the plaintext was forwarded"
-        );
+        let opened = self
+            .decryptor
+            .decrypt(source, codec, &payload, &mut self.plain);
+        if !matches!(opened, Ok(Some(h)) if h == header) {
+            return Err(format!(
+                "{kind} from {sender} does not decrypt with these keys: {opened:?}"
+            ));
+        }
+        // Past the prefix, not one run of the decrypted frame was forwarded. (The header's own
+        // bytes are left out of the search: they are not ciphertext.)
+        let header_at = prefix..prefix + header_len;
+        let body = &self.plain[rule.min(self.plain.len())..];
+        if let Some(at) = first_carried(body, &payload, rule, header_at) {
+            return Err(format!(
+                "{kind} from {sender}: plaintext from byte {at} was forwarded in the clear"
+            ));
+        }
         *report.decrypted.entry((sender.clone(), kind)).or_default() += 1;
         report.kids.entry(sender).or_default().insert(header.kid.0);
+        Ok(())
     }
-    crate::ensure!(!used.is_empty(), "the tap recorded no frames");
-    Ok(report)
+}
+
+/// Where in `payload` (past `from`, outside `header`) a piece of `body` appears whole, if
+/// anywhere. Every offset of the payload is tried; a 65,536-bit filter on each piece's first
+/// two bytes keeps that fast in an unoptimised test build.
+fn first_carried(
+    body: &[u8],
+    payload: &[u8],
+    from: usize,
+    header: std::ops::Range<usize>,
+) -> Option<usize> {
+    let mut pieces: Vec<&[u8]> = body.chunks_exact(PIECE).collect();
+    if pieces.is_empty() {
+        return None;
+    }
+    pieces.sort_unstable();
+    let mut filter = vec![0u64; 1024];
+    let slot = |piece: &[u8]| usize::from(u16::from_be_bytes([piece[0], piece[1]]));
+    for piece in &pieces {
+        let at = slot(piece);
+        filter[at / 64] |= 1 << (at % 64);
+    }
+    (from..payload.len().saturating_sub(PIECE - 1))
+        .filter(|at| !(header.contains(at) && at + PIECE <= header.end))
+        .find(|&at| {
+            let window = &payload[at..at + PIECE];
+            let s = slot(window);
+            filter[s / 64] & (1 << (s % 64)) != 0 && pieces.binary_search(&window).is_ok()
+        })
 }

@@ -4,6 +4,7 @@
 //! check: it is not part of `cargo xtask test`. The numbers go in the README.
 
 use std::path::Path;
+use std::process::Command;
 
 use crate::apt;
 use crate::error::Error;
@@ -14,30 +15,7 @@ use crate::tools;
 /// Installs what is missing, builds `dist/`, and runs `examples/browser_bench.rs` and the
 /// `bench_` browser tests.
 pub fn run_browser(root: &Path) -> Result<(), Error> {
-    let s = step("Tools: wasm32 target, trunk, wasm-bindgen-cli, wasm-opt, browsers");
-    tools::rust_toolchain()?;
-    let browsers = apt::start(root)?;
-    tools::trunk()?;
-    tools::wasm_bindgen(root)?;
-    tools::wasm_opt(root)?;
-    browsers.wait()?;
-    let chromedriver = tools::chromedriver()?;
-    let geckodriver = tools::geckodriver()?;
-    s.done();
-
-    let s = step("Release build (trunk build --release)");
-    run(trunk_command("build").arg("--release"))?;
-    s.done();
-
-    // Every benchmark below drives the browsers through these drivers.
-    let with_drivers = |args: &[&str]| {
-        let mut cargo = exec::cargo();
-        cargo
-            .args(args)
-            .env("CHROMEDRIVER", &chromedriver)
-            .env("GECKODRIVER", &geckodriver);
-        cargo
-    };
+    let with_drivers = browsers_and_build(root)?;
 
     let s = step("Frame-crypto benchmark in headless Chromium and Firefox");
     run(&mut with_drivers(&[
@@ -78,4 +56,33 @@ pub fn run_browser(root: &Path) -> Result<(), Error> {
     ]))?;
     s.done();
     Ok(())
+}
+
+/// What a run of browser tests outside `cargo xtask test` needs first: the tools and browsers,
+/// and a fresh release build; gives a `cargo` with the given arguments and the WebDriver
+/// servers named, as the browser tests want.
+pub fn browsers_and_build(root: &Path) -> Result<impl Fn(&[&str]) -> Command, Error> {
+    let s = step("Tools: wasm32 target, trunk, wasm-bindgen-cli, wasm-opt, browsers");
+    tools::rust_toolchain()?;
+    let browsers = apt::start(root)?;
+    tools::trunk()?;
+    tools::wasm_bindgen(root)?;
+    tools::wasm_opt(root)?;
+    browsers.wait()?;
+    let chromedriver = tools::chromedriver()?;
+    let geckodriver = tools::geckodriver()?;
+    s.done();
+
+    let s = step("Release build (trunk build --release)");
+    run(trunk_command("build").arg("--release"))?;
+    s.done();
+
+    Ok(move |args: &[&str]| {
+        let mut cargo = exec::cargo();
+        cargo
+            .args(args)
+            .env("CHROMEDRIVER", &chromedriver)
+            .env("GECKODRIVER", &geckodriver);
+        cargo
+    })
 }

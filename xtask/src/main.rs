@@ -6,6 +6,8 @@
 //! - `cargo xtask test`: installs what is missing for that too, plus the browsers and their
 //!   WebDriver servers, then runs every check, failing fast on the first that fails.
 //! - `cargo xtask bench-browser`: the in-browser frame-crypto benchmark (not a check).
+//! - `cargo xtask soak-proofs [N]`: the three-browser proof and the relay-restart test, N runs
+//!   each (not a check; see `soak.rs`).
 //! - `cargo xtask build`: the release build of the app alone, as `serve` and `test` make it.
 //! - `cargo xtask hashes [DIR]`: the SHA-256 of every file of the build (`dist/`), to compare
 //!   with what a relay serves at `/.well-known/veilig-dist.txt` (see `dist.rs`).
@@ -24,6 +26,7 @@ mod manifest;
 mod prebuild;
 mod serve;
 mod sha256;
+mod soak;
 mod test;
 mod tools;
 
@@ -58,6 +61,7 @@ enum Command {
     Build,
     Test,
     BenchBrowser,
+    SoakProofs { runs: u32 },
     Hashes { dir: Option<PathBuf> },
     Integrity,
     Help,
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
             Command::Build => serve::build(&root),
             Command::Test => test::run_all(&root),
             Command::BenchBrowser => bench::run_browser(&root),
+            Command::SoakProofs { runs } => soak::run(&root, runs),
             Command::Hashes { dir } => {
                 dist::print(&dir.map_or_else(|| root.join("dist"), |dir| cwd.join(dir)))
             }
@@ -111,6 +116,15 @@ fn parse(args: &[String]) -> Result<Command, Error> {
         Some("build") => Command::Build,
         Some("bench-browser") => Command::BenchBrowser,
         Some("integrity") => Command::Integrity,
+        Some("soak-proofs") => {
+            let runs = match args.next() {
+                None => soak::DEFAULT_RUNS,
+                Some(n) => n.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    Error::Usage(format!("`{n}` is not a number of runs (1 or more)"))
+                })?,
+            };
+            Command::SoakProofs { runs }
+        }
         Some("hashes") => {
             let dir = args.next().map(PathBuf::from);
             if let Some(extra) = args.next() {
@@ -176,6 +190,18 @@ mod tests {
     }
 
     #[test]
+    fn soak_takes_a_count_of_runs() {
+        assert_eq!(
+            parse(&args(&["soak-proofs"])).unwrap(),
+            Command::SoakProofs { runs: 10 }
+        );
+        assert_eq!(
+            parse(&args(&["soak-proofs", "3"])).unwrap(),
+            Command::SoakProofs { runs: 3 }
+        );
+    }
+
+    #[test]
     fn bad_arguments_are_usage_errors() {
         for bad in [
             &["serve", "--port"][..],
@@ -184,6 +210,9 @@ mod tests {
             &["serve", "--open"],
             &["test", "extra"],
             &["hashes", "a", "b"],
+            &["soak-proofs", "0"],
+            &["soak-proofs", "ten"],
+            &["soak-proofs", "3", "4"],
             &["deploy"],
         ] {
             assert!(matches!(parse(&args(bad)), Err(Error::Usage(_))), "{bad:?}");

@@ -260,7 +260,8 @@ pub fn Room(props: &Props) -> Html {
                     Some(Decryption::Refusing) => "refusing",
                     _ => "ok",
                 }}
-                data-frames-decoded={reception.frames_decoded.to_string()}
+                data-frames-decoded={reception.frames_decoded.map(|n| n.to_string())}
+                data-video-packets={reception.video_packets.to_string()}
                 data-audio-energy={reception.audio_energy.to_string()}
                 data-packets-lost={reception.packets_lost.to_string()}
                 data-nacks-sent={reception.nacks_sent.to_string()}
