@@ -14,6 +14,7 @@
 //! | `SlotAsForward` | our camera slot is "Bram's camera", the relay sending | played whatever came on it, undecrypted, in Bram's tile |
 //! | `SwapLines` | two guests' lines are labelled as each other's for a newcomer | played each one's picture and voice in the other's tile; now each line's frames are under KIDs its labelled owner never announced: refused, nothing decoded |
 //! | `SwapNotes` | two guests' notes are delivered as each other's | showed each one's name (and would show their chat) on the other's tile; now neither note opens, and without their announced KIDs neither guest's frames decode |
+//! | a KID flood | Hugo (holding the link) sends frames under 300 and more fresh KIDs while Gijs is idle | a flood of 256 retired an idle participant's KID for good; now none of Hugo's KIDs was announced, so none of his frames decodes, and Gijs is seen again |
 //! | `Record`, `Replay` | a guest's notes and frames recorded, the browser made to reconnect, the recording played in place of the live ones | believed the recorded presence and decoded the recorded frames; now no recorded note answers the new session, and the recorded frames are below the floors of the live answer: nameless or refused, nothing decoded |
 //!
 //! Every lie is told on each of the three paths. For the relabelled lines the browser must stop
@@ -30,7 +31,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::app::*;
-use common::guests::{vp8_clips, Clip, Guests};
+use common::guests::{vp8_clips, Clip, Guests, Mode};
 use common::tap::{check_tap, start_tapped_relay};
 use common::{netns, HarnessError, Session, TIMEOUT};
 use veilig_e2ee::{InviteLink, RoomKeys};
@@ -293,8 +294,9 @@ async fn recordings_are_refused_after_a_reconnect(
     session: &Session,
     meeting: &Meeting<'_>,
     options: &str,
-    gijs: &ParticipantId,
+    guests: &Guests,
 ) -> Result<(), HarnessError> {
+    let gijs = &guests.ids[0];
     let room = RoomId::new(InviteLink::parse(meeting.link).unwrap().room()).unwrap();
     let path = if options.is_empty() {
         "standard path"
@@ -347,24 +349,17 @@ async fn recordings_are_refused_after_a_reconnect(
             &format!("[{gijs_tile}]"),
         )
         .await?;
-        for _ in 0..6 {
-            let shown = eval(
-                session,
-                &format!(
-                    "const t = {gijs_tile}; return t && [t.querySelector('[data-testid=\"tile-name\"]')?.textContent, t.dataset.framesDecoded];"
-                ),
-            )
-            .await?;
-            crate::ensure!(
-                shown[1] == "0" || shown[1].is_null(),
-                "a recording of Gijs was shown as live ({what}, {path}): {shown}"
-            );
-            crate::ensure!(
-                !notes || shown[0] != "Gijs",
-                "a recorded note of Gijs was believed ({path}): {shown}"
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        let name = eval(
+            session,
+            &format!(
+                "return {gijs_tile}?.querySelector('[data-testid=\"tile-name\"]')?.textContent;"
+            ),
+        )
+        .await?;
+        crate::ensure!(
+            !notes || name != "Gijs",
+            "a recorded note of Gijs was believed ({path}): {name}"
+        );
         meeting.relay.rooms.attack(&room, Attack::Truce).await.ok();
     }
     // The relay tells the truth again: Gijs's live frames, above his floors, decode.
@@ -374,8 +369,58 @@ async fn recordings_are_refused_after_a_reconnect(
         &decoding,
     )
     .await?;
+    a_kid_flood_takes_no_ones_picture(session, guests, path).await?;
     // Out of the meeting, so the next path's replays force no one else to reconnect.
     session.goto(meeting.base).await
+}
+
+/// Finding 5, the KID flood: Hugo, who holds the link, sends frames under fresh KIDs (ten
+/// a tick, 300 or more in all) while Gijs is idle, as a camera turned off is. Hugo never
+/// announced those KIDs, so not one of his frames decodes though each is under the right key;
+/// and Gijs, back, is seen again (before the fix, a flood of 256 retired an idle participant's
+/// KID for good: their picture stayed black).
+async fn a_kid_flood_takes_no_ones_picture(
+    session: &Session,
+    guests: &Guests,
+    path: &str,
+) -> Result<(), HarnessError> {
+    let decoded = |name: &str| {
+        format!(
+            "return Number(({})?.dataset.framesDecoded ?? 0);",
+            tile_of(name)
+        )
+    };
+    let before = eval(session, &decoded("Gijs")).await?;
+    guests.set_mode(0, Mode::Paused);
+    guests.set_mode(1, Mode::Flooding);
+    let flood = Instant::now();
+    decodes_none_while_frames_arrive(
+        session,
+        &format!("Hugo's flood of fresh KIDs ({path})"),
+        &format!("[{}]", tile_of("Hugo")),
+    )
+    .await?;
+    // At least 300 fresh KIDs (ten a tick, ten ticks a second).
+    let flooded_for = Duration::from_secs(3);
+    if let Some(rest) = flooded_for.checked_sub(flood.elapsed()) {
+        tokio::time::sleep(rest).await;
+    }
+    let hugo = eval(session, &decoded("Hugo")).await?;
+    crate::ensure!(
+        hugo == 0,
+        "a flooded frame of Hugo decoded ({path}): {hugo}"
+    );
+    guests.set_mode(1, Mode::Paused);
+    guests.set_mode(0, Mode::Playing);
+    wait_until(
+        session,
+        &format!("Gijs's picture back after the flood ({path}; {before} frames decoded before)"),
+        &format!(
+            "const t = {}; return !!t && t.dataset.state === 'ok' && Number(t.dataset.framesDecoded) > {before};",
+            tile_of("Gijs")
+        ),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -410,9 +455,12 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
         let clips = vp8_clips(&chromium, 2, 30).await?;
         // Gijs, recorded from now on: by the time of the replays, his recording is far below
         // the floors he announces.
-        let gijs = Guests::join(&relay, &link, &["Gijs".to_owned()], &clips)
+        let names = ["Gijs".to_owned(), "Hugo".to_owned()];
+        let gijs = Guests::join(&relay, &link, &names, &clips)
             .await
-            .map_err(|e| HarnessError::Check(format!("Gijs: {e:?}")))?;
+            .map_err(|e| HarnessError::Check(format!("Gijs and Hugo: {e:?}")))?;
+        // Hugo sends nothing until he floods.
+        gijs.set_mode(1, Mode::Paused);
         let record = Attack::Record {
             origin: gijs.ids[0].clone(),
         };
@@ -429,8 +477,7 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
         // Only the browser under test is in the meeting for each replay.
         firefox.goto(&base).await?;
         for (session, options) in paths {
-            recordings_are_refused_after_a_reconnect(session, &meeting, options, &gijs.ids[0])
-                .await?;
+            recordings_are_refused_after_a_reconnect(session, &meeting, options, &gijs).await?;
         }
         drop(gijs);
         bram.close();
@@ -448,10 +495,11 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
         report.decrypted, report.stray
     );
     // Twenty-four connections of the browsers (three lies, then the swapped notes and lines,
-    // on three paths; then a join and two reconnects on each for the replays) and thirteen
+    // on three paths; then a join and two reconnects on each for the replays) and fourteen
     // guests, each a new participant id with its own KIDs, and every frame any of them sent,
-    // on any line, opened under the link's keys.
-    assert_eq!(report.kids.len(), 37, "senders: {report:?}");
+    // on any line, opened under the link's keys (Hugo's flood too: his frames are under the
+    // right key, only under KIDs he never announced).
+    assert_eq!(report.kids.len(), 38, "senders: {report:?}");
     for ((sender, kind), frames) in &report.decrypted {
         assert!(*frames > 0, "{kind} from {sender}: {frames}");
     }

@@ -238,6 +238,21 @@ fn random_u64(salt: u64) -> u64 {
     RandomState::new().hash_one(salt)
 }
 
+/// What a guest sends on its camera line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Its clip, under the KID it announced, [`FRAMES_PER_SECOND`].
+    Playing,
+    /// Nothing: its KID idle.
+    Paused,
+    /// A KID flood, as a link holder could send: ten frames a tick, each under a fresh KID it
+    /// never announced (the right key, so each would open if a receiver took it in).
+    Flooding,
+}
+
+/// Frames a flooding guest sends per tick, each under a fresh KID.
+pub const FLOOD_PER_TICK: u32 = 10;
+
 /// Native participants in one meeting; they leave when this is dropped.
 pub struct Guests {
     /// Their participant ids, in the order of their names.
@@ -245,6 +260,7 @@ pub struct Guests {
     /// Who was in the room before the guests came (the browsers).
     pub hosts: Vec<ParticipantId>,
     tasks: Vec<JoinHandle<()>>,
+    modes: Vec<watch::Sender<Mode>>,
     camera_sizes: watch::Receiver<HashMap<ParticipantId, (u16, u16)>>,
 }
 
@@ -264,6 +280,7 @@ impl Guests {
             ids: Vec::new(),
             hosts: Vec::new(),
             tasks: Vec::new(),
+            modes: Vec::new(),
             camera_sizes,
         };
         // All at once, as a meeting filling up at the hour: the relay batches the offers.
@@ -299,7 +316,11 @@ impl Guests {
                     ..MediaKids::default()
                 },
             );
+            let (mode, modes) = watch::channel(Mode::Playing);
+            guests.modes.push(mode);
             let guest = Guest {
+                modes,
+                key: keys.media.clone(),
                 roster,
                 there,
                 me: Me {
@@ -319,6 +340,11 @@ impl Guests {
         guests.hosts.sort();
         guests.hosts.dedup();
         Ok(guests)
+    }
+
+    /// Guest `index` sends as `mode` from now on.
+    pub fn set_mode(&self, index: usize, mode: Mode) {
+        self.modes[index].send_replace(mode);
     }
 
     /// Waits until some guest has received a keyframe from `whose` camera that satisfies
@@ -357,6 +383,9 @@ impl Drop for Guests {
 
 /// One guest's state, owned by its task.
 struct Guest {
+    modes: watch::Receiver<Mode>,
+    /// The media key, for a flood's fresh KIDs.
+    key: veilig_e2ee::BaseKey,
     roster: Roster,
     /// Who was there when it joined.
     there: Vec<ParticipantId>,
@@ -381,15 +410,37 @@ impl Guest {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut ping = tokio::time::interval(PING_EVERY);
         let (mut connected, mut sent, mut position) = (false, 0u32, 0usize);
+        // Every frame's RTP time, flooded ones included, so it never runs backwards.
+        let mut clock = 0u32;
         let mut sealed = Vec::new();
         loop {
             tokio::select! {
+                // Back from a pause: from the clip's keyframe.
+                _ = self.modes.changed() => position = 0,
                 _ = tick.tick(), if connected => {
+                    let mode = *self.modes.borrow();
+                    if mode == Mode::Flooding {
+                        for _ in 0..FLOOD_PER_TICK {
+                            clock += 1;
+                            let kid = Kid(random_u64(u64::from(clock)) >> 1);
+                            let mut flood =
+                                FrameEncryptor::new(CipherSuite::default(), &self.key, kid);
+                            if flood.encrypt(Codec::Vp8, &self.clip.0[0], &mut sealed).is_err() {
+                                return;
+                            }
+                            let rtp_time = clock.wrapping_mul(90_000 / FRAMES_PER_SECOND);
+                            frames.send_frame_at(Source::Camera, rtp_time, std::mem::take(&mut sealed));
+                        }
+                    }
+                    if mode != Mode::Playing {
+                        continue;
+                    }
                     let frame = &self.clip.0[position];
                     if self.camera.encrypt(Codec::Vp8, frame, &mut sealed).is_err() {
                         return;
                     }
-                    let rtp_time = sent.wrapping_mul(90_000 / FRAMES_PER_SECOND);
+                    clock += 1;
+                    let rtp_time = clock.wrapping_mul(90_000 / FRAMES_PER_SECOND);
                     frames.send_frame_at(Source::Camera, rtp_time, std::mem::take(&mut sealed));
                     sent += 1;
                     self.roster.sent(Source::Camera, u64::from(sent));
