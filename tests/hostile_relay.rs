@@ -295,6 +295,7 @@ async fn recordings_are_refused_after_a_reconnect(
     meeting: &Meeting<'_>,
     options: &str,
     guests: &Guests,
+    clips: &[Clip],
 ) -> Result<(), HarnessError> {
     let gijs = &guests.ids[0];
     let room = RoomId::new(InviteLink::parse(meeting.link).unwrap().room()).unwrap();
@@ -316,6 +317,7 @@ async fn recordings_are_refused_after_a_reconnect(
         &decoding,
     )
     .await?;
+    a_kid_flood_takes_no_ones_picture(session, meeting, guests, clips, path).await?;
     let gijs_tile = format!(
         r#"document.querySelector('[data-testid="tile-remote"][data-participant="{gijs}"]')"#
     );
@@ -369,21 +371,37 @@ async fn recordings_are_refused_after_a_reconnect(
         &decoding,
     )
     .await?;
-    a_kid_flood_takes_no_ones_picture(session, guests, path).await?;
     // Out of the meeting, so the next path's replays force no one else to reconnect.
     session.goto(meeting.base).await
 }
 
-/// Finding 5, the KID flood: Hugo, who holds the link, sends frames under fresh KIDs (ten
-/// a tick, 300 or more in all) while Gijs is idle, as a camera turned off is. Hugo never
-/// announced those KIDs, so not one of his frames decodes though each is under the right key;
-/// and Gijs, back, is seen again (before the fix, a flood of 256 retired an idle participant's
-/// KID for good: their picture stayed black).
+/// Finding 5, the KID flood: Hugo, who holds the link, joins and sends frames under fresh
+/// KIDs (ten a tick, 300 or more in all) while Gijs is idle, as a camera turned off is. Hugo
+/// never announced those KIDs, so not one of his frames decodes though each is under the right
+/// key; and Gijs, back, is seen again (before the fix, a flood of 256 retired an idle
+/// participant's KID for good: their picture stayed black). Hugo leaves at the end.
 async fn a_kid_flood_takes_no_ones_picture(
     session: &Session,
+    meeting: &Meeting<'_>,
     guests: &Guests,
+    clips: &[Clip],
     path: &str,
 ) -> Result<(), HarnessError> {
+    let hugo = Guests::join_in(
+        meeting.relay,
+        meeting.link,
+        &["Hugo".to_owned()],
+        clips,
+        Mode::Paused,
+    )
+    .await
+    .map_err(|e| HarnessError::Check(format!("Hugo: {e:?}")))?;
+    wait_until(
+        session,
+        &format!("Hugo in the meeting ({path})"),
+        &format!("return !!{};", tile_of("Hugo")),
+    )
+    .await?;
     let decoded = |name: &str| {
         format!(
             "return Number(({})?.dataset.framesDecoded ?? 0);",
@@ -392,7 +410,7 @@ async fn a_kid_flood_takes_no_ones_picture(
     };
     let before = eval(session, &decoded("Gijs")).await?;
     guests.set_mode(0, Mode::Paused);
-    guests.set_mode(1, Mode::Flooding);
+    hugo.set_mode(0, Mode::Flooding);
     let flood = Instant::now();
     decodes_none_while_frames_arrive(
         session,
@@ -410,7 +428,7 @@ async fn a_kid_flood_takes_no_ones_picture(
         hugo == 0,
         "a flooded frame of Hugo decoded ({path}): {hugo}"
     );
-    guests.set_mode(1, Mode::Paused);
+    drop(hugo);
     guests.set_mode(0, Mode::Playing);
     wait_until(
         session,
@@ -455,12 +473,9 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
         let clips = vp8_clips(&chromium, 2, 30).await?;
         // Gijs, recorded from now on: by the time of the replays, his recording is far below
         // the floors he announces.
-        let names = ["Gijs".to_owned(), "Hugo".to_owned()];
-        let gijs = Guests::join(&relay, &link, &names, &clips)
+        let gijs = Guests::join(&relay, &link, &["Gijs".to_owned()], &clips)
             .await
-            .map_err(|e| HarnessError::Check(format!("Gijs and Hugo: {e:?}")))?;
-        // Hugo sends nothing until he floods.
-        gijs.set_mode(1, Mode::Paused);
+            .map_err(|e| HarnessError::Check(format!("Gijs: {e:?}")))?;
         let record = Attack::Record {
             origin: gijs.ids[0].clone(),
         };
@@ -477,7 +492,8 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
         // Only the browser under test is in the meeting for each replay.
         firefox.goto(&base).await?;
         for (session, options) in paths {
-            recordings_are_refused_after_a_reconnect(session, &meeting, options, &gijs).await?;
+            recordings_are_refused_after_a_reconnect(session, &meeting, options, &gijs, &clips)
+                .await?;
         }
         drop(gijs);
         bram.close();
@@ -495,11 +511,11 @@ async fn a_relay_that_relabels_lines_gets_no_plaintext_and_the_call_stops() {
         report.decrypted, report.stray
     );
     // Twenty-four connections of the browsers (three lies, then the swapped notes and lines,
-    // on three paths; then a join and two reconnects on each for the replays) and fourteen
-    // guests, each a new participant id with its own KIDs, and every frame any of them sent,
+    // on three paths; then a join and two reconnects on each for the replays) and sixteen
+    // guests (Hugo floods once on each path), each a new participant id with its own KIDs, and every frame any of them sent,
     // on any line, opened under the link's keys (Hugo's flood too: his frames are under the
     // right key, only under KIDs he never announced).
-    assert_eq!(report.kids.len(), 38, "senders: {report:?}");
+    assert_eq!(report.kids.len(), 40, "senders: {report:?}");
     for ((sender, kind), frames) in &report.decrypted {
         assert!(*frames > 0, "{kind} from {sender}: {frames}");
     }

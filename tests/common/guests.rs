@@ -273,6 +273,17 @@ impl Guests {
         names: &[String],
         clips: &[Clip],
     ) -> Result<Guests, LinkError> {
+        Guests::join_in(relay, link, names, clips, Mode::Playing).await
+    }
+
+    /// [`Guests::join`], each guest sending as `mode` from the start.
+    pub async fn join_in(
+        relay: &veilig_relay::Relay,
+        link: &str,
+        names: &[String],
+        clips: &[Clip],
+        mode: Mode,
+    ) -> Result<Guests, LinkError> {
         let link = InviteLink::parse(link)?;
         let keys = RoomKeys::derive(&link, None)?;
         let (sizes, camera_sizes) = watch::channel(HashMap::new());
@@ -316,8 +327,8 @@ impl Guests {
                     ..MediaKids::default()
                 },
             );
-            let (mode, modes) = watch::channel(Mode::Playing);
-            guests.modes.push(mode);
+            let (sender, modes) = watch::channel(mode);
+            guests.modes.push(sender);
             let guest = Guest {
                 modes,
                 key: keys.media.clone(),
