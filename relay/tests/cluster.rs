@@ -186,3 +186,95 @@ async fn sixty_rooms_spread_over_three_nodes() {
         node.shut_down().await;
     }
 }
+
+/// Whether anyone saw their WebSocket closed.
+fn closed(participants: &[Participant]) -> Vec<Option<u16>> {
+    participants
+        .iter()
+        .flat_map(|p| &p.history)
+        .filter_map(|seen| match seen {
+            Seen::Closed(code) => Some(*code),
+            _ => None,
+        })
+        .collect()
+}
+
+/// NATS going away stops new placements but no meeting: media flows through the outage (longer
+/// than a node's silence that counts as death) and after the server is back, nobody's signaling
+/// is closed, and a new room is placed again once NATS is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meetings_keep_their_media_while_nats_restarts() {
+    let mut nats = NatsServer::start();
+    let nodes = three_nodes(&nats).await;
+    let room = "through-an-outage";
+    let mut pair = [
+        Participant::join(&nodes[0], room).await,
+        Participant::join(&nodes[1], room).await,
+    ];
+    common::settle(&mut pair).await;
+    common::warm_up(&mut pair).await;
+    nats.kill();
+    common::exchange(&mut pair, 10).await;
+    // Longer than DEAD_AFTER: nobody is heard, nobody is judged.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    common::exchange(&mut pair, 10).await;
+    nats.restart();
+    let deadline = Instant::now() + common::PATIENCE;
+    while !nodes
+        .iter()
+        .all(|node| node.cluster.as_ref().unwrap().node_counts().len() == 3)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the nodes never heard each other again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Longer than DEAD_AFTER again: the carried session outlives the judging after the return.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    common::exchange(&mut pair, 10).await;
+    assert_eq!(
+        closed(&pair),
+        Vec::<Option<u16>>::new(),
+        "a socket was closed"
+    );
+    // Placing works again.
+    let _newcomer = Participant::join(&nodes[2], "placed-after-the-outage").await;
+    assert_eq!(rooms_per_node(&nodes).iter().sum::<usize>(), 2);
+    for node in nodes {
+        node.shut_down().await;
+    }
+}
+
+/// A node stopping (SIGTERM) gives its rooms up: everyone in them is told to rejoin (4012, the
+/// code the app reconnects on), and rejoining through the other nodes puts the room on one of
+/// them, where the meeting goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_node_hands_its_rooms_over() {
+    let nats = NatsServer::start();
+    let mut nodes = three_nodes(&nats).await;
+    let room = "moving-house";
+    let mut pair = [
+        Participant::join(&nodes[0], room).await,
+        Participant::join(&nodes[1], room).await,
+    ];
+    let owner = rooms_per_node(&nodes).iter().position(|&n| n == 1).unwrap();
+    nodes.remove(owner).shut_down().await;
+    for participant in &mut pair {
+        participant
+            .wait_for(|seen| matches!(seen, Seen::Closed(_)))
+            .await;
+    }
+    assert_eq!(closed(&pair), vec![Some(4012), Some(4012)]);
+    let mut pair = [
+        Participant::join(&nodes[0], room).await,
+        Participant::join(&nodes[1], room).await,
+    ];
+    assert_eq!(rooms_per_node(&nodes).iter().sum::<usize>(), 1);
+    common::settle(&mut pair).await;
+    common::warm_up(&mut pair).await;
+    common::exchange(&mut pair, 10).await;
+    for node in nodes {
+        node.shut_down().await;
+    }
+}

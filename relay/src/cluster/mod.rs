@@ -91,9 +91,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    /// Whether `node` is heard from (this node always is).
+    /// Whether `node` is heard from (this node always is). While this node's own connection
+    /// to NATS is down it hears nobody, so it takes everybody for alive: a NATS restart must
+    /// not close sessions to rooms that are running fine.
     pub fn alive(&self, node: &str) -> bool {
-        node == self.me || lock(&self.nodes).alive(node, Instant::now())
+        node == self.me
+            || self.client.connection_state() != async_nats::connection::State::Connected
+            || lock(&self.nodes).alive(node, Instant::now())
     }
 
     /// Whether `node` says it is draining.
