@@ -32,10 +32,16 @@ async fn three_nodes(nats: &NatsServer) -> Vec<Relay> {
             .await,
         );
     }
+    all_hear_each_other(&nodes).await;
+    nodes
+}
+
+/// Waits until every node hears every other.
+async fn all_hear_each_other(nodes: &[Relay]) {
     let deadline = Instant::now() + common::PATIENCE;
     while !nodes
         .iter()
-        .all(|node| node.cluster.as_ref().unwrap().node_counts().len() == 3)
+        .all(|node| node.cluster.as_ref().unwrap().node_counts().len() == nodes.len())
     {
         assert!(
             Instant::now() < deadline,
@@ -43,7 +49,6 @@ async fn three_nodes(nats: &NatsServer) -> Vec<Relay> {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    nodes
 }
 
 fn rooms_per_node(nodes: &[Relay]) -> Vec<usize> {
@@ -219,17 +224,7 @@ async fn meetings_keep_their_media_while_nats_restarts() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     common::exchange(&mut pair, 10).await;
     nats.restart();
-    let deadline = Instant::now() + common::PATIENCE;
-    while !nodes
-        .iter()
-        .all(|node| node.cluster.as_ref().unwrap().node_counts().len() == 3)
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the nodes never heard each other again"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    all_hear_each_other(&nodes).await;
     // Longer than DEAD_AFTER again: the carried session outlives the judging after the return.
     tokio::time::sleep(Duration::from_secs(4)).await;
     common::exchange(&mut pair, 10).await;
