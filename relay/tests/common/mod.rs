@@ -5,6 +5,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod nats;
+pub mod node;
 pub mod tls;
 
 use std::net::SocketAddr;
