@@ -82,6 +82,29 @@ async fn participants_on_different_nodes_meet_in_one_room() {
     let candidate = format!("{} {} typ host", owner.udp_addr.ip(), owner.udp_addr.port());
     assert!(offer.contains(&candidate), "no {candidate} in {offer}");
 
+    // Join time (to the welcome) through the room's node and through another, side by side.
+    let other = nodes.iter().find(|n| n.udp_addr != owner.udp_addr).unwrap();
+    let mut times = [Vec::new(), Vec::new()];
+    for _ in 0..5 {
+        for (through, times) in [owner, other].into_iter().zip(&mut times) {
+            let started = Instant::now();
+            let guest = Participant::join(through, room).await;
+            times.push(started.elapsed());
+            guest.close();
+        }
+    }
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (direct, carried) = (median(&mut times[0]), median(&mut times[1]));
+    println!(
+        "join to welcome, median of 5: through the room's node {:.1} ms, through another {:.1} ms (ratio {:.2})",
+        direct.as_secs_f64() * 1e3,
+        carried.as_secs_f64() * 1e3,
+        carried.as_secs_f64() / direct.as_secs_f64()
+    );
+
     let mut pair = [anna, bram];
     common::settle(&mut pair).await;
     common::warm_up(&mut pair).await;

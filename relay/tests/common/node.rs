@@ -12,6 +12,8 @@ pub struct NodeProcess {
     pub http: SocketAddr,
     /// Its media (UDP) address.
     pub udp: SocketAddr,
+    /// Its `/metrics` address.
+    pub metrics: SocketAddr,
 }
 
 impl NodeProcess {
@@ -27,6 +29,8 @@ impl NodeProcess {
                 "off",
                 "--public-ip",
                 "127.0.0.1",
+                "--metrics-listen",
+                "127.0.0.1:0",
                 "--nats",
                 nats,
             ])
@@ -34,9 +38,10 @@ impl NodeProcess {
             .stdout(Stdio::piped())
             .spawn()
             .expect("the relay binary starts");
-        // "Veilig relay on http://ADDR (media on UDP ADDR)"
+        // "Veilig relay on http://ADDR (media on UDP ADDR)", then "Metrics on http://ADDR/metrics"
+        let mut output = BufReader::new(child.stdout.take().expect("its output"));
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("its output"))
+        output
             .read_line(&mut line)
             .expect("the relay says where it listens");
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -45,12 +50,40 @@ impl NodeProcess {
             .parse()
             .expect("HTTP address");
         let udp = words[7].trim_end_matches(')').parse().expect("UDP address");
-        NodeProcess { child, http, udp }
+        line.clear();
+        output
+            .read_line(&mut line)
+            .expect("the relay says where its metrics are");
+        let metrics = line
+            .trim()
+            .trim_start_matches("Metrics on http://")
+            .trim_end_matches("/metrics")
+            .parse()
+            .expect("metrics address");
+        NodeProcess {
+            child,
+            http,
+            udp,
+            metrics,
+        }
     }
 
     /// Its signaling URL.
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.http)
+    }
+
+    /// Resident memory (kB) and open file descriptors, from `/proc`.
+    pub fn footprint(&self) -> (u64, usize) {
+        let pid = self.child.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let rss = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| dir.count());
+        (rss, fds)
     }
 
     /// SIGKILL: no goodbye, no drain.
