@@ -38,7 +38,8 @@ use crate::counters::Gauge;
 const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the entry checks that the owner is still there.
 const OWNER_CHECK: Duration = Duration::from_millis(250);
-/// Frames from the entry queued on the owner before the session is dropped as too slow.
+/// Frames queued (on the owner from the entry, on the entry toward NATS) before the session is
+/// dropped as too slow.
 const INCOMING: usize = 256;
 
 /// Why a session could not be carried to the owner.
@@ -100,11 +101,20 @@ where
     let mut expected = 0u64;
     let mut draining = shared.draining.subscribe();
     let mut check = tokio::time::interval(OWNER_CHECK);
-    let send_up = |frame: Frame, seq: u64| {
-        let up = up.clone();
-        async move {
-            let _ = client.publish(up, frame.encode(seq).into()).await;
+    // Published from a task of its own, so this loop keeps reading the browser and checking
+    // the owner while NATS is slow or away. A frame that does not fit the queue is dropped: the
+    // owner sees the gap and ends the session, and the browser rejoins in step.
+    let (queue, mut queued) = mpsc::channel::<(Frame, u64)>(INCOMING);
+    let publisher = client.clone();
+    tokio::spawn(async move {
+        while let Some((frame, seq)) = queued.recv().await {
+            let _ = publisher
+                .publish(up.clone(), frame.encode(seq).into())
+                .await;
         }
+    });
+    let send_up = |frame: Frame, seq: u64| {
+        let _ = queue.try_send((frame, seq));
     };
     loop {
         tokio::select! {
@@ -115,12 +125,12 @@ where
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
                         sent += 1;
-                        send_up(Frame::Close(None), sent).await;
+                        send_up(Frame::Close(None), sent);
                         return Ok(());
                     }
                 };
                 sent += 1;
-                send_up(frame, sent).await;
+                send_up(frame, sent);
             }
             message = down.next() => {
                 let decoded = message.as_ref().map(|m| Frame::decode(&m.payload));
@@ -129,7 +139,7 @@ where
                     // A lost or garbled frame: out of step, so start again.
                     Some(_) => {
                         sent += 1;
-                        send_up(Frame::Close(None), sent).await;
+                        send_up(Frame::Close(None), sent);
                         close(socket, ErrorCode::ConnectionLost, "signaling lost a message").await;
                         return Ok(());
                     }
@@ -142,7 +152,7 @@ where
                     Frame::Text(text) => {
                         if socket.send(Message::Text(text.into())).await.is_err() {
                             sent += 1;
-                            send_up(Frame::Close(None), sent).await;
+                            send_up(Frame::Close(None), sent);
                             return Ok(());
                         }
                     }
@@ -163,7 +173,7 @@ where
                 let gone = !shared.alive(owner) || shared.is_draining(owner) || *draining.borrow_and_update();
                 if gone {
                     sent += 1;
-                    send_up(Frame::Close(None), sent).await;
+                    send_up(Frame::Close(None), sent);
                     close(socket, ErrorCode::ShuttingDown, "the relay is restarting").await;
                     return Ok(());
                 }
