@@ -30,6 +30,18 @@ pub struct Listing {
     pub rooms: HashMap<RoomId, Entry>,
     /// Set once, when the relay stops taking joins.
     pub shutting_down: bool,
+    /// Told the id of each room that closes, if anyone listens (a cluster node removes the
+    /// room's placement).
+    pub closed: Option<mpsc::UnboundedSender<RoomId>>,
+}
+
+impl Listing {
+    fn remove(&mut self, room: &RoomId) {
+        self.rooms.remove(room);
+        if let Some(closed) = &self.closed {
+            let _ = closed.send(room.clone());
+        }
+    }
 }
 
 /// The shared map. Cheap to clone.
@@ -55,7 +67,7 @@ impl Directory {
         if !inputs.is_empty() {
             return false;
         }
-        listing.rooms.remove(room);
+        listing.remove(room);
         true
     }
 
@@ -68,7 +80,7 @@ impl Directory {
             _ => false,
         };
         if same {
-            listing.rooms.remove(room);
+            listing.remove(room);
         }
     }
 }

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod assets;
+pub mod cluster;
 pub mod config;
 pub mod counters;
 pub mod directory;
@@ -66,6 +67,9 @@ pub enum StartError {
     /// The TURN settings are unusable.
     #[error(transparent)]
     Turn(#[from] turn::TurnError),
+    /// `--nats` was given and the cluster cannot be joined.
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
 }
 
 /// A running relay.
@@ -86,6 +90,8 @@ pub struct Relay {
     pub tcp_stats: Arc<counters::TcpStats>,
     /// Everything else counted for operators.
     pub counters: Arc<counters::Counters>,
+    /// This relay as a node of a cluster, with `--nats`.
+    pub cluster: Option<cluster::Cluster>,
     certificates: Option<Arc<Certificates>>,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
@@ -167,14 +173,29 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         Some(_) => Scheme::Https,
         None => Scheme::Http,
     };
-    let state = http::AppState::new(
+    let config = Arc::new(config);
+    let cluster = match &config.nats {
+        Some(url) => Some(
+            cluster::Cluster::join(
+                url,
+                rooms.clone(),
+                config.clone(),
+                counters.clone(),
+                candidate,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let mut state = http::AppState::new(
         rooms.clone(),
-        Arc::new(config),
+        config,
         assets,
         scheme,
         counters.clone(),
         limits.clone(),
     );
+    state.cluster = cluster.clone();
     let (stop, stopped) = watch::channel(false);
     let app = http::app(state);
     let mut servers = vec![match &certificates {
@@ -192,6 +213,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
                 udp: udp_stats.clone(),
                 tcp: tcp_stats.clone(),
                 counters: counters.clone(),
+                cluster: cluster.clone(),
             };
             servers.push(serve(listener, metrics::app(sources), stopped));
             tracing::info!(%addr, "metrics listening");
@@ -209,6 +231,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         udp_stats,
         tcp_stats,
         counters,
+        cluster,
         certificates,
         stop,
         servers,
@@ -269,12 +292,19 @@ impl Relay {
     /// Stops gracefully: every participant is told the relay is restarting (close code 4012,
     /// so browsers rejoin by themselves), then HTTP stops. Waits at most a few seconds.
     pub async fn shut_down(self) {
+        // A node first gives its rooms up, so the browsers told to rejoin land elsewhere.
+        if let Some(cluster) = &self.cluster {
+            cluster.drain().await;
+        }
         self.rooms.shut_down();
         let _ = self.stop.send(true);
         let servers = futures_util::future::join_all(self.servers);
         let _ = tokio::time::timeout(Duration::from_secs(5), servers).await;
         for task in self.media {
             task.abort();
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.leave().await;
         }
         tracing::info!("relay stopped");
     }

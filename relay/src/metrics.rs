@@ -20,6 +20,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
+use crate::cluster::Cluster;
 use crate::counters::{Counters, Gauge, TcpStats, UdpStats};
 use crate::limits::{Cap, Refusal};
 use crate::rooms::Rooms;
@@ -35,6 +36,8 @@ pub struct Sources {
     pub tcp: Arc<TcpStats>,
     /// Everything else.
     pub counters: Arc<Counters>,
+    /// The cluster, if this relay is a node: per-node counts.
+    pub cluster: Option<Cluster>,
 }
 
 /// The metrics listener's routes: `/metrics` and nothing else.
@@ -114,6 +117,9 @@ pub fn render(sources: &Sources) -> String {
         "# HELP veilig_signaling_closed_total Signaling connections the relay closed, by reason.\n\
          # TYPE veilig_signaling_closed_total counter\n",
     );
+    if let Some(cluster) = &sources.cluster {
+        render_nodes(cluster, &mut out);
+    }
     let closed = c
         .closed
         .lock()
@@ -125,4 +131,38 @@ pub fn render(sources: &Sources) -> String {
         );
     }
     out
+}
+/// Per node of the cluster, from the heartbeats this node hears (alive nodes only): rooms and
+/// participants, labelled by node id (random per process, so a restarted node is a new series).
+fn render_nodes(cluster: &Cluster, out: &mut String) {
+    let nodes = cluster.node_counts();
+    let _ = writeln!(
+        out,
+        "# HELP veilig_cluster_nodes Nodes alive in the cluster, as this node hears them.\n\
+         # TYPE veilig_cluster_nodes gauge\nveilig_cluster_nodes {}",
+        nodes.len()
+    );
+    out.push_str(
+        "# HELP veilig_node_rooms Rooms open on each node of the cluster.\n\
+         # TYPE veilig_node_rooms gauge\n",
+    );
+    for (node, rooms, _) in &nodes {
+        let _ = writeln!(out, "veilig_node_rooms{{node=\"{node}\"}} {rooms}");
+    }
+    out.push_str(
+        "# HELP veilig_node_participants Participants on each node of the cluster.\n\
+         # TYPE veilig_node_participants gauge\n",
+    );
+    for (node, _, participants) in &nodes {
+        let _ = writeln!(
+            out,
+            "veilig_node_participants{{node=\"{node}\"}} {participants}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP veilig_node_info This node's id in the cluster.\n\
+         # TYPE veilig_node_info gauge\nveilig_node_info{{node=\"{}\"}} 1",
+        cluster.node()
+    );
 }

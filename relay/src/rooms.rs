@@ -167,6 +167,24 @@ impl Rooms {
         answer.await.map_err(|_| NotNow::NoRoom)?
     }
 
+    /// Whether `room` is open here.
+    pub fn has(&self, room: &RoomId) -> bool {
+        self.directory.lock().rooms.contains_key(room)
+    }
+
+    /// The rooms open here.
+    pub fn ids(&self) -> Vec<RoomId> {
+        self.directory.lock().rooms.keys().cloned().collect()
+    }
+
+    /// From now on, the id of every room that closes (for one listener: a later call replaces
+    /// the earlier).
+    pub fn closed_rooms(&self) -> mpsc::UnboundedReceiver<RoomId> {
+        let (closed, receiver) = mpsc::unbounded_channel();
+        self.directory.lock().closed = Some(closed);
+        receiver
+    }
+
     /// Rooms open now.
     pub fn count(&self) -> usize {
         self.directory.lock().rooms.len()

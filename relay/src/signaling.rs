@@ -85,6 +85,22 @@ where
     }
 }
 
+/// [`serve`] for a session carried from another node ([`crate::cluster`]): the same rules,
+/// but the connection is counted on the node that holds the WebSocket, not here.
+pub async fn serve_carried<S>(
+    mut socket: S,
+    rooms: Rooms,
+    config: &Config,
+    counters: &Arc<Counters>,
+) where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin,
+{
+    if let Some(closing) = session(&mut socket, rooms, config).await {
+        counters.closed(closing.code);
+        close(&mut socket, closing).await;
+    }
+}
+
 /// Joins and relays; `Some` when the relay ends the connection, with the reason to send.
 async fn session<S>(socket: &mut S, rooms: Rooms, config: &Config) -> Option<Closing>
 where
