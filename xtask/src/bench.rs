@@ -58,6 +58,60 @@ pub fn run_browser(root: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// `cargo xtask bench-peers`: Veilig measured against the systems users know, side by side in
+/// one run: frame encryption against LiveKit's E2EE worker (`examples/peers_frames.rs`), the
+/// time to the first remote frame against the floor, a plain WebRTC call
+/// (`tests/first_frame.rs`), and the relay against Janus (`relay/benches/janus.rs`). Installs
+/// `livekit-client` from npm into `bench/peers/` (its lockfile pins the version), a dev
+/// dependency of the benchmark alone, and Debian's `janus` if it is missing.
+pub fn run_peers(root: &Path) -> Result<(), Error> {
+    let with_drivers = browsers_and_build(root)?;
+
+    let s = step("livekit-client from npm (bench/peers/package-lock.json)");
+    if exec::find("npm").is_none() {
+        return Err(Error::Tool(
+            "npm is not on PATH: install Node.js and npm (e.g. `apt-get install npm`)".into(),
+        ));
+    }
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+        .arg(root.join("bench/peers")))?;
+    s.done();
+
+    let s = step("Frame encryption: Veilig's worker against LiveKit's (Chromium and Firefox)");
+    run(&mut with_drivers(&[
+        "run",
+        "--quiet",
+        "-p",
+        "veilig",
+        "--example",
+        "peers_frames",
+    ]))?;
+    s.done();
+
+    let s = step("The join against the floor: first remote frame, Veilig and a plain call");
+    run(&mut with_drivers(&[
+        "test",
+        "-p",
+        "veilig",
+        "--test",
+        "first_frame",
+        "--",
+        "--ignored",
+        "--nocapture",
+        "bench_join_against_the_floor",
+    ]))?;
+    s.done();
+
+    let s = step("The relay against Janus (Debian's janus, VideoRoom), the same native clients");
+    if exec::find("janus").is_none() {
+        run(Command::new("apt-get").args(["install", "-y", "--no-install-recommends", "janus"]))?;
+    }
+    run(exec::cargo().args(["bench", "-p", "veilig-relay", "--bench", "janus"]))?;
+    s.done();
+    Ok(())
+}
+
 /// What a run of browser tests outside `cargo xtask test` needs first: the tools and browsers,
 /// and a fresh release build; gives a `cargo` with the given arguments and the WebDriver
 /// servers named, as the browser tests want.
