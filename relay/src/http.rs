@@ -61,8 +61,8 @@ use veilig_protocol::{RoomId, MAX_MESSAGE_BYTES};
 
 use crate::assets::Assets;
 use crate::config::Config;
+use crate::counters::Counters;
 use crate::limits::{AddressLimits, Cap};
-use crate::metrics::Counters;
 use crate::rooms::Rooms;
 use crate::tls::TlsListener;
 use tokio::net::TcpListener;

@@ -19,16 +19,20 @@
 
 pub mod assets;
 pub mod config;
+pub mod counters;
+pub mod directory;
 pub mod gaps;
 #[cfg(feature = "hostile")]
 pub mod hostile;
 pub mod http;
+pub mod input;
 pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod room;
 pub mod rooms;
 pub mod signaling;
+pub mod tag;
 pub mod tap;
 pub mod tcp;
 pub mod tls;
@@ -77,11 +81,11 @@ pub struct Relay {
     /// The rooms (for counts).
     pub rooms: rooms::Rooms,
     /// UDP routing counts.
-    pub udp_stats: Arc<udp::UdpStats>,
+    pub udp_stats: Arc<counters::UdpStats>,
     /// ICE-TCP counts.
-    pub tcp_stats: Arc<tcp::TcpStats>,
+    pub tcp_stats: Arc<counters::TcpStats>,
     /// Everything else counted for operators.
-    pub counters: Arc<metrics::Counters>,
+    pub counters: Arc<counters::Counters>,
     certificates: Option<Arc<Certificates>>,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
@@ -117,9 +121,9 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
     let candidate = SocketAddr::new(config.candidate_ip(), udp_addr.port());
     let tcp_candidate = tcp_addr.map(|addr| SocketAddr::new(config.candidate_ip(), addr.port()));
     let (routes, requests) = mpsc::channel(1024);
-    let udp_stats = Arc::new(udp::UdpStats::default());
-    let tcp_stats = Arc::new(tcp::TcpStats::default());
-    let counters = Arc::new(metrics::Counters::default());
+    let udp_stats = Arc::new(counters::UdpStats::default());
+    let tcp_stats = Arc::new(counters::TcpStats::default());
+    let counters = Arc::new(counters::Counters::default());
     let limits = limits::AddressLimits::new(config.address_caps(), counters.clone());
     let mut media = vec![tokio::spawn(udp::route(
         socket.clone(),

@@ -18,8 +18,8 @@ use tokio::sync::mpsc;
 use veilig_protocol::{ClientMessage, ErrorCode, ParticipantId, ServerMessage, PROTOCOL_VERSION};
 
 use crate::config::Config;
-use crate::metrics::{Counters, Gauge};
-use crate::room::RoomInput;
+use crate::counters::{Counters, Gauge};
+use crate::input::RoomInput;
 use crate::rooms::Rooms;
 
 /// Messages the room may queue for a slow connection before it is dropped.
