@@ -17,44 +17,47 @@ use crate::tools;
 pub fn run_browser(root: &Path) -> Result<(), Error> {
     let with_drivers = browsers_and_build(root)?;
 
-    let s = step("Frame-crypto benchmark in headless Chromium and Firefox");
-    run(&mut with_drivers(&[
-        "run",
-        "--quiet",
-        "-p",
-        "veilig",
-        "--example",
-        "browser_bench",
-    ]))?;
-    s.done();
+    timed(
+        "Frame-crypto benchmark in headless Chromium and Firefox",
+        with_drivers(&[
+            "run",
+            "--quiet",
+            "-p",
+            "veilig",
+            "--example",
+            "browser_bench",
+        ]),
+    )?;
 
-    let s = step("Time from invite link to the first remote frame (headless Chromium, real relay)");
-    run(&mut with_drivers(&[
-        "test",
-        "-p",
-        "veilig",
-        "--test",
-        "first_frame",
-        "--",
-        "--ignored",
-        "--nocapture",
-    ]))?;
-    s.done();
+    timed(
+        "Time from invite link to the first remote frame (headless Chromium, real relay)",
+        with_drivers(&[
+            "test",
+            "-p",
+            "veilig",
+            "--test",
+            "first_frame",
+            "--",
+            "--ignored",
+            "--nocapture",
+            "bench_time_to_first_remote_frame",
+        ]),
+    )?;
 
-    let s =
-        step("Decoded frame rate, clean vs 100 ms and 2 % loss each way (Chromium and Firefox)");
-    run(&mut with_drivers(&[
-        "test",
-        "-p",
-        "veilig",
-        "--test",
-        "network",
-        "--",
-        "--ignored",
-        "--nocapture",
-        "bench_",
-    ]))?;
-    s.done();
+    timed(
+        "Decoded frame rate, clean vs 100 ms and 2 % loss each way (Chromium and Firefox)",
+        with_drivers(&[
+            "test",
+            "-p",
+            "veilig",
+            "--test",
+            "network",
+            "--",
+            "--ignored",
+            "--nocapture",
+            "bench_",
+        ]),
+    )?;
     Ok(())
 }
 
@@ -67,47 +70,61 @@ pub fn run_browser(root: &Path) -> Result<(), Error> {
 pub fn run_peers(root: &Path) -> Result<(), Error> {
     let with_drivers = browsers_and_build(root)?;
 
-    let s = step("livekit-client from npm (bench/peers/package-lock.json)");
     if exec::find("npm").is_none() {
         return Err(Error::Tool(
             "npm is not on PATH: install Node.js and npm (e.g. `apt-get install npm`)".into(),
         ));
     }
-    run(Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-        .arg(root.join("bench/peers")))?;
-    s.done();
+    let mut npm = Command::new("npm");
+    npm.args(["ci", "--no-audit", "--no-fund", "--prefix"])
+        .arg(root.join("bench/peers"));
+    timed(
+        "livekit-client from npm (bench/peers/package-lock.json)",
+        npm,
+    )?;
 
-    let s = step("Frame encryption: Veilig's worker against LiveKit's (Chromium and Firefox)");
-    run(&mut with_drivers(&[
-        "run",
-        "--quiet",
-        "-p",
-        "veilig",
-        "--example",
-        "peers_frames",
-    ]))?;
-    s.done();
+    timed(
+        "Frame encryption: Veilig's worker against LiveKit's (Chromium and Firefox)",
+        with_drivers(&[
+            "run",
+            "--quiet",
+            "-p",
+            "veilig",
+            "--example",
+            "peers_frames",
+        ]),
+    )?;
 
-    let s = step("The join against the floor: first remote frame, Veilig and a plain call");
-    run(&mut with_drivers(&[
-        "test",
-        "-p",
-        "veilig",
-        "--test",
-        "first_frame",
-        "--",
-        "--ignored",
-        "--nocapture",
-        "bench_join_against_the_floor",
-    ]))?;
-    s.done();
+    timed(
+        "The join against the floor: first remote frame, Veilig and a plain call",
+        with_drivers(&[
+            "test",
+            "-p",
+            "veilig",
+            "--test",
+            "first_frame",
+            "--",
+            "--ignored",
+            "--nocapture",
+            "bench_join_against_the_floor",
+        ]),
+    )?;
 
-    let s = step("The relay against Janus (Debian's janus, VideoRoom), the same native clients");
     if exec::find("janus").is_none() {
         run(Command::new("apt-get").args(["install", "-y", "--no-install-recommends", "janus"]))?;
     }
-    run(exec::cargo().args(["bench", "-p", "veilig-relay", "--bench", "janus"]))?;
+    let mut bench = exec::cargo();
+    bench.args(["bench", "-p", "veilig-relay", "--bench", "janus"]);
+    timed(
+        "The relay against Janus (Debian's janus, VideoRoom), the same native clients",
+        bench,
+    )
+}
+
+/// Runs `command` as one announced, timed step.
+fn timed(title: &str, mut command: Command) -> Result<(), Error> {
+    let s = step(title);
+    run(&mut command)?;
     s.done();
     Ok(())
 }
