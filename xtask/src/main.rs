@@ -6,6 +6,8 @@
 //! - `cargo xtask test`: installs what is missing for that too, plus the browsers and their
 //!   WebDriver servers, then runs every check, failing fast on the first that fails.
 //! - `cargo xtask bench-browser`: the in-browser frame-crypto benchmark (not a check).
+//! - `cargo xtask bench-peers`: Veilig against LiveKit's E2EE worker, the floor of a plain
+//!   WebRTC call, and Janus (not a check).
 //! - `cargo xtask soak-proofs [N]`: the three-browser proof and the relay-restart test, N runs
 //!   each (not a check; see `soak.rs`).
 //! - `cargo xtask soak-cluster [SECONDS]`: three relay nodes on nats-server, rooms joined and
@@ -54,6 +56,10 @@ Commands:
                     frame, and the decoded frame rate clean vs lossy; not part of `test`
   soak-cluster [S]  three relay nodes on nats-server, native guests joining and leaving
                     small rooms at random for S seconds (default 600); not part of `test`
+  bench-peers       Veilig against the peers: frame encryption against LiveKit's E2EE
+                    worker (Chromium and Firefox), the first remote frame against a plain
+                    WebRTC call, and the relay against Janus; installs livekit-client (npm)
+                    and janus (apt); not part of `test`
   hashes [DIR]      the SHA-256 of every file of the build in DIR (default dist/), as
                     sha256sum prints it: compare with /.well-known/veilig-dist.txt
   integrity         (Trunk's post-build hook) write the build's integrity values into
@@ -66,6 +72,7 @@ enum Command {
     Build,
     Test,
     BenchBrowser,
+    BenchPeers,
     SoakProofs { runs: u32 },
     SoakCluster { seconds: u64 },
     Hashes { dir: Option<PathBuf> },
@@ -91,6 +98,7 @@ fn main() -> ExitCode {
             Command::Build => serve::build(&root),
             Command::Test => test::run_all(&root),
             Command::BenchBrowser => bench::run_browser(&root),
+            Command::BenchPeers => bench::run_peers(&root),
             Command::SoakProofs { runs } => soak::run(&root, runs),
             Command::SoakCluster { seconds } => soak_cluster::run(&root, seconds),
             Command::Hashes { dir } => {
@@ -138,6 +146,7 @@ fn parse(args: &[String]) -> Result<Command, Error> {
         Some("test") => Command::Test,
         Some("build") => Command::Build,
         Some("bench-browser") => Command::BenchBrowser,
+        Some("bench-peers") => Command::BenchPeers,
         Some("integrity") => Command::Integrity,
         Some("soak-proofs") => Command::SoakProofs {
             runs: positive(args.next(), soak::DEFAULT_RUNS, "runs")?,
