@@ -204,6 +204,20 @@ pub struct Text {
     pub packets_lost: &'static str,
     /// Meeting: the way media takes to the server.
     pub route: &'static str,
+    /// Meeting: the button that moves our own small tile to another corner.
+    pub move_own: &'static str,
+    /// Meeting: the side panel (safety code, link, people), a sheet on a phone.
+    pub panel: &'static str,
+    /// Meeting: close the sheet.
+    pub close: &'static str,
+    /// Meeting: the speaker view (one large tile beside a strip) instead of the grid.
+    pub speaker_view: &'static str,
+    /// Meeting: a notice, after the name: they joined.
+    pub joined: &'static str,
+    /// Meeting: a notice, after the name: they left.
+    pub left_meeting: &'static str,
+    /// Lobby: the invite link, for whoever just created the meeting.
+    pub invite_hint: &'static str,
     /// Meeting: route not known yet.
     pub route_unknown: &'static str,
     /// Meeting: straight to the server.
@@ -286,6 +300,13 @@ pub const NL: Text = Text {
     frames_per_second: "Beelden per seconde",
     packets_lost: "Pakketten verloren",
     route: "Verbinding",
+    move_own: "Eigen beeld verplaatsen",
+    panel: "Details en deelnemers",
+    close: "Sluiten",
+    speaker_view: "Sprekerweergave",
+    joined: "neemt deel",
+    left_meeting: "is vertrokken",
+    invite_hint: "Stuur deze link naar wie u uitnodigt.",
     route_unknown: "Nog onbekend",
     route_direct: "Rechtstreeks met de server",
     route_turn: "Via een TURN-server",
@@ -365,6 +386,13 @@ pub const EN: Text = Text {
     frames_per_second: "Frames per second",
     packets_lost: "Packets lost",
     route: "Connection",
+    move_own: "Move your own view",
+    panel: "Details and people",
+    close: "Close",
+    speaker_view: "Speaker view",
+    joined: "joined",
+    left_meeting: "left",
+    invite_hint: "Send this link to whoever you invite.",
     route_unknown: "Not known yet",
     route_direct: "Straight to the server",
     route_turn: "Through a TURN server",
