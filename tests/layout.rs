@@ -19,6 +19,8 @@
 //!   polite live region and play a chime made with Web Audio (its tones counted); a chat
 //!   message while the chat is closed shows as a toast that opens the chat, where it has its
 //!   time of day.
+//! - The keyboard: `?` shows the shortcuts, Escape closes them; `Shift+L` asks before
+//!   leaving, and "stay" stays.
 //!
 //! Screenshots `layout-*` go to `target/test-artifacts/screens/`.
 #![cfg(not(target_arch = "wasm32"))]
@@ -31,7 +33,9 @@ use common::app::*;
 use common::guests::{vp8_clips, Guests};
 use common::stage::{largest, stage, Stage, Tile};
 use common::{netns, HarnessError, Session};
-use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+use fantoccini::actions::{
+    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
+};
 use fantoccini::Locator;
 use serde_json::json;
 
@@ -408,13 +412,59 @@ async fn stage_test(
     // And as they leave again.
     groups.truncate(2);
     fills_the_stage(anna, 4).await?;
+    // `?` lists the shortcuts (its close button focused); Escape closes it.
+    press(anna, &['?']).await?;
+    wait_until(
+        anna,
+        "the shortcuts, their close button focused",
+        r#"const d = document.querySelector('[data-testid="help-dialog"]');
+           return !!d && d.textContent.includes("Shift+L")
+             && document.activeElement === document.querySelector('[data-testid="close-help"]');"#,
+    )
+    .await?;
+    screenshot(anna, "layout-shortcuts").await?;
+    press(anna, &[ESCAPE]).await?;
+    wait_until(
+        anna,
+        "the shortcuts closed",
+        r#"return !document.querySelector('[data-testid="help-dialog"]');"#,
+    )
+    .await?;
+    // Bram's Shift+L asks first: "stay" keeps him in; asked again, he leaves.
     let tones = eval(anna, "return window.__tones;")
         .await?
         .as_u64()
         .unwrap_or(0);
-    click(bram, "leave").await?;
+    press(bram, &[SHIFT, 'L']).await?;
+    bram.wait_for_test_id("leave-dialog").await?;
+    click(bram, "stay").await?;
+    ensure!(
+        eval(bram, r#"return !!document.querySelector('[data-testid="room"]') && !document.querySelector('[data-testid="leave-dialog"]');"#).await? == json!(true),
+        "staying keeps Bram in the meeting"
+    );
+    press(bram, &[SHIFT, 'L']).await?;
+    click(bram, "confirm-leave").await?;
+    bram.wait_for_test_id("left").await?;
     told(anna, "Bram", tones + 2).await?;
     screenshot(anna, "layout-left-notice").await?;
+    Ok(())
+}
+
+const SHIFT: char = '\u{E008}';
+const ESCAPE: char = '\u{E00C}';
+
+/// Presses `keys` together (held in order, let go in reverse) on the page, nothing focused.
+async fn press(session: &Session, keys: &[char]) -> Result<(), HarnessError> {
+    eval(session, "document.activeElement?.blur(); return true;").await?;
+    let mut actions = KeyActions::new("keyboard".into());
+    for key in keys {
+        actions = actions.then(KeyAction::Down { value: *key });
+    }
+    for key in keys.iter().rev() {
+        actions = actions.then(KeyAction::Up { value: *key });
+    }
+    session.client().perform_actions(actions).await?;
+    session.client().release_actions().await?;
     Ok(())
 }
 

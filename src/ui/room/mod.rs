@@ -1,6 +1,7 @@
 //! In the meeting: the tile grid, the controls, the safety code, chat and the participant
 //! list, all fed by the call's events.
 
+mod dialogs;
 mod notices;
 mod stage;
 mod tile;
@@ -16,8 +17,8 @@ use crate::call::session::{Call, Failure, Status};
 use crate::i18n::{Lang, Text};
 use crate::link_options::Toolbar;
 use crate::stage_layout::{self, Arrangement};
-use view::Presence;
 pub use view::{Action, View};
+use view::{Dialog, Presence};
 
 /// From this many people the grid has four or five columns: tiles are small, so each keeps its
 /// name and mute state in view and shows its pin and reception buttons on hover or focus.
@@ -168,12 +169,12 @@ pub fn Room(props: &Props) -> Html {
             }
         })
     };
-    // Keyboard shortcuts, outside text fields: m microphone, v camera, c chat, Shift+L leave.
+    // Keyboard shortcuts, outside text fields: m microphone, v camera, c chat, Shift+L asks
+    // to leave, ? the list of shortcuts, Escape closes a dialog.
     {
         let call = props.call.clone();
         let refresh = refresh.clone();
         let view = props.view.clone();
-        let on_leave = props.on_leave.clone();
         use_effect_with((), move |_| {
             let listener = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(
                 move |event: web_sys::KeyboardEvent| {
@@ -188,7 +189,11 @@ pub fn Room(props: &Props) -> Html {
                         "m" => call.set_mic(!call.local_state().0),
                         "v" => call.set_camera(!call.local_state().1),
                         "c" if chat_offered => view.dispatch(Action::ToggleChat),
-                        "L" if event.shift_key() => on_leave.emit(()),
+                        "L" if event.shift_key() => {
+                            view.dispatch(Action::Dialog(Some(Dialog::Leave)))
+                        }
+                        "?" => view.dispatch(Action::Dialog(Some(Dialog::Help))),
+                        "Escape" => view.dispatch(Action::Dialog(None)),
                         _ => return,
                     }
                     event.prevent_default();
@@ -330,6 +335,8 @@ pub fn Room(props: &Props) -> Html {
     });
     html! {
         <main class={classes!("room", compact.then_some("compact"))} data-testid="room">
+            <h1 class="visually-hidden">{ text.meeting_heading }</h1>
+            { dialogs::dialog(text, view.dialog, props.view.clone(), props.on_leave.clone()) }
             if let Some(line) = status_line(text, &view.status) {
                 <p class="status" role="status" data-testid="status">
                     { line }

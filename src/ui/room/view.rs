@@ -63,6 +63,15 @@ pub(super) struct Notice {
     pub(super) text: String,
 }
 
+/// A dialog over the meeting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialog {
+    /// The keyboard shortcuts (`?`).
+    Help,
+    /// "Leave the meeting?" (`Shift+L`).
+    Leave,
+}
+
 /// At most this many notices show at once; older ones make way.
 const NOTICES: usize = 3;
 
@@ -97,6 +106,8 @@ pub struct View {
     pub(super) corner: Corner,
     /// The side panel (safety code, link, people), a sheet on a phone, is open.
     pub(super) panel_open: bool,
+    /// The dialog open, if any.
+    pub(super) dialog: Option<Dialog>,
     /// Notices showing now, oldest first.
     pub(super) notices: Vec<Notice>,
     next_notice: u32,
@@ -127,6 +138,7 @@ impl Default for View {
             speaker_view: false,
             corner: Corner::default(),
             panel_open: false,
+            dialog: None,
             notices: Vec::new(),
             next_notice: 0,
             greeted: HashSet::new(),
@@ -190,6 +202,8 @@ pub enum Action {
     CloseSheet,
     /// A notice has been shown long enough.
     Expire(u32),
+    /// Open a dialog, or (`None`) close it.
+    Dialog(Option<Dialog>),
 }
 
 impl Reducible for View {
@@ -206,6 +220,7 @@ impl Reducible for View {
             Action::ToggleSpeakerView => view.speaker_view = !view.speaker_view,
             Action::MoveOwn(corner) => view.corner = corner,
             Action::Expire(id) => view.notices.retain(|n| n.id != id),
+            Action::Dialog(dialog) => view.dialog = dialog,
             Action::TogglePanel => view.panel_open = !view.panel_open,
             Action::CloseSheet => {
                 view.panel_open = false;
