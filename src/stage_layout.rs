@@ -196,7 +196,12 @@ fn grid(area: Rect, count: usize) -> Vec<Rect> {
                 width
             };
             let row_width = in_row as f64 * width + (in_row - 1) as f64 * GAP;
-            let left = area.x + (area.width - row_width) / 2.0;
+            // (A long, scrolling phone list keeps its columns straight.)
+            let left = if portrait(area) && !fills {
+                area.x
+            } else {
+                area.x + (area.width - row_width) / 2.0
+            };
             Rect {
                 x: left + column as f64 * (width + GAP),
                 y: top + row as f64 * (height + GAP),

@@ -247,7 +247,10 @@ async fn two_on_a_phone(anna: &Session, bram: &Session) -> Result<(), HarnessErr
              const name = t.querySelector('figcaption .name');
              if (!badge || !name) return false;
              const b = badge.getBoundingClientRect(), r = t.getBoundingClientRect();
-             return name.scrollWidth <= name.clientWidth && b.width > 0
+             const text = document.createRange();
+             text.selectNode(name.firstChild);
+             const shown = [...text.getClientRects()].reduce((w, r) => w + r.width, 0);
+             return shown <= name.getBoundingClientRect().width + 0.5 && b.width > 0
                && b.left >= r.left && b.right <= r.right && b.bottom <= r.bottom;
            });"#,
     )

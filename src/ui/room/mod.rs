@@ -104,6 +104,7 @@ pub fn Room(props: &Props) -> Html {
     }
     let stage_ref = use_node_ref();
     let stage_size = stage::use_size(stage_ref.clone());
+    stage::use_places(stage_ref.clone());
     let drag = stage::use_own_drag(stage_ref.clone(), stage_size, {
         let view = props.view.clone();
         Callback::from(move |corner| view.dispatch(Action::MoveOwn(corner)))
@@ -372,7 +373,7 @@ pub fn Room(props: &Props) -> Html {
                     Arrangement::Focus { .. } => "focus",
                 }}>
                 <div class={classes!("grid", (count >= DENSE).then_some("dense"))}
-                    style={format!("height:{:.1}px", plan.height)}>
+                    data-place={format!("height:{:.1}px", plan.height)}>
                     { own_tile }
                     { for remote_tiles }
                     { for screen_tiles }
@@ -385,7 +386,7 @@ pub fn Room(props: &Props) -> Html {
                     <p class="alone">{ text.alone }</p>
                 }
             </section>
-            <aside class={classes!("side", sheet_open.then_some("open"))} id="side-panel"
+            <aside class={classes!("side", sheet_open.then_some("open"), (view.chat_open && chat_offered).then_some("chat-open"))} id="side-panel"
                 aria-label={text.panel} data-testid="side-panel">
                 <button class="sheet-close" onclick={close_sheet} data-testid="close-panel">
                     { text.close }

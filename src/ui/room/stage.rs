@@ -1,5 +1,10 @@
 //! The stage's glue to the page: its measured size (a `ResizeObserver`, so a rotated phone or a
-//! resized window places the tiles again) and dragging our own small tile to another corner.
+//! resized window places the tiles again), the tiles' places applied, and dragging our own
+//! small tile to another corner.
+//!
+//! Places are written as `data-place` and applied here through the CSS object model
+//! (`element.style.cssText`): the relay's Content-Security-Policy (`style-src 'self'`) refuses
+//! `style` attributes in markup, and rightly so; the object model is the script's own.
 //! Where tiles go is `crate::stage_layout`'s pure business; this only feeds it.
 
 use std::cell::RefCell;
@@ -49,6 +54,33 @@ pub(super) fn use_size(node: NodeRef) -> Size {
         });
     }
     *size
+}
+
+/// After every render, gives each element under `stage` that has a `data-place` that style.
+#[hook]
+pub(super) fn use_places(stage: NodeRef) {
+    use_effect(move || {
+        let Some(stage) = stage.cast::<Element>() else {
+            return;
+        };
+        let Ok(placed) = stage.query_selector_all("[data-place]") else {
+            return;
+        };
+        for index in 0..placed.length() {
+            let Some(element) = placed
+                .item(index)
+                .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+            else {
+                continue;
+            };
+            if let Some(place) = element.get_attribute("data-place") {
+                let style = element.style();
+                if style.css_text() != place {
+                    style.set_css_text(&place);
+                }
+            }
+        }
+    });
 }
 
 /// A drag of our own tile under way: where the pointer went down, and where it is now.

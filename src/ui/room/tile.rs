@@ -1,6 +1,7 @@
 //! One tile of the stage, as HTML: our own view, another participant (video or a placeholder,
 //! their audio, name, mute badge, pin button and reception details), or a screen share. Each
-//! is placed by the `style` the stage's plan gives it (`crate::stage_layout`); nothing here
+//! is placed by the `data-place` style the stage's plan gives it (`crate::stage_layout`, applied
+//! by `stage::use_places`); nothing here
 //! decides where a tile goes.
 
 use veilig_protocol::ParticipantId;
@@ -14,7 +15,7 @@ use crate::call::session::{Decryption, Reception};
 use crate::i18n::Text;
 use crate::stage_layout::Rect;
 
-/// The inline style that puts a tile at `rect`, moved by `offset` while it is dragged.
+/// The style that puts a tile at `rect`, moved by `offset` while it is dragged.
 pub(super) fn place(rect: &Rect, offset: (f64, f64)) -> String {
     let mut style = format!(
         "left:{:.1}px;top:{:.1}px;width:{:.1}px;height:{:.1}px;",
@@ -57,7 +58,7 @@ pub(super) fn own(tile: Own<'_>) -> Html {
     };
     html! {
         <figure key="self" class={classes!("tile", "own", tile.floating.then_some("floating"))}
-            style={tile.style} data-testid="tile-self"
+            data-place={tile.style} data-testid="tile-self"
             onpointerdown={tile.floating.then_some(tile.on_pointer_down)}>
             if let Some(track) = tile.video {
                 <MediaElement track={track} local=true />
@@ -65,7 +66,8 @@ pub(super) fn own(tile: Own<'_>) -> Html {
                 <div class="no-video" />
             }
             <figcaption>
-                <span class="name">{ format!("{name} ({})", text.you) }</span>
+                // A small floating tile is plainly ours: "(you)" is said to screen readers only.
+                <span class="name">{ name }<span class={classes!(tile.floating.then_some("visually-hidden"))}>{ format!(" ({})", text.you) }</span></span>
                 if !tile.mic_on { { muted_badge(text) } }
             </figcaption>
             if tile.floating {
@@ -112,7 +114,7 @@ pub(super) fn remote(tile: Remote<'_>) -> Html {
     html! {
         // Keyed by participant: when someone joins or leaves, the others' tiles (and their
         // playing media elements) stay as they are instead of shifting to another person.
-        <figure key={tile.who.to_string()} style={tile.style}
+        <figure key={tile.who.to_string()} data-place={tile.style}
             class={classes!("tile", tile.speaking.then_some("speaking"), tile.pinned.then_some("pinned"), tile.main.then_some("main"))}
             data-testid="tile-remote" data-participant={tile.who.to_string()}
             data-speaking={tile.speaking.to_string()} data-pinned={tile.pinned.to_string()}
@@ -181,7 +183,7 @@ pub(super) fn screen(
     main: bool,
 ) -> Html {
     html! {
-        <figure key={format!("screen-{who}")} class={classes!("tile", "screen", main.then_some("main"))} style={style}
+        <figure key={format!("screen-{who}")} class={classes!("tile", "screen", main.then_some("main"))} data-place={style}
             data-testid="tile-screen">
             <MediaElement track={track} />
             <figcaption><span class="name">{ name.to_owned() }</span></figcaption>
