@@ -14,7 +14,8 @@
 //! - [`codec_table`] and [`engine`] are pure and tested natively: which codec's clear-prefix
 //!   rule applies to a frame, and which AES-GCM engine runs it.
 //! - [`messages`]: the page ↔ worker messages.
-//! - `worker`, `pipeline`, `keyring`, `webcrypto`, `bench`: the worker itself (wasm only).
+//! - `worker`, `pipeline`, `keyring`, `webcrypto`, `bench`: the worker itself (wasm only);
+//!   `crosscheck` runs the real pipeline on hand-made frames for the in-browser tests.
 //!
 //! The page side (starting the worker, attaching transforms) is in [`crate::encryption`].
 
@@ -23,6 +24,8 @@ pub mod engine;
 
 #[cfg(target_arch = "wasm32")]
 pub mod bench;
+#[cfg(target_arch = "wasm32")]
+pub mod crosscheck;
 #[cfg(target_arch = "wasm32")]
 mod keyring;
 #[cfg(target_arch = "wasm32")]

@@ -64,7 +64,7 @@ pub fn run_browser(root: &Path) -> Result<(), Error> {
 pub fn browsers_and_build(root: &Path) -> Result<impl Fn(&[&str]) -> Command, Error> {
     let s = step("Tools: wasm32 target, trunk, wasm-bindgen-cli, wasm-opt, browsers");
     tools::rust_toolchain()?;
-    let browsers = apt::start(root)?;
+    let mut browsers = apt::start(root)?;
     tools::trunk()?;
     tools::wasm_bindgen(root)?;
     tools::wasm_opt(root)?;
