@@ -12,6 +12,7 @@ pub mod embed;
 pub mod frame_crypto;
 pub mod i18n;
 pub mod link_options;
+pub mod stage_layout;
 pub mod timeline;
 
 #[cfg(target_arch = "wasm32")]

@@ -61,6 +61,7 @@ fn mount_as(link: &str, new_meeting: bool) -> (Element, Rc<RefCell<Option<Ready>
         new_meeting,
         checking: false,
         refusals: 0,
+        invite: link.to_owned().into(),
     };
     yew::Renderer::<Lobby>::with_root_and_props(root.clone(), props).render();
     (root, joined)

@@ -16,11 +16,13 @@ use common::{netns, Browser, HarnessError, Media, Session};
 use fantoccini::Locator;
 use serde_json::json;
 
-/// A script that is true once the chat list shows `line` (sender's name, colon, message).
+/// A script that is true once the chat list shows `line` (sender's name, colon, message)
+/// after its time of day.
 fn chat_has(line: &str) -> String {
     format!(
         r#"return [...document.querySelectorAll('[data-testid="chat-messages"] li')]
-            .some(li => li.textContent === {line:?});"#
+            .some(li => /^\d\d:\d\d $/.test(li.querySelector('time')?.textContent + ' ')
+                && li.textContent === li.querySelector('time').textContent + ' ' + {line:?});"#
     )
 }
 
@@ -246,7 +248,8 @@ async fn call(anna: &Session, bram: &Session, base: &str) -> Result<(), HarnessE
     anna.set_viewport(390, 844).await?;
     let row = eval(
         anna,
-        r#"const buttons = [...document.querySelectorAll('.controls button')];
+        r#"const buttons = [...document.querySelectorAll('.controls button')]
+             .filter(b => b.getBoundingClientRect().width > 0);
            const boxes = buttons.map(b => b.getBoundingClientRect());
            return buttons.length >= 5 && boxes.every(b => Math.abs(b.top - boxes[0].top) < 2
                && b.left >= 0 && b.right <= innerWidth && b.bottom <= innerHeight)

@@ -56,6 +56,14 @@ pub struct Props {
     pub on_chat: Callback<MouseEvent>,
     /// Leave.
     pub on_leave: Callback<MouseEvent>,
+    /// The side panel (a sheet on a phone) is open.
+    pub panel_open: bool,
+    /// Opens or closes it (the button shows on narrow screens only).
+    pub on_panel: Callback<MouseEvent>,
+    /// The speaker view is on.
+    pub speaker_view: bool,
+    /// Switches between the speaker view and the grid.
+    pub on_speaker_view: Callback<MouseEvent>,
 }
 
 /// Whether the user talks into a muted microphone: measured on a copy of `track` while muted.
@@ -161,6 +169,18 @@ pub fn Controls(props: &Props) -> Html {
                     }
                 </button>
             }
+            <button class="control layout" onclick={props.on_speaker_view.clone()}
+                aria-pressed={props.speaker_view.to_string()} data-testid="toggle-layout"
+                title={text.speaker_view}>
+                { icon(if props.speaker_view { Icon::GridView } else { Icon::SpeakerView }) }
+                <span class="label">{ text.speaker_view }</span>
+            </button>
+            <button class="control panel" onclick={props.on_panel.clone()}
+                aria-expanded={props.panel_open.to_string()} aria-controls="side-panel"
+                data-testid="toggle-panel" title={text.panel}>
+                { icon(Icon::People) }
+                <span class="label">{ text.panel }</span>
+            </button>
             <button class="control leave" onclick={props.on_leave.clone()} data-testid="leave"
                 title={format!("{} (Shift+L)", text.leave)}>
                 { icon(Icon::Leave) }

@@ -23,6 +23,14 @@ pub enum Icon {
     Devices,
     /// Leave the meeting.
     Leave,
+    /// The side panel: people and the meeting's details.
+    People,
+    /// The speaker view: one large tile beside a strip.
+    SpeakerView,
+    /// The grid view.
+    GridView,
+    /// Move a tile.
+    Move,
 }
 
 /// The strokes of a 24x24 icon.
@@ -51,6 +59,13 @@ fn strokes(icon: Icon) -> &'static [&'static str] {
             "M14 4h5a1 1 0 0 1 1 1v14a1 1 0 0 1-1 1h-5",
             "M10 8l-4 4 4 4M6 12h10",
         ],
+        Icon::People => &[
+            "M9 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM3 20a6 6 0 0 1 12 0",
+            "M16 5a3 3 0 0 1 0 6M18 14a5 5 0 0 1 3 6",
+        ],
+        Icon::SpeakerView => &["M3 5h12v14H3zM18 5h3v4h-3zM18 11h3v4h-3z"],
+        Icon::GridView => &["M4 4h7v7H4zM13 4h7v7h-7zM4 13h7v7H4zM13 13h7v7h-7z"],
+        Icon::Move => &["M12 3v18M3 12h18M9 6l3-3 3 3M9 18l3 3 3-3M6 9l-3 3 3 3M18 9l3 3-3 3"],
     }
 }
 

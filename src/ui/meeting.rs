@@ -201,7 +201,7 @@ pub fn Meeting(props: &Props) -> Html {
         html! {
             <Lobby lang={props.lang} link={props.link.clone()} on_join={start.clone()}
                 embedded={bridge.is_some()} new_meeting={*new_meeting} {checking}
-                refusals={*refusals} />
+                refusals={*refusals} invite={invite_link(&props.link)} />
         }
     };
     match &*phase {

@@ -16,6 +16,7 @@ mod meeting;
 mod new_meeting;
 mod room;
 mod start;
+mod timer;
 mod unsupported;
 
 use std::rc::Rc;

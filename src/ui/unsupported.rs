@@ -47,7 +47,7 @@ pub fn Unsupported(props: &Props) -> Html {
             <section lang="nl">
                 <h2>{ "Deze browser kan niet veilig deelnemen" }</h2>
                 <p>{ nl }</p>
-                <p>{ "Veilig versleutelt elk gesprek van begin tot eind, in uw browser. Zonder die versleuteling starten we geen gesprek: er is geen onversleutelde modus." }</p>
+                <p>{ "Veilig versleutelt elk gesprek end-to-end, in je eigen browser. Zonder die versleuteling starten we geen gesprek: er is geen onversleutelde modus." }</p>
                 <p>{ "Gebruik een recente versie van Firefox (117 of nieuwer), Chrome, Edge of Chromium (141 of nieuwer), of Safari (15.4 of nieuwer)." }</p>
             </section>
             <section lang="en">

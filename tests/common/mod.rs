@@ -31,6 +31,7 @@ pub mod lossy_udp;
 pub mod netns;
 pub mod recorder;
 pub mod server;
+pub mod stage;
 pub mod tap;
 pub mod wire_forms;
 

@@ -70,6 +70,9 @@ pub struct Props {
     /// passphrase field and says it was wrong.
     #[prop_or_default]
     pub refusals: u32,
+    /// The invite link to hand out, offered to copy to whoever just created the meeting.
+    #[prop_or_default]
+    pub invite: AttrValue,
 }
 
 /// Why the passphrase typed will not do.
@@ -324,6 +327,14 @@ pub fn Lobby(props: &Props) -> Html {
         });
     }
 
+    let copied = use_state(|| false);
+    {
+        let copied = copied.clone();
+        use_effect_with(*copied, move |now| {
+            let timer = now.then(|| super::timer::Timeout::new(3_000, move || copied.set(false)));
+            move || drop(timer)
+        });
+    }
     let preview = match &media {
         Some(Ok(LocalMedia {
             video: Some(track), ..
@@ -347,6 +358,9 @@ pub fn Lobby(props: &Props) -> Html {
                 <p class="error" role="alert" data-testid="media-problem">{ problem }{ " " }{ text.listen_only }</p>
             }
             <form onsubmit={on_submit}>
+                if props.new_meeting && !props.invite.is_empty() {
+                    { invite_copy(text, props.invite.clone(), copied.clone()) }
+                }
                 <label>
                     <input type="checkbox" checked={*mic} onchange={toggle(mic.clone())} disabled={handing_over}
                         data-testid="lobby-mic" />
@@ -405,5 +419,34 @@ pub fn Lobby(props: &Props) -> Html {
                 </button>
             </form>
         </main>
+    }
+}
+
+/// The invite link with its copy button, for whoever just created the meeting: they can send
+/// it before joining. "Link copied" says so for a moment.
+fn invite_copy(
+    text: &'static crate::i18n::Text,
+    invite: AttrValue,
+    copied: UseStateHandle<bool>,
+) -> Html {
+    let copy = {
+        let copied = copied.clone();
+        let invite = invite.clone();
+        Callback::from(move |_: MouseEvent| {
+            if let Some(window) = web_sys::window() {
+                let _ = window.navigator().clipboard().write_text(&invite);
+                copied.set(true);
+            }
+        })
+    };
+    html! {
+        <div class="lobby-invite">
+            <p class="hint">{ text.invite_hint }</p>
+            <input class="invite" type="text" readonly=true value={invite} aria-label={text.copy_link}
+                data-testid="lobby-invite-link" />
+            <button type="button" onclick={copy} data-testid="lobby-copy-link">
+                { if *copied { text.link_copied } else { text.copy_link } }
+            </button>
+        </div>
     }
 }

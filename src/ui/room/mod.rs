@@ -1,21 +1,24 @@
 //! In the meeting: the tile grid, the controls, the safety code, chat and the participant
 //! list, all fed by the call's events.
 
+mod dialogs;
+mod notices;
+mod stage;
+mod tile;
 mod view;
 
 use veilig_protocol::{ParticipantId, Source};
-use web_sys::HtmlInputElement;
+use web_sys::{HtmlInputElement, MediaStreamTrack};
 use yew::prelude::*;
 
 use super::controls::Controls;
 use super::devices::{use_followed_devices, DevicePanel};
-use super::media_element::MediaElement;
-use crate::call::route::Route;
-use crate::call::session::{Call, Decryption, Failure, Status};
+use crate::call::session::{Call, Failure, Status};
 use crate::i18n::{Lang, Text};
 use crate::link_options::Toolbar;
-use view::Presence;
+use crate::stage_layout::{self, Arrangement};
 pub use view::{Action, View};
+use view::{Dialog, Presence};
 
 /// From this many people the grid has four or five columns: tiles are small, so each keeps its
 /// name and mute state in view and shows its pin and reception buttons on hover or focus.
@@ -90,6 +93,32 @@ pub fn Room(props: &Props) -> Html {
         use_state(move || chosen)
     };
     let chat_input = use_node_ref();
+    // Opening the chat puts the cursor in its field.
+    {
+        let chat_input = chat_input.clone();
+        use_effect_with(view.chat_open, move |open| {
+            if let Some(input) = chat_input.cast::<HtmlInputElement>().filter(|_| *open) {
+                let _ = input.focus();
+            }
+        });
+    }
+    let stage_ref = use_node_ref();
+    let stage_size = stage::use_size(stage_ref.clone());
+    stage::use_places(stage_ref.clone());
+    let drag = stage::use_own_drag(stage_ref.clone(), stage_size, {
+        let view = props.view.clone();
+        Callback::from(move |corner| view.dispatch(Action::MoveOwn(corner)))
+    });
+    // On a phone the side panel is a sheet over the stage, open while any of its parts is.
+    let sheet_open = view.panel_open || (view.chat_open && chat_offered) || *devices_open;
+    let close_sheet = {
+        let view = props.view.clone();
+        let devices_open = devices_open.clone();
+        Callback::from(move |_: MouseEvent| {
+            view.dispatch(Action::CloseSheet);
+            devices_open.set(false);
+        })
+    };
 
     let on_mic = {
         let call = props.call.clone();
@@ -111,6 +140,14 @@ pub fn Room(props: &Props) -> Html {
         let on_leave = props.on_leave.clone();
         Callback::from(move |_: MouseEvent| on_leave.emit(()))
     };
+    // "Link copied" says so for a moment, then the button is itself again.
+    {
+        let copied = copied.clone();
+        use_effect_with(*copied, move |now| {
+            let timer = now.then(|| super::timer::Timeout::new(3_000, move || copied.set(false)));
+            move || drop(timer)
+        });
+    }
     let on_copy = {
         let copied = copied.clone();
         let invite = props.invite.clone();
@@ -133,12 +170,12 @@ pub fn Room(props: &Props) -> Html {
             }
         })
     };
-    // Keyboard shortcuts, outside text fields: m microphone, v camera, c chat, Shift+L leave.
+    // Keyboard shortcuts, outside text fields: m microphone, v camera, c chat, Shift+L asks
+    // to leave, ? the list of shortcuts, Escape closes a dialog.
     {
         let call = props.call.clone();
         let refresh = refresh.clone();
         let view = props.view.clone();
-        let on_leave = props.on_leave.clone();
         use_effect_with((), move |_| {
             let listener = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(
                 move |event: web_sys::KeyboardEvent| {
@@ -153,7 +190,11 @@ pub fn Room(props: &Props) -> Html {
                         "m" => call.set_mic(!call.local_state().0),
                         "v" => call.set_camera(!call.local_state().1),
                         "c" if chat_offered => view.dispatch(Action::ToggleChat),
-                        "L" if event.shift_key() => on_leave.emit(()),
+                        "L" if event.shift_key() => {
+                            view.dispatch(Action::Dialog(Some(Dialog::Leave)))
+                        }
+                        "?" => view.dispatch(Action::Dialog(Some(Dialog::Help))),
+                        "Escape" => view.dispatch(Action::Dialog(None)),
                         _ => return,
                     }
                     event.prevent_default();
@@ -209,122 +250,94 @@ pub fn Room(props: &Props) -> Html {
             .map(|(_, _, _, track)| Clone::clone(track))
     };
 
-    let own_tile = html! {
-        <figure class="tile own" data-testid="tile-self">
-            if let (Some(track), true) = (view.own_video.clone(), camera_on) {
-                <MediaElement track={track} local=true />
-            } else {
-                <div class="no-video" />
-            }
-            <figcaption>
-                { format!("{} ({})", if own_name.is_empty() { text.anonymous } else { own_name.as_str() }, text.you) }
-                if !mic_on { <span class="muted">{ text.muted }</span> }
-            </figcaption>
-        </figure>
-    };
-    // The active speaker: the loudest participant, if loud enough to be speaking.
-    let speaker = view
-        .reception
+    // Every tile in one flat, keyed list (ours, everyone else's, the screens shared), placed
+    // by the stage's plan: a change of arrangement moves tiles, never their video elements.
+    let screens: Vec<(&ParticipantId, MediaStreamTrack)> = view
+        .participants
         .iter()
-        .filter(|(_, r)| r.audio_level > 0.02)
-        .max_by(|a, b| a.1.audio_level.total_cmp(&b.1.audio_level))
-        .map(|(who, _)| who.clone());
-    let remote_tiles = view.participants.iter().map(|who| {
-        let presence = view.presence.get(who);
-        let name = display_name(text, presence).to_owned();
-        let decryption = view.decryption.get(who).copied();
-        let failing = matches!(
-            decryption,
-            Some(Decryption::Failing | Decryption::Refusing)
-        );
-        let camera = track_of(who, Source::Camera);
-        let audio = track_of(who, Source::Microphone);
-        let muted = presence.is_some_and(|p| !p.mic);
-        let reception = view.reception.get(who).copied().unwrap_or_default();
-        let speaking = speaker.as_ref() == Some(who);
-        let pinned = view.pinned.as_ref() == Some(who);
-        let pin = {
-            let view = props.view.clone();
-            let who = who.clone();
-            Callback::from(move |_: MouseEvent| view.dispatch(Action::TogglePin(who.clone())))
-        };
-        html! {
-            // Keyed by participant: when someone joins or leaves, the others' tiles (and their
-            // playing media elements) stay as they are instead of shifting to another person.
-            <figure key={who.to_string()}
-                class={classes!("tile", speaking.then_some("speaking"), pinned.then_some("pinned"))}
-                data-testid="tile-remote" data-participant={who.to_string()}
-                data-speaking={speaking.to_string()} data-pinned={pinned.to_string()}
-                data-state={match decryption {
-                    Some(Decryption::Failing) => "cannot-decrypt",
-                    Some(Decryption::Refusing) => "refusing",
-                    _ => "ok",
-                }}
-                data-frames-decoded={reception.frames_decoded.map(|n| n.to_string())}
-                data-video-packets={reception.video_packets.to_string()}
-                data-audio-energy={reception.audio_energy.to_string()}
-                data-packets-lost={reception.packets_lost.to_string()}
-                data-nacks-sent={reception.nacks_sent.to_string()}
-                data-route={reception.route.as_str()}>
-                if failing {
-                    <div class="cannot-decrypt" role="status">{
-                        if decryption == Some(Decryption::Refusing) {
-                            text.refusing_frames
-                        } else {
-                            text.cannot_decrypt
-                        }
-                    }</div>
-                } else if presence.is_some_and(|p| !p.camera) {
-                    <div class="no-video" data-testid="camera-off">{ text.camera_off }</div>
-                } else if let Some(track) = camera {
-                    <MediaElement track={track} testid="remote-video" />
-                } else {
-                    <div class="no-video">{ text.waiting_for_video }</div>
-                }
-                if let Some(track) = audio {
-                    <MediaElement track={track} testid="remote-audio" sink={(*speaker_sink).clone()} />
-                }
-                <figcaption>
-                    <span data-testid="tile-name">{ name }</span>
-                    if muted {
-                        <span class="muted" data-testid="tile-muted">{ text.muted }</span>
-                    }
-                </figcaption>
-                <button class="pin" onclick={pin} aria-pressed={pinned.to_string()}
-                    data-testid="pin">
-                    { if pinned { text.unpin } else { text.pin } }
-                </button>
-                <details class="reception">
-                    <summary>{ text.reception }</summary>
-                    <dl>
-                        <dt>{ text.frames_per_second }</dt>
-                        <dd>{ format!("{:.0}", reception.frames_per_second) }</dd>
-                        <dt>{ text.packets_lost }</dt>
-                        <dd>{ reception.packets_lost }</dd>
-                        <dt>{ text.route }</dt>
-                        <dd>{ match reception.route {
-                            Route::Unknown => text.route_unknown,
-                            Route::Direct => text.route_direct,
-                            Route::Turn => text.route_turn,
-                        } }</dd>
-                    </dl>
-                </details>
-            </figure>
+        .filter(|who| view.presence.get(*who).is_some_and(|p| p.screen))
+        .filter_map(|who| Some((who, track_of(who, Source::Screen)?)))
+        .collect();
+    let others = view.participants.len();
+    let count = 1 + others + screens.len();
+    let position = |who: &ParticipantId| view.participants.iter().position(|p| p == who);
+    let arrangement = if !screens.is_empty() {
+        Arrangement::Focus { main: 1 + others }
+    } else if let Some(pinned) = view.pinned.as_ref().and_then(position) {
+        Arrangement::Focus { main: 1 + pinned }
+    } else if view.speaker_view && others > 0 {
+        let main = view.last_speaker.as_ref().and_then(position).unwrap_or(0);
+        Arrangement::Focus { main: 1 + main }
+    } else if others == 1 {
+        Arrangement::Solo {
+            corner: view.corner,
         }
+    } else {
+        Arrangement::Grid
+    };
+    let plan = stage_layout::plan(stage_size, count, arrangement);
+    let main = match arrangement {
+        Arrangement::Focus { main } => Some(main),
+        _ => None,
+    };
+    let floating = matches!(arrangement, Arrangement::Solo { .. });
+    let own_tile = tile::own(tile::Own {
+        text,
+        name: &own_name,
+        video: view.own_video.clone().filter(|_| camera_on),
+        mic_on,
+        style: tile::place(
+            &plan.tiles[0],
+            if floating { drag.offset } else { (0.0, 0.0) },
+        ),
+        floating,
+        on_pointer_down: drag.down.clone(),
+        on_move: {
+            let view = props.view.clone();
+            let corner = view.corner;
+            Callback::from(move |_: MouseEvent| view.dispatch(Action::MoveOwn(corner.next())))
+        },
     });
-    let screens = view.participants.iter().filter_map(|who| {
-        let track = track_of(who, Source::Screen)?;
-        view.presence.get(who).filter(|p| p.screen)?;
-        Some(html! {
-            <figure key={who.to_string()} class="tile screen" data-testid="tile-screen">
-                <MediaElement track={track} />
-                <figcaption>{ display_name(text, view.presence.get(who)) }</figcaption>
-            </figure>
+    let speaker = view.speaking();
+    let remote_tiles = view.participants.iter().enumerate().map(|(index, who)| {
+        let presence = view.presence.get(who);
+        let pinned = view.pinned.as_ref() == Some(who);
+        tile::remote(tile::Remote {
+            text,
+            who,
+            name: display_name(text, presence).to_owned(),
+            decryption: view.decryption.get(who).copied(),
+            camera: track_of(who, Source::Camera),
+            camera_off: presence.is_some_and(|p| !p.camera),
+            audio: track_of(who, Source::Microphone),
+            sink: (*speaker_sink).clone(),
+            muted: presence.is_some_and(|p| !p.mic),
+            reception: view.reception.get(who).copied().unwrap_or_default(),
+            speaking: speaker == Some(who),
+            pinned,
+            main: main == Some(1 + index),
+            style: tile::place(&plan.tiles[1 + index], (0.0, 0.0)),
+            on_pin: {
+                let view = props.view.clone();
+                let who = who.clone();
+                Callback::from(move |_: MouseEvent| view.dispatch(Action::TogglePin(who.clone())))
+            },
         })
     });
-    let count = view.participants.len() + 1;
+    let screen_tiles = screens.iter().enumerate().map(|(index, (who, track))| {
+        let at = 1 + others + index;
+        tile::screen(
+            who,
+            display_name(text, view.presence.get(*who)),
+            Clone::clone(track),
+            tile::place(&plan.tiles[at], (0.0, 0.0)),
+            main == Some(at),
+        )
+    });
     html! {
         <main class={classes!("room", compact.then_some("compact"))} data-testid="room">
+            <h1 class="visually-hidden">{ text.meeting_heading }</h1>
+            { dialogs::dialog(text, view.dialog, props.view.clone(), props.on_leave.clone()) }
             if let Some(line) = status_line(text, &view.status) {
                 <p class="status" role="status" data-testid="status">
                     { line }
@@ -352,20 +365,32 @@ pub fn Room(props: &Props) -> Html {
                     </button>
                 </p>
             }
-            <section class="stage">
+            <section class="stage" ref={stage_ref} onpointermove={drag.moved.clone()}
+                onpointerup={drag.up.clone()} onpointercancel={drag.up.clone()}
+                data-arrangement={match arrangement {
+                    Arrangement::Grid => "grid",
+                    Arrangement::Solo { .. } => "solo",
+                    Arrangement::Focus { .. } => "focus",
+                }}>
+                <div class={classes!("grid", (count >= DENSE).then_some("dense"))}
+                    data-place={format!("height:{:.1}px", plan.height)}>
+                    { own_tile }
+                    { for remote_tiles }
+                    { for screen_tiles }
+                </div>
                 if sharing {
                     <p class="sharing" role="status">{ text.sharing_notice }</p>
                 }
-                { for screens }
-                <div class={classes!("grid", format!("n{}", count.min(25)), (count >= DENSE).then_some("dense"))}>
-                    { own_tile }
-                    { for remote_tiles }
-                </div>
+                <notices::Notices lang={props.lang} view={props.view.clone()} />
                 if view.participants.is_empty() {
                     <p class="alone">{ text.alone }</p>
                 }
             </section>
-            <aside class="side">
+            <aside class={classes!("side", sheet_open.then_some("open"), (view.chat_open && chat_offered).then_some("chat-open"))} id="side-panel"
+                aria-label={text.panel} data-testid="side-panel">
+                <button class="sheet-close" onclick={close_sheet} data-testid="close-panel">
+                    { text.close }
+                </button>
                 if *devices_open {
                     <DevicePanel lang={props.lang} call={props.call.clone()} devices={devices.clone()}
                         in_use={super::devices::in_use(&props.call)}
@@ -402,7 +427,9 @@ pub fn Room(props: &Props) -> Html {
                                     (Some(_), true) => text.anonymous,
                                     (Some(_), false) => line.name.as_str(),
                                 };
-                                html! { <li><b>{ who }{ ": " }</b>{ line.text.clone() }</li> }
+                                html! {
+                                    <li><time>{ line.at.clone() }</time>{ " " }<b>{ who }{ ": " }</b>{ line.text.clone() }</li>
+                                }
                             }) }
                         </ol>
                         <form onsubmit={on_chat}>
@@ -418,7 +445,10 @@ pub fn Room(props: &Props) -> Html {
                 {camera_on} {sharing} devices_open={*devices_open} {chat_offered}
                 chat_open={view.chat_open} unread={view.unread} {on_mic} {on_camera} {on_screen}
                 on_devices={let open = devices_open.clone(); Callback::from(move |_: MouseEvent| open.set(!*open))}
-                on_chat={toggle_chat} {on_leave} />
+                on_chat={toggle_chat} {on_leave} panel_open={sheet_open}
+                on_panel={let v = props.view.clone(); Callback::from(move |_: MouseEvent| v.dispatch(Action::TogglePanel))}
+                speaker_view={view.speaker_view}
+                on_speaker_view={let v = props.view.clone(); Callback::from(move |_: MouseEvent| v.dispatch(Action::ToggleSpeakerView))} />
         </main>
     }
 }
