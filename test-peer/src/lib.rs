@@ -97,6 +97,7 @@ enum Command {
         source: Source,
     },
     Signal(ClientMessage),
+    Raw(String),
     Offline(Duration),
     Close,
 }
@@ -207,6 +208,11 @@ impl Participant {
     /// Sends a raw protocol message.
     pub fn signal(&self, message: ClientMessage) {
         let _ = self.commands.send(Command::Signal(message));
+    }
+
+    /// Sends `text` as it is: for messages the protocol crate would not make.
+    pub fn signal_raw(&self, text: String) {
+        let _ = self.commands.send(Command::Raw(text));
     }
 
     /// Cuts the participant's media path for `outage`: nothing goes out, nothing comes in, as
@@ -559,6 +565,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                 }
                 Some(Command::Signal(message)) => { let _ = ws.send(Message::Text(message.encode().into())).await; }
+                Some(Command::Raw(text)) => { let _ = ws.send(Message::Text(text.into())).await; }
                 Some(Command::Offline(outage)) => offline_until = Instant::now() + outage,
                 Some(Command::Close) | None => { let _ = ws.close(None).await; return; }
             },

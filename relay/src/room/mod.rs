@@ -54,7 +54,10 @@ use crate::tcp::{Link, MAX_LINKS_PER_PEER};
 use crate::turn::TurnIssuer;
 use crate::udp::{Datagram, RouteRequest};
 
+mod handshake;
 mod peer;
+pub use handshake::Handshake;
+use handshake::Sequence;
 use peer::{add_forward_line, Forward, ForwardState, Peer, Propagate, Upstream};
 
 #[cfg(feature = "hostile")]
@@ -92,6 +95,13 @@ pub enum RoomInput {
         to: Option<ParticipantId>,
         /// As received.
         data: String,
+    },
+    /// An MLS handshake message to deliver (see [`handshake`]).
+    Handshake {
+        /// Sender.
+        from: ParticipantId,
+        /// What.
+        message: Handshake,
     },
     /// The participant left or its connection closed.
     Leave {
@@ -146,6 +156,8 @@ pub struct Room {
     inbox: mpsc::Sender<RoomInput>,
     peers: Vec<Peer>,
     gaps: Gaps,
+    /// The next commit's number.
+    commits: Sequence,
     /// Test-only: the lies in force (see [`crate::hostile`]).
     #[cfg(feature = "hostile")]
     lies: hostile::Lies,
@@ -162,6 +174,7 @@ impl Room {
             inbox,
             peers: Vec::new(),
             gaps: Gaps::default(),
+            commits: Sequence::default(),
             #[cfg(feature = "hostile")]
             lies: hostile::Lies::default(),
         }
@@ -199,6 +212,7 @@ impl Room {
             }
             RoomInput::Answer { participant, sdp } => self.answer(&participant, &sdp),
             RoomInput::Blob { from, to, data } => self.blob(from, to, data),
+            RoomInput::Handshake { from, message } => self.handshake(from, message),
             RoomInput::Leave { participant } => self.leave(&participant).await,
             RoomInput::Datagram(datagram) => self.datagram(datagram),
             RoomInput::Link(link) => self.link(link),
