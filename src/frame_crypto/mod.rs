@@ -15,6 +15,8 @@
 //!   rule applies to a frame, and which AES-GCM engine runs it.
 //! - [`messages`]: the page ↔ worker messages.
 //! - `worker`, `pipeline`, `keyring`, `webcrypto`, `bench`: the worker itself (wasm only).
+//! - [`group`]: the meeting's MLS group in the worker (issue 18), feeding the keyring epoch by
+//!   epoch; its page ↔ worker messages are documented there.
 //!
 //! The page side (starting the worker, attaching transforms) is in [`crate::encryption`].
 
@@ -23,6 +25,8 @@ pub mod engine;
 
 #[cfg(target_arch = "wasm32")]
 pub mod bench;
+#[cfg(target_arch = "wasm32")]
+pub mod group;
 #[cfg(target_arch = "wasm32")]
 mod keyring;
 #[cfg(target_arch = "wasm32")]
