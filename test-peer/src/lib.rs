@@ -102,6 +102,16 @@ enum Command {
     Close,
 }
 
+/// Closes a participant's WebSocket and peer from elsewhere ([`Participant::closer`]).
+pub struct Closer(mpsc::UnboundedSender<Command>);
+
+impl Closer {
+    /// As [`Participant::close`].
+    pub fn close(&self) {
+        let _ = self.0.send(Command::Close);
+    }
+}
+
 /// A participant: a str0m peer plus its WebSocket, driven by a task of its own.
 pub struct Participant {
     pub id: ParticipantId,
@@ -224,6 +234,11 @@ impl Participant {
     /// Closes the WebSocket and the peer.
     pub fn close(&self) {
         let _ = self.commands.send(Command::Close);
+    }
+
+    /// A handle that closes this participant from elsewhere (its task owns the participant).
+    pub fn closer(&self) -> Closer {
+        Closer(self.commands.clone())
     }
 
     /// The next thing seen, not kept in [`Participant::history`]: for a long-running participant
