@@ -18,6 +18,11 @@
 //! two (the baseline app cannot join this relay), also set `VEILIG_BASELINE_RELAY` to the
 //! baseline's own relay binary (`cargo build --release -p veilig-relay` in its checkout): it
 //! runs as a child process in the same network namespace.
+//!
+//! `bench_join_against_the_floor` (run by `cargo xtask bench-peers`) puts the floor beside it:
+//! a bare page (`bench/peers/page/floor.html`) that opens the same fake camera and makes a plain
+//! unencrypted WebRTC call between two peer connections in the page (no app, worker, SFrame or
+//! relay), timed the same way, runs alternating with Veilig's in the same namespace.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -35,7 +40,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::app::{join_as, new_meeting, start_relay_with};
-use common::{netns, Browser, Session, TIMEOUT};
+use common::{netns, Browser, Session, StaticServer, TIMEOUT};
 use veilig::timeline::Milestone;
 
 const RUNS: usize = 5;
@@ -43,10 +48,15 @@ const RUNS: usize = 5;
 /// A build under test: a relay serving it and a Chromium already in a meeting there, sending
 /// video; `link` is that meeting's invite link.
 struct Meeting {
-    label: &'static str,
     relay: Relay,
     host: Session,
     link: String,
+    times: Times,
+}
+
+/// The times to the first remote frame of one side, and each run's milestones.
+struct Times {
+    label: &'static str,
     times: Vec<f64>,
     runs: Vec<Vec<(String, f64)>>,
 }
@@ -69,12 +79,10 @@ impl Meeting {
             .await
             .unwrap_or_else(|e| panic!("{label}: joining it: {e}"));
         Meeting {
-            label,
             relay,
             host,
             link,
-            times: Vec::new(),
-            runs: Vec::new(),
+            times: Times::new(label),
         }
     }
 
@@ -89,6 +97,37 @@ impl Meeting {
             .goto(&format!("{}&lobby=skip&name=Guest{run}", self.link))
             .await
             .unwrap();
+        self.times.wait_for_first_frame(&guest, run).await;
+        guest.close().await.ok();
+    }
+
+    /// Prints the median and the median of every milestone; returns the median.
+    fn report(&mut self) -> f64 {
+        self.times.report()
+    }
+    async fn close(self) {
+        self.host.close().await.ok();
+        match self.relay {
+            Relay::InProcess(relay) => relay.shut_down().await,
+            Relay::Child(mut child, _) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+impl Times {
+    fn new(label: &'static str) -> Times {
+        Times {
+            label,
+            times: Vec::new(),
+            runs: Vec::new(),
+        }
+    }
+
+    /// Waits until `guest`'s page marks its first remote frame; keeps the time and milestones.
+    async fn wait_for_first_frame(&mut self, guest: &Session, run: usize) {
         let deadline = Instant::now() + TIMEOUT;
         let ms = loop {
             let value = guest
@@ -106,9 +145,9 @@ impl Meeting {
             assert!(Instant::now() < deadline, "run {run}: no remote frame");
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        let marks = milestones(&guest).await;
+        let marks = milestones(guest).await;
         println!(
-            "{} run {run}: first decrypted remote frame {ms:.0} ms after opening the link; {}",
+            "{} run {run}: first remote frame {ms:.0} ms after opening the page; {}",
             self.label,
             marks
                 .iter()
@@ -118,7 +157,6 @@ impl Meeting {
         );
         self.times.push(ms);
         self.runs.push(marks);
-        guest.close().await.ok();
     }
 
     /// Prints the median and the median of every milestone; returns the median.
@@ -148,15 +186,15 @@ impl Meeting {
         median
     }
 
-    async fn close(self) {
-        self.host.close().await.ok();
-        match self.relay {
-            Relay::InProcess(relay) => relay.shut_down().await,
-            Relay::Child(mut child, _) => {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
+    /// The median of milestone `name` over the runs that marked it.
+    fn milestone(&self, name: &str) -> Option<f64> {
+        let mut at: Vec<f64> = self
+            .runs
+            .iter()
+            .filter_map(|r| r.iter().find(|m| m.0 == name).map(|m| m.1))
+            .collect();
+        at.sort_by(f64::total_cmp);
+        at.get(at.len() / 2).copied()
     }
 }
 
@@ -235,6 +273,50 @@ async fn bench_time_to_first_remote_frame() {
         baseline.close().await;
     }
     this.close().await;
+}
+
+/// The floor beside Veilig's join, runs alternating in one namespace: a fresh Chromium opens
+/// the bare page (`bench/peers/page/floor.html`: the same fake camera, a plain unencrypted call
+/// between two peer connections in the page), and another opens Veilig's invite link. Prints
+/// both medians, their ratio, and the milestones both mark side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run `cargo xtask bench-peers`"]
+async fn bench_join_against_the_floor() {
+    if !netns::isolated("bench_join_against_the_floor") {
+        return;
+    }
+    let dist = common::dist_dir().unwrap_or_else(|e| panic!("{e}"));
+    let mut veilig = Meeting::start("Veilig", dist, None).await;
+    let pages = common::workspace_root().join("bench/peers/page");
+    let server = StaticServer::serve(&pages).expect("a static server for the floor page");
+    let mut floor = Times::new("floor");
+    for run in 1..=RUNS {
+        veilig.run(run).await;
+        let bare = Session::start(Browser::Chromium).await.expect("Chromium");
+        bare.goto(&server.url("/floor.html")).await.unwrap();
+        floor.wait_for_first_frame(&bare, run).await;
+        bare.close().await.ok();
+    }
+    let ours = veilig.report();
+    let bare = floor.report();
+    println!(
+        "Veilig / floor, medians of {RUNS} side by side: {:.2}",
+        ours / bare
+    );
+    println!("milestone medians, ms after opening the page: Veilig | floor");
+    for m in Milestone::ALL {
+        let name = m.mark_name().replace("veilig:", "");
+        let cell = |t: &Times| {
+            t.milestone(&name)
+                .map_or("-".to_owned(), |v| format!("{v:.0}"))
+        };
+        println!(
+            "  {name:<24} {:>6} | {:>6}",
+            cell(&veilig.times),
+            cell(&floor)
+        );
+    }
+    veilig.close().await;
 }
 
 /// When the page passed each of the app's milestones (`veilig::timeline`), and when its two

@@ -159,6 +159,12 @@ pub struct Config {
     #[arg(long, env = "VEILIG_TURN_TTL_SECS", default_value_t = 10 * 60)]
     pub turn_ttl_secs: u64,
 
+    /// Make this relay a node of a cluster through NATS (e.g. `nats://10.0.0.5:4222`; needs
+    /// JetStream, `nats-server -js`): rooms are placed on nodes by load and signaling is
+    /// carried to the room's node. Without it, the relay runs alone.
+    #[arg(long, env = "VEILIG_NATS")]
+    pub nats: Option<String>,
+
     /// Test-only: append every forwarded media payload to this file as JSON lines.
     #[cfg(feature = "payload-tap")]
     #[arg(long, env = "VEILIG_PAYLOAD_TAP")]

@@ -60,9 +60,10 @@ use sha2::{Digest, Sha256};
 use veilig_protocol::{RoomId, MAX_MESSAGE_BYTES};
 
 use crate::assets::Assets;
+use crate::cluster::Cluster;
 use crate::config::Config;
+use crate::counters::Counters;
 use crate::limits::{AddressLimits, Cap};
-use crate::metrics::Counters;
 use crate::rooms::Rooms;
 use crate::tls::TlsListener;
 use tokio::net::TcpListener;
@@ -91,6 +92,8 @@ pub struct AppState {
     pub limits: Arc<AddressLimits>,
     /// Origins other than the relay's own that may open `/ws`, lowercase.
     pub allowed_origins: Arc<Vec<String>>,
+    /// This relay as a node of a cluster (`--nats`): signaling then goes through it.
+    pub cluster: Option<Cluster>,
 }
 
 /// Whether the relay's own listener speaks HTTPS (it decides HSTS).
@@ -128,6 +131,7 @@ impl AppState {
             counters,
             limits,
             allowed_origins: Arc::new(allowed_origins),
+            cluster: None,
         }
     }
 }
@@ -304,8 +308,18 @@ async fn websocket(
         .max_frame_size(2 * MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
             let _permit = permit;
-            crate::signaling::serve(socket, state.rooms.clone(), &state.config, &state.counters)
-                .await
+            match &state.cluster {
+                Some(cluster) => cluster.serve(socket).await,
+                None => {
+                    crate::signaling::serve(
+                        socket,
+                        state.rooms.clone(),
+                        &state.config,
+                        &state.counters,
+                    )
+                    .await
+                }
+            }
         })
 }
 

@@ -18,17 +18,22 @@
 #![forbid(unsafe_code)]
 
 pub mod assets;
+pub mod cluster;
 pub mod config;
+pub mod counters;
+pub mod directory;
 pub mod gaps;
 #[cfg(feature = "hostile")]
 pub mod hostile;
 pub mod http;
+pub mod input;
 pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod room;
 pub mod rooms;
 pub mod signaling;
+pub mod tag;
 pub mod tap;
 pub mod tcp;
 pub mod tls;
@@ -62,6 +67,9 @@ pub enum StartError {
     /// The TURN settings are unusable.
     #[error(transparent)]
     Turn(#[from] turn::TurnError),
+    /// `--nats` was given and the cluster cannot be joined.
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
 }
 
 /// A running relay.
@@ -77,11 +85,13 @@ pub struct Relay {
     /// The rooms (for counts).
     pub rooms: rooms::Rooms,
     /// UDP routing counts.
-    pub udp_stats: Arc<udp::UdpStats>,
+    pub udp_stats: Arc<counters::UdpStats>,
     /// ICE-TCP counts.
-    pub tcp_stats: Arc<tcp::TcpStats>,
+    pub tcp_stats: Arc<counters::TcpStats>,
     /// Everything else counted for operators.
-    pub counters: Arc<metrics::Counters>,
+    pub counters: Arc<counters::Counters>,
+    /// This relay as a node of a cluster, with `--nats`.
+    pub cluster: Option<cluster::Cluster>,
     certificates: Option<Arc<Certificates>>,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
@@ -117,9 +127,9 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
     let candidate = SocketAddr::new(config.candidate_ip(), udp_addr.port());
     let tcp_candidate = tcp_addr.map(|addr| SocketAddr::new(config.candidate_ip(), addr.port()));
     let (routes, requests) = mpsc::channel(1024);
-    let udp_stats = Arc::new(udp::UdpStats::default());
-    let tcp_stats = Arc::new(tcp::TcpStats::default());
-    let counters = Arc::new(metrics::Counters::default());
+    let udp_stats = Arc::new(counters::UdpStats::default());
+    let tcp_stats = Arc::new(counters::TcpStats::default());
+    let counters = Arc::new(counters::Counters::default());
     let limits = limits::AddressLimits::new(config.address_caps(), counters.clone());
     let mut media = vec![tokio::spawn(udp::route(
         socket.clone(),
@@ -163,14 +173,29 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         Some(_) => Scheme::Https,
         None => Scheme::Http,
     };
-    let state = http::AppState::new(
+    let config = Arc::new(config);
+    let cluster = match &config.nats {
+        Some(url) => Some(
+            cluster::Cluster::join(
+                url,
+                rooms.clone(),
+                config.clone(),
+                counters.clone(),
+                candidate,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let mut state = http::AppState::new(
         rooms.clone(),
-        Arc::new(config),
+        config,
         assets,
         scheme,
         counters.clone(),
         limits.clone(),
     );
+    state.cluster = cluster.clone();
     let (stop, stopped) = watch::channel(false);
     let app = http::app(state);
     let mut servers = vec![match &certificates {
@@ -188,6 +213,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
                 udp: udp_stats.clone(),
                 tcp: tcp_stats.clone(),
                 counters: counters.clone(),
+                cluster: cluster.clone(),
             };
             servers.push(serve(listener, metrics::app(sources), stopped));
             tracing::info!(%addr, "metrics listening");
@@ -205,6 +231,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         udp_stats,
         tcp_stats,
         counters,
+        cluster,
         certificates,
         stop,
         servers,
@@ -265,12 +292,19 @@ impl Relay {
     /// Stops gracefully: every participant is told the relay is restarting (close code 4012,
     /// so browsers rejoin by themselves), then HTTP stops. Waits at most a few seconds.
     pub async fn shut_down(self) {
+        // A node first gives its rooms up, so the browsers told to rejoin land elsewhere.
+        if let Some(cluster) = &self.cluster {
+            cluster.drain().await;
+        }
         self.rooms.shut_down();
         let _ = self.stop.send(true);
         let servers = futures_util::future::join_all(self.servers);
         let _ = tokio::time::timeout(Duration::from_secs(5), servers).await;
         for task in self.media {
             task.abort();
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.leave().await;
         }
         tracing::info!("relay stopped");
     }

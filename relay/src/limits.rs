@@ -20,11 +20,11 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::metrics::Counters;
+use crate::counters::Counters;
 
 /// What an address holds while it lasts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -81,6 +81,20 @@ struct Bucket {
 struct State {
     held: HashMap<(Cap, IpAddr), u32>,
     joins: HashMap<IpAddr, Bucket>,
+}
+
+/// The refusal counts live with the other counts ([`crate::counters`]); which count belongs
+/// to which refusal is this module's to say, since it owns the caps.
+impl Counters {
+    /// The count of refusals for `refusal`.
+    pub fn address_limited(&self, refusal: Refusal) -> &AtomicU64 {
+        match refusal {
+            Refusal::Cap(Cap::WebSockets) => &self.limited_websockets,
+            Refusal::Joins => &self.limited_joins,
+            Refusal::Cap(Cap::IceTcpWaiting) => &self.limited_ice_tcp,
+            Refusal::Cap(Cap::TlsHandshakes) => &self.limited_tls,
+        }
+    }
 }
 
 /// The relay's per-address counts. Shared by the HTTP side, ICE-TCP and TLS.

@@ -1,5 +1,5 @@
-//! Counts for operators: the counters the relay keeps as it works, and `/metrics` in
-//! Prometheus' text format on a listener of its own (`--metrics-listen`).
+//! Counts for operators: `/metrics`, in Prometheus' text format, on a listener of its own
+//! (`--metrics-listen`), rendered from the counts the relay keeps ([`crate::counters`]).
 //!
 //! Counts only, by design: never a room id, a participant id, a name or an address, so that
 //! scraping the relay tells an operator how busy it is and nothing about who meets whom. The
@@ -10,126 +10,20 @@
 //! so keeping them costs the media path next to nothing whether or not anyone scrapes.
 //! Bitrate is for the scraper to derive: `rate(veilig_udp_sent_bytes_total[1m]) * 8`.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use veilig_protocol::ErrorCode;
 
+use crate::cluster::Cluster;
+use crate::counters::{Counters, Gauge, TcpStats, UdpStats};
 use crate::limits::{Cap, Refusal};
 use crate::rooms::Rooms;
-use crate::tcp::TcpStats;
-use crate::udp::UdpStats;
-
-/// What the relay counts beyond the UDP router ([`UdpStats`]) and the room directory.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Participants in rooms now.
-    participants: AtomicU64,
-    /// Media frames written to a receiver's forwarded line.
-    pub forwarded_frames: AtomicU64,
-    /// Their payload bytes.
-    pub forwarded_bytes: AtomicU64,
-    /// Datagrams the rooms sent (media, RTCP, STUN, DTLS).
-    pub sent_datagrams: AtomicU64,
-    /// Their bytes.
-    pub sent_bytes: AtomicU64,
-    /// Datagrams the rooms could not send (socket buffer full).
-    pub unsent_datagrams: AtomicU64,
-    /// Signaling connections open now.
-    signaling_open: AtomicU64,
-    /// ICE-TCP media connections open now.
-    tcp_open: AtomicU64,
-    /// Signaling connections ever opened.
-    pub signaling_total: AtomicU64,
-    /// Signaling connections the relay closed, by reason (rare: a lock is fine).
-    closed: Mutex<BTreeMap<String, u64>>,
-    /// Refused by a per-address cap ([`crate::limits`]), by cap.
-    limited_websockets: AtomicU64,
-    limited_joins: AtomicU64,
-    limited_ice_tcp: AtomicU64,
-    limited_tls: AtomicU64,
-}
-
-/// The counts that go up while something lasts and down when it ends.
-#[derive(Clone, Copy, Debug)]
-pub enum Gauge {
-    /// A participant in a room.
-    Participants,
-    /// An open signaling connection.
-    SignalingConnections,
-    /// An open ICE-TCP media connection.
-    TcpConnections,
-}
-
-/// One unit of a [`Gauge`], given back when dropped, so no exit path can forget it.
-#[derive(Debug)]
-pub struct Held {
-    counters: Arc<Counters>,
-    gauge: Gauge,
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.counters
-            .gauge(self.gauge)
-            .fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-impl Counters {
-    /// Counts one more of `gauge` until the returned value is dropped.
-    pub fn hold(self: &Arc<Self>, gauge: Gauge) -> Held {
-        self.gauge(gauge).fetch_add(1, Ordering::Relaxed);
-        Held {
-            counters: self.clone(),
-            gauge,
-        }
-    }
-
-    /// The current value of `gauge`.
-    pub fn get(&self, gauge: Gauge) -> u64 {
-        self.gauge(gauge).load(Ordering::Relaxed)
-    }
-
-    fn gauge(&self, gauge: Gauge) -> &AtomicU64 {
-        match gauge {
-            Gauge::Participants => &self.participants,
-            Gauge::SignalingConnections => &self.signaling_open,
-            Gauge::TcpConnections => &self.tcp_open,
-        }
-    }
-
-    /// The count of refusals for `refusal`.
-    pub fn address_limited(&self, refusal: Refusal) -> &AtomicU64 {
-        match refusal {
-            Refusal::Cap(Cap::WebSockets) => &self.limited_websockets,
-            Refusal::Joins => &self.limited_joins,
-            Refusal::Cap(Cap::IceTcpWaiting) => &self.limited_ice_tcp,
-            Refusal::Cap(Cap::TlsHandshakes) => &self.limited_tls,
-        }
-    }
-
-    /// Counts a signaling connection the relay closed with `code`.
-    pub fn closed(&self, code: ErrorCode) {
-        let reason = match serde_json::to_value(code) {
-            Ok(serde_json::Value::String(reason)) => reason,
-            _ => format!("{}", code.close_code()),
-        };
-        *self
-            .closed
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(reason)
-            .or_default() += 1;
-    }
-}
 
 /// What `/metrics` reads.
 #[derive(Clone)]
@@ -142,6 +36,8 @@ pub struct Sources {
     pub tcp: Arc<TcpStats>,
     /// Everything else.
     pub counters: Arc<Counters>,
+    /// The cluster, if this relay is a node: per-node counts.
+    pub cluster: Option<Cluster>,
 }
 
 /// The metrics listener's routes: `/metrics` and nothing else.
@@ -221,6 +117,9 @@ pub fn render(sources: &Sources) -> String {
         "# HELP veilig_signaling_closed_total Signaling connections the relay closed, by reason.\n\
          # TYPE veilig_signaling_closed_total counter\n",
     );
+    if let Some(cluster) = &sources.cluster {
+        render_nodes(cluster, &mut out);
+    }
     let closed = c
         .closed
         .lock()
@@ -233,32 +132,37 @@ pub fn render(sources: &Sources) -> String {
     }
     out
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_held_gauge_is_given_back_when_dropped() {
-        let counters = Arc::new(Counters::default());
-        let first = counters.hold(Gauge::Participants);
-        let second = counters.hold(Gauge::Participants);
-        assert_eq!(counters.get(Gauge::Participants), 2);
-        drop(first);
-        assert_eq!(counters.get(Gauge::Participants), 1);
-        drop(second);
-        assert_eq!(counters.get(Gauge::Participants), 0);
-        assert_eq!(counters.get(Gauge::SignalingConnections), 0);
+/// Per node of the cluster, from the heartbeats this node hears (alive nodes only): rooms and
+/// participants, labelled by node id (random per process, so a restarted node is a new series).
+fn render_nodes(cluster: &Cluster, out: &mut String) {
+    let nodes = cluster.node_counts();
+    let _ = writeln!(
+        out,
+        "# HELP veilig_cluster_nodes Nodes alive in the cluster, as this node hears them.\n\
+         # TYPE veilig_cluster_nodes gauge\nveilig_cluster_nodes {}",
+        nodes.len()
+    );
+    out.push_str(
+        "# HELP veilig_node_rooms Rooms open on each node of the cluster.\n\
+         # TYPE veilig_node_rooms gauge\n",
+    );
+    for (node, rooms, _) in &nodes {
+        let _ = writeln!(out, "veilig_node_rooms{{node=\"{node}\"}} {rooms}");
     }
-
-    #[test]
-    fn closes_are_counted_by_the_protocol_name_of_their_reason() {
-        let counters = Counters::default();
-        counters.closed(ErrorCode::RateLimited);
-        counters.closed(ErrorCode::RateLimited);
-        counters.closed(ErrorCode::BadMessage);
-        let closed = counters.closed.lock().unwrap();
-        assert_eq!(closed.get("rate_limited"), Some(&2));
-        assert_eq!(closed.get("bad_message"), Some(&1));
+    out.push_str(
+        "# HELP veilig_node_participants Participants on each node of the cluster.\n\
+         # TYPE veilig_node_participants gauge\n",
+    );
+    for (node, _, participants) in &nodes {
+        let _ = writeln!(
+            out,
+            "veilig_node_participants{{node=\"{node}\"}} {participants}"
+        );
     }
+    let _ = writeln!(
+        out,
+        "# HELP veilig_node_info This node's id in the cluster.\n\
+         # TYPE veilig_node_info gauge\nveilig_node_info{{node=\"{}\"}} 1",
+        cluster.node()
+    );
 }

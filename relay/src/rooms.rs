@@ -16,76 +16,28 @@
 //! the task ends, and by the next join that finds its channel closed, so the room id works
 //! again at once instead of answering "full".
 //!
-//! Room ids never appear in logs: [`RoomTag`] stands in for them.
+//! Room ids never appear in logs: [`RoomTag`] stands in for them. The map itself is
+//! [`crate::directory`]'s.
 
-use std::collections::HashMap;
-use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
-
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use veilig_protocol::{ErrorCode, ParticipantId, RoomAccess, RoomId, ServerMessage};
 
-use crate::room::{Room, RoomContext, RoomInput};
+use crate::directory::{Directory, Entry};
+use crate::input::RoomInput;
+use crate::room::{Room, RoomContext};
+use crate::tag::RoomTag;
 
 /// Queue length of a room's input: datagrams beyond it are dropped, like a full network queue.
 const ROOM_QUEUE: usize = 4096;
 
-/// What logs say instead of a room id: the first 8 hex digits of SHA-256(salt ‖ room id), with a
-/// salt drawn at random once per process. Lines about one room can be followed within a run, but
-/// a tag cannot be checked against a guessed room id, nor matched across restarts.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RoomTag(String);
-
-impl RoomTag {
-    /// The tag of `room` in this process.
-    pub fn of(room: &RoomId) -> Self {
-        static SALT: OnceLock<[u8; 16]> = OnceLock::new();
-        let salt = SALT.get_or_init(|| {
-            let mut salt = [0u8; 16];
-            getrandom::fill(&mut salt).expect("the OS random number generator works");
-            salt
-        });
-        let digest = Sha256::new()
-            .chain_update(salt)
-            .chain_update(room.as_str().as_bytes())
-            .finalize();
-        RoomTag(digest[..4].iter().map(|b| format!("{b:02x}")).collect())
-    }
-}
-
-impl fmt::Display for RoomTag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for RoomTag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RoomTag({})", self.0)
-    }
-}
-
 /// The rooms of this relay. Cheap to clone.
 #[derive(Clone)]
 pub struct Rooms {
-    inner: Arc<Mutex<Directory>>,
+    directory: Directory,
     ctx: RoomContext,
     max_rooms: usize,
-}
-
-/// One room in the directory.
-struct Entry {
-    inbox: mpsc::Sender<RoomInput>,
-    /// What its first joiner presented.
-    access: RoomAccess,
-}
-
-struct Directory {
-    rooms: HashMap<RoomId, Entry>,
-    shutting_down: bool,
 }
 
 /// Whether `presented` is the room's value; the time taken does not depend on where they differ.
@@ -103,10 +55,7 @@ impl Rooms {
     /// An empty directory; rooms will share `ctx`.
     pub fn new(ctx: RoomContext, max_rooms: usize) -> Self {
         Rooms {
-            inner: Arc::new(Mutex::new(Directory {
-                rooms: HashMap::new(),
-                shutting_down: false,
-            })),
+            directory: Directory::default(),
             ctx,
             max_rooms,
         }
@@ -124,7 +73,7 @@ impl Rooms {
     ) -> Result<(ParticipantId, mpsc::Sender<RoomInput>), ErrorCode> {
         let (reply, answer) = oneshot::channel();
         let inbox = {
-            let mut directory = self.lock();
+            let mut directory = self.directory.lock();
             if directory.shutting_down {
                 return Err(ErrorCode::ShuttingDown);
             }
@@ -173,7 +122,12 @@ impl Rooms {
     /// Starts a room's task, and a watcher that removes the room if the task ends by a panic.
     fn open(&self, room: &RoomId) -> mpsc::Sender<RoomInput> {
         let (inbox, inputs) = mpsc::channel(ROOM_QUEUE);
-        let task = Room::new(room.clone(), self.ctx.clone(), self.clone(), inbox.clone());
+        let task = Room::new(
+            room.clone(),
+            self.ctx.clone(),
+            self.directory.clone(),
+            inbox.clone(),
+        );
         let running = tokio::spawn(task.run(inputs));
         let (rooms, id) = (self.clone(), room.clone());
         // A weak sender: the watcher must not keep the room's channel open.
@@ -182,35 +136,11 @@ impl Rooms {
             if let Err(error) = running.await {
                 if error.is_panic() {
                     tracing::error!(room = %RoomTag::of(&id), "a room's task panicked; removed");
-                    rooms.remove_ended(&id, &watched);
+                    rooms.directory.remove_ended(&id, &watched);
                 }
             }
         });
         inbox
-    }
-
-    /// Removes `room` if its entry is still the channel `watched` (and not a newer room).
-    fn remove_ended(&self, room: &RoomId, watched: &mpsc::WeakSender<RoomInput>) {
-        let mut directory = self.lock();
-        let same = match (directory.rooms.get(room), watched.upgrade()) {
-            (Some(entry), Some(watched)) => entry.inbox.same_channel(&watched),
-            // Every strong sender is gone: the entry's own is one, so it is not this room's.
-            _ => false,
-        };
-        if same {
-            directory.rooms.remove(room);
-        }
-    }
-
-    /// Called by an empty room: removes it unless a join is already queued. Returns whether the
-    /// room may end.
-    pub fn close_if_idle(&self, room: &RoomId, inputs: &mpsc::Receiver<RoomInput>) -> bool {
-        let mut directory = self.lock();
-        if !inputs.is_empty() {
-            return false;
-        }
-        directory.rooms.remove(room);
-        true
     }
 
     /// Test-only: has `room` tell `attack`'s lie (see [`crate::hostile`]). Returns how many
@@ -224,6 +154,7 @@ impl Rooms {
         use crate::hostile::NotNow;
         let (reply, answer) = oneshot::channel();
         let inbox = self
+            .directory
             .lock()
             .rooms
             .get(room)
@@ -236,40 +167,52 @@ impl Rooms {
         answer.await.map_err(|_| NotNow::NoRoom)?
     }
 
+    /// Whether `room` is open here.
+    pub fn has(&self, room: &RoomId) -> bool {
+        self.directory.lock().rooms.contains_key(room)
+    }
+
+    /// The rooms open here.
+    pub fn ids(&self) -> Vec<RoomId> {
+        self.directory.lock().rooms.keys().cloned().collect()
+    }
+
+    /// From now on, the id of every room that closes (for one listener: a later call replaces
+    /// the earlier).
+    pub fn closed_rooms(&self) -> mpsc::UnboundedReceiver<RoomId> {
+        let (closed, receiver) = mpsc::unbounded_channel();
+        self.directory.lock().closed = Some(closed);
+        receiver
+    }
+
     /// Rooms open now.
     pub fn count(&self) -> usize {
-        self.lock().rooms.len()
+        self.directory.lock().rooms.len()
     }
 
     /// Refuses new joins and tells every room to close its connections.
     pub fn shut_down(&self) {
-        let mut directory = self.lock();
+        let mut directory = self.directory.lock();
         directory.shutting_down = true;
         for entry in directory.rooms.values() {
             let _ = entry.inbox.try_send(RoomInput::Shutdown);
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Directory> {
-        // A panic while holding this lock would be a bug in a few lines of map code; the map
-        // itself stays consistent, so carry on with it.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Counters;
+    use crate::counters::Counters;
+    use crate::input::RouteRequest;
+    use std::sync::Arc;
     use tokio::net::UdpSocket;
 
     fn access(digit: char) -> RoomAccess {
         RoomAccess::new(&digit.to_string().repeat(64)).unwrap()
     }
 
-    async fn rooms() -> (Rooms, mpsc::Receiver<crate::udp::RouteRequest>) {
+    async fn rooms() -> (Rooms, mpsc::Receiver<RouteRequest>) {
         let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
         let candidate = socket.local_addr().unwrap();
         let (routes, requests) = mpsc::channel(64);
@@ -284,22 +227,6 @@ mod tests {
             counters: Arc::new(Counters::default()),
         };
         (Rooms::new(ctx, 1), requests)
-    }
-
-    #[test]
-    fn tags_are_short_stable_and_hide_the_room() {
-        let room = RoomId::new("weekly-sync").unwrap();
-        let tag = RoomTag::of(&room).to_string();
-        assert_eq!(tag.len(), 8);
-        assert_eq!(tag, RoomTag::of(&room).to_string());
-        assert_ne!(
-            tag,
-            RoomTag::of(&RoomId::new("weekly-sink").unwrap()).to_string()
-        );
-        // Salted: not the plain hash of the id.
-        let plain = Sha256::digest(b"weekly-sync");
-        let plain: String = plain[..4].iter().map(|b| format!("{b:02x}")).collect();
-        assert_ne!(tag, plain);
     }
 
     #[test]
@@ -322,7 +249,7 @@ mod tests {
         // directory holds its only room (max_rooms = 1).
         let (dead, inputs) = mpsc::channel(1);
         drop(inputs);
-        rooms.lock().rooms.insert(
+        rooms.directory.lock().rooms.insert(
             room.clone(),
             Entry {
                 inbox: dead,
@@ -346,7 +273,7 @@ mod tests {
         let (rooms, _requests) = rooms().await;
         let room = RoomId::new("panicky").unwrap();
         let (inbox, inputs) = mpsc::channel::<RoomInput>(1);
-        rooms.lock().rooms.insert(
+        rooms.directory.lock().rooms.insert(
             room.clone(),
             Entry {
                 inbox: inbox.clone(),
@@ -359,7 +286,7 @@ mod tests {
             panic!("a bug in a room");
         });
         assert!(running.await.unwrap_err().is_panic());
-        rooms.remove_ended(&room, &watched);
+        rooms.directory.remove_ended(&room, &watched);
         assert_eq!(rooms.count(), 0);
     }
 }

@@ -18,8 +18,9 @@ use tokio::sync::mpsc;
 use veilig_protocol::{ClientMessage, ErrorCode, ParticipantId, ServerMessage, PROTOCOL_VERSION};
 
 use crate::config::Config;
-use crate::metrics::{Counters, Gauge};
-use crate::room::{Handshake, RoomInput};
+use crate::counters::{Counters, Gauge};
+use crate::input::RoomInput;
+use crate::room::Handshake;
 use crate::rooms::Rooms;
 
 /// Messages the room may queue for a slow connection before it is dropped.
@@ -79,6 +80,22 @@ where
 {
     let _open = counters.hold(Gauge::SignalingConnections);
     counters.signaling_total.fetch_add(1, Ordering::Relaxed);
+    if let Some(closing) = session(&mut socket, rooms, config).await {
+        counters.closed(closing.code);
+        close(&mut socket, closing).await;
+    }
+}
+
+/// [`serve`] for a session carried from another node ([`crate::cluster`]): the same rules,
+/// but the connection is counted on the node that holds the WebSocket, not here.
+pub async fn serve_carried<S>(
+    mut socket: S,
+    rooms: Rooms,
+    config: &Config,
+    counters: &Arc<Counters>,
+) where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin,
+{
     if let Some(closing) = session(&mut socket, rooms, config).await {
         counters.closed(closing.code);
         close(&mut socket, closing).await;

@@ -31,20 +31,19 @@
 //! when either side closes it, or when its peer leaves the room and the [`Link`] is dropped.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use str0m::net::Protocol;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
+use crate::counters::{Counters, Gauge, TcpStats};
+use crate::input::{Datagram, Link, RoomInput, RouteRequest};
 use crate::limits::{AddressLimits, AddressPermit, Cap};
-use crate::metrics::{Counters, Gauge};
-use crate::room::RoomInput;
-use crate::udp::{stun_username_target, Datagram, RouteRequest};
+use crate::udp::stun_username_target;
 
 /// Largest packet accepted from a connection, the same as the UDP router's receive buffer:
 /// WebRTC keeps packets under the path MTU over TCP too.
@@ -55,8 +54,6 @@ pub const MAX_UNCLAIMED: usize = 256;
 pub const FIRST_PACKET_TIMEOUT: Duration = Duration::from_secs(10);
 /// Packets queued toward one connection before more are dropped.
 pub const OUTGOING: usize = 128;
-/// Most TCP connections one peer keeps (a browser opens one per local interface it tries).
-pub const MAX_LINKS_PER_PEER: usize = 4;
 /// Largest write gathered from queued packets.
 const WRITE_BATCH: usize = 16 * 1024;
 
@@ -79,62 +76,6 @@ pub enum TcpError {
     /// The socket failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
-}
-
-/// Counts for operators (`/metrics`) and tests. Open connections are a [`Gauge`].
-#[derive(Debug, Default)]
-pub struct TcpStats {
-    /// Connections accepted.
-    pub accepted: AtomicU64,
-    /// Connections closed before they named a participant (or over [`MAX_UNCLAIMED`]).
-    pub refused: AtomicU64,
-    /// Packets read and handed to a room.
-    pub received: AtomicU64,
-    /// Their bytes.
-    pub received_bytes: AtomicU64,
-    /// Packets written.
-    pub sent: AtomicU64,
-    /// Their bytes (without framing).
-    pub sent_bytes: AtomicU64,
-    /// Packets dropped: the connection's queue was full.
-    pub unsent: AtomicU64,
-}
-
-/// Where a room sends one peer's packets back over one TCP connection. Dropping it ends the
-/// connection.
-#[derive(Debug)]
-pub struct Link {
-    /// The relay ufrag the connection's first packet named.
-    pub ufrag: String,
-    /// The connection's remote address: str0m's `Transmit::destination` for it.
-    pub remote: SocketAddr,
-    packets: mpsc::Sender<Vec<u8>>,
-    stats: Arc<TcpStats>,
-}
-
-/// The connection behind a [`Link`] has ended.
-#[derive(Debug, thiserror::Error)]
-#[error("the TCP connection has ended")]
-pub struct LinkClosed;
-
-impl Link {
-    /// Queues `packet` for the connection. A full queue drops it, as a full UDP socket would;
-    /// an ended connection is an error, and the link should be forgotten.
-    pub fn send(&self, packet: Vec<u8>) -> Result<(), LinkClosed> {
-        if packet.len() > usize::from(u16::MAX) {
-            // Cannot be framed; str0m never makes one (packets stay under the MTU).
-            self.stats.unsent.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
-        }
-        match self.packets.try_send(packet) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
-                self.stats.unsent.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(TrySendError::Closed(_)) => Err(LinkClosed),
-        }
-    }
 }
 
 /// What every connection needs from the relay.
@@ -251,12 +192,7 @@ async fn claim<R: AsyncRead + Unpin>(
         .map_err(|_| TcpError::RoomGone)?
         .ok_or(TcpError::Unclaimed)?;
     let (packets, outgoing) = mpsc::channel(OUTGOING);
-    let link = Link {
-        ufrag,
-        remote,
-        packets,
-        stats: ctx.stats.clone(),
-    };
+    let link = Link::new(ufrag, remote, packets, ctx.stats.clone());
     room.send(RoomInput::Link(link))
         .await
         .map_err(|_| TcpError::RoomGone)?;
@@ -369,12 +305,12 @@ mod tests {
     async fn a_full_queue_drops_and_counts_and_a_closed_one_says_so() {
         let stats = Arc::new(TcpStats::default());
         let (packets, mut outgoing) = mpsc::channel(1);
-        let link = Link {
-            ufrag: "u".into(),
-            remote: "127.0.0.1:1".parse().unwrap(),
+        let link = Link::new(
+            "u".into(),
+            "127.0.0.1:1".parse().unwrap(),
             packets,
-            stats: stats.clone(),
-        };
+            stats.clone(),
+        );
         link.send(vec![1]).unwrap();
         link.send(vec![2]).unwrap();
         assert_eq!(stats.unsent.load(Ordering::Relaxed), 1);

@@ -19,67 +19,16 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use str0m::net::Protocol;
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use crate::room::RoomInput;
-
-/// A packet for a room: a UDP datagram, or one framed packet of an ICE-TCP connection.
-#[derive(Debug)]
-pub struct Datagram {
-    /// When it arrived.
-    pub at: Instant,
-    /// How: [`Protocol::Udp`] or [`Protocol::Tcp`].
-    pub proto: Protocol,
-    /// Who sent it.
-    pub source: SocketAddr,
-    /// The address it was sent to, as advertised in our ICE candidate.
-    pub destination: SocketAddr,
-    /// The bytes.
-    pub contents: Vec<u8>,
-}
-
-/// Requests to the routing table: changes from rooms, look-ups from TCP connections.
-#[derive(Debug)]
-pub enum RouteRequest {
-    /// Datagrams for this relay ufrag go to this room.
-    Register {
-        /// The relay side's ICE ufrag of one peer.
-        ufrag: String,
-        /// The room's input.
-        room: mpsc::Sender<RoomInput>,
-    },
-    /// The peer left: forget its ufrag and the addresses bound to it.
-    Unregister {
-        /// As registered.
-        ufrag: String,
-    },
-    /// Which room owns this relay ufrag, if any (a TCP connection's first packet names it).
-    Find {
-        /// The relay side's ICE ufrag from the packet's STUN USERNAME.
-        ufrag: String,
-        /// The room's input, or `None`.
-        reply: oneshot::Sender<Option<mpsc::Sender<RoomInput>>>,
-    },
-}
-
-/// Counts for operators (`/metrics`) and tests.
-#[derive(Debug, Default)]
-pub struct UdpStats {
-    /// Datagrams routed to a room.
-    pub routed: AtomicU64,
-    /// Their bytes.
-    pub routed_bytes: AtomicU64,
-    /// Datagrams nobody claimed.
-    pub unrouted: AtomicU64,
-    /// Datagrams dropped because a room's queue was full.
-    pub congested: AtomicU64,
-}
+use crate::counters::UdpStats;
+use crate::input::{Datagram, RoomInput, RouteRequest};
 
 /// Routes datagrams from `socket`, and answers `requests`, until the request channel closes; `candidate` is the address
 /// advertised for the socket in ICE candidates.

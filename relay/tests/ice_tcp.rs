@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use veilig_protocol::ServerMessage;
 use veilig_relay::config::TcpListen;
-use veilig_relay::metrics::Gauge;
+use veilig_relay::counters::Gauge;
 use veilig_relay::tcp::frame;
 use veilig_relay::Relay;
 

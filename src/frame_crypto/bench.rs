@@ -250,12 +250,8 @@ pub async fn crossover() -> Option<usize> {
 }
 
 /// Whether both engines give the same bytes for VP8 frames of `sizes` bytes, and each opens
-/// the other's output.
-pub async fn engines_agree(sizes: &[usize]) -> Result<bool, JsValue> {
-    let engines = Engines::new(0x24).await?;
-    agree(&engines, sizes).await
-}
-
+/// the other's output: the benchmark's own sanity check before timing (the tests check the
+/// real pipeline on every codec rule, `crosscheck`).
 async fn agree(engines: &Engines, sizes: &[usize]) -> Result<bool, JsValue> {
     let suite = CipherSuite::default();
     let mut in_wasm = FrameEncryptor::new(suite, &engines.base, KID);

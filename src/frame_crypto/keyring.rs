@@ -389,29 +389,35 @@ impl Keyring {
         self.requested.remove(&id);
     }
 
+    /// Transform `id`'s counters with the decryptor's for it merged in.
+    pub fn transform_stats(&self, id: u32) -> TransformStats {
+        let mut stats = self.stats.get(&id).map(|s| s.1).unwrap_or_default();
+        let source = match (&self.decryptor, &self.epochs) {
+            (Some(decryptor), _) => Some(decryptor.stats(SourceId(u64::from(id)))),
+            (None, Some(epochs)) => Some(epochs.stats(SourceId(u64::from(id)))),
+            (None, None) => None,
+        };
+        if let Some(source) = source {
+            stats.decrypted = source.decrypted;
+            stats.bad_tag = source.bad_tag;
+            stats.replay = source.replay;
+            stats.unknown_format += source.unknown_format;
+            stats.kid_collision = source.kid_collision;
+            stats.retired = source.retired;
+            stats.over_limit = source.over_limit;
+            stats.unannounced = source.unannounced;
+        }
+        stats
+    }
+
     /// Every transform's counters, the decryptor's merged in, as the page's `stats` message.
     pub fn report(&self) -> JsValue {
         let transforms = js_sys::Array::new();
         let mut ids: Vec<&u32> = self.stats.keys().collect();
         ids.sort();
         for id in ids {
-            let (direction, mut stats) = self.stats[id];
-            let source = match (&self.decryptor, &self.epochs) {
-                (Some(decryptor), _) => Some(decryptor.stats(SourceId(u64::from(*id)))),
-                (None, Some(epochs)) => Some(epochs.stats(SourceId(u64::from(*id)))),
-                (None, None) => None,
-            };
-            if let Some(source) = source {
-                stats.decrypted = source.decrypted;
-                stats.bad_tag = source.bad_tag;
-                stats.replay = source.replay;
-                stats.unknown_format += source.unknown_format;
-                stats.kid_collision = source.kid_collision;
-                stats.retired = source.retired;
-                stats.over_limit = source.over_limit;
-                stats.unannounced = source.unannounced;
-            }
-            transforms.push(&stats.to_js(*id, direction));
+            let direction = self.stats[id].0;
+            transforms.push(&self.transform_stats(*id).to_js(*id, direction));
         }
         let message = super::messages::message("stats");
         let _ = js_sys::Reflect::set(&message, &"transforms".into(), &transforms);

@@ -40,6 +40,8 @@ use veilig_relay::Relay;
 
 pub use tokio_tungstenite;
 
+pub mod janus;
+
 /// Generous: these machines are small and often busy.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -372,7 +374,16 @@ type Incoming = mpsc::UnboundedSender<(Vec<u8>, SocketAddr)>;
 impl Media {
     /// A UDP socket and a host candidate for it; received datagrams go to `incoming`.
     async fn udp(rtc: &mut Rtc, incoming: Incoming) -> (Media, SocketAddr) {
-        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        Self::udp_at(rtc, std::net::Ipv4Addr::LOCALHOST.into(), incoming).await
+    }
+
+    /// [`Media::udp`] on address `ip` of this host.
+    async fn udp_at(
+        rtc: &mut Rtc,
+        ip: std::net::IpAddr,
+        incoming: Incoming,
+    ) -> (Media, SocketAddr) {
+        let socket = Arc::new(UdpSocket::bind((ip, 0)).await.unwrap());
         let local = socket.local_addr().unwrap();
         rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
         let reader = socket.clone();

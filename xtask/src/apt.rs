@@ -17,15 +17,17 @@ use std::thread::{self, JoinHandle};
 use crate::error::Error;
 use crate::exec::{self, describe, probe};
 
-/// Debian packages for the browser tests: the browsers, `nft` (`tests/network.rs` firewalls
-/// its network namespace) and coturn (`tests/network.rs` runs a call through its
-/// `turnserver`, started by the test itself: the package's own service stays off).
-const PACKAGES: [&str; 5] = [
+/// Debian packages for the tests: the browsers, `nft` (`tests/network.rs` firewalls
+/// its network namespace), coturn (`tests/network.rs` runs a call through its
+/// `turnserver`, started by the test itself: the package's own service stays off) and
+/// nats-server (`relay/tests/cluster.rs` starts its own, with JetStream).
+const PACKAGES: [&str; 6] = [
     "chromium",
     "chromium-driver",
     "firefox-esr",
     "nftables",
     "coturn",
+    "nats-server",
 ];
 
 /// The browsers, present or being installed.
@@ -95,7 +97,7 @@ pub fn start(root: &Path) -> Result<BrowserInstall, Error> {
 
 impl BrowserInstall {
     /// Waits for the install, if one is running, and reports how it went.
-    pub fn wait(mut self) -> Result<(), Error> {
+    pub fn wait(&mut self) -> Result<(), Error> {
         let Some(worker) = self.worker.take() else {
             return Ok(());
         };

@@ -17,43 +17,114 @@ use crate::tools;
 pub fn run_browser(root: &Path) -> Result<(), Error> {
     let with_drivers = browsers_and_build(root)?;
 
-    let s = step("Frame-crypto benchmark in headless Chromium and Firefox");
-    run(&mut with_drivers(&[
-        "run",
-        "--quiet",
-        "-p",
-        "veilig",
-        "--example",
-        "browser_bench",
-    ]))?;
-    s.done();
+    timed(
+        "Frame-crypto benchmark in headless Chromium and Firefox",
+        with_drivers(&[
+            "run",
+            "--quiet",
+            "-p",
+            "veilig",
+            "--example",
+            "browser_bench",
+        ]),
+    )?;
 
-    let s = step("Time from invite link to the first remote frame (headless Chromium, real relay)");
-    run(&mut with_drivers(&[
-        "test",
-        "-p",
-        "veilig",
-        "--test",
-        "first_frame",
-        "--",
-        "--ignored",
-        "--nocapture",
-    ]))?;
-    s.done();
+    timed(
+        "Time from invite link to the first remote frame (headless Chromium, real relay)",
+        with_drivers(&[
+            "test",
+            "-p",
+            "veilig",
+            "--test",
+            "first_frame",
+            "--",
+            "--ignored",
+            "--nocapture",
+            "bench_time_to_first_remote_frame",
+        ]),
+    )?;
 
-    let s =
-        step("Decoded frame rate, clean vs 100 ms and 2 % loss each way (Chromium and Firefox)");
-    run(&mut with_drivers(&[
-        "test",
-        "-p",
-        "veilig",
-        "--test",
-        "network",
-        "--",
-        "--ignored",
-        "--nocapture",
-        "bench_",
-    ]))?;
+    timed(
+        "Decoded frame rate, clean vs 100 ms and 2 % loss each way (Chromium and Firefox)",
+        with_drivers(&[
+            "test",
+            "-p",
+            "veilig",
+            "--test",
+            "network",
+            "--",
+            "--ignored",
+            "--nocapture",
+            "bench_",
+        ]),
+    )?;
+    Ok(())
+}
+
+/// `cargo xtask bench-peers`: Veilig measured against the systems users know, side by side in
+/// one run: frame encryption against LiveKit's E2EE worker (`examples/peers_frames.rs`), the
+/// time to the first remote frame against the floor, a plain WebRTC call
+/// (`tests/first_frame.rs`), and the relay against Janus (`relay/benches/janus.rs`). Installs
+/// `livekit-client` from npm into `bench/peers/` (its lockfile pins the version), a dev
+/// dependency of the benchmark alone, and Debian's `janus` if it is missing.
+pub fn run_peers(root: &Path) -> Result<(), Error> {
+    let with_drivers = browsers_and_build(root)?;
+
+    if exec::find("npm").is_none() {
+        return Err(Error::Tool(
+            "npm is not on PATH: install Node.js and npm (e.g. `apt-get install npm`)".into(),
+        ));
+    }
+    let mut npm = Command::new("npm");
+    npm.args(["ci", "--no-audit", "--no-fund", "--prefix"])
+        .arg(root.join("bench/peers"));
+    timed(
+        "livekit-client from npm (bench/peers/package-lock.json)",
+        npm,
+    )?;
+
+    timed(
+        "Frame encryption: Veilig's worker against LiveKit's (Chromium and Firefox)",
+        with_drivers(&[
+            "run",
+            "--quiet",
+            "-p",
+            "veilig",
+            "--example",
+            "peers_frames",
+        ]),
+    )?;
+
+    timed(
+        "The join against the floor: first remote frame, Veilig and a plain call",
+        with_drivers(&[
+            "test",
+            "-p",
+            "veilig",
+            "--test",
+            "first_frame",
+            "--",
+            "--ignored",
+            "--nocapture",
+            "bench_join_against_the_floor",
+        ]),
+    )?;
+
+    if exec::find("janus").is_none() {
+        run(Command::new("apt-get").args(["install", "-y", "--no-install-recommends", "janus"]))?;
+    }
+    let mut bench = exec::cargo();
+    bench.args(["bench", "-p", "veilig-relay", "--bench", "janus"]);
+    timed(
+        "The relay against Janus (Debian's janus, VideoRoom), the same native clients",
+        bench,
+    )
+}
+
+/// Runs `command` as one announced, timed step.
+fn timed(title: &str, mut command: Command) -> Result<(), Error> {
+    let s = step(title);
+    run(&mut command)?;
     s.done();
     Ok(())
 }
@@ -64,7 +135,7 @@ pub fn run_browser(root: &Path) -> Result<(), Error> {
 pub fn browsers_and_build(root: &Path) -> Result<impl Fn(&[&str]) -> Command, Error> {
     let s = step("Tools: wasm32 target, trunk, wasm-bindgen-cli, wasm-opt, browsers");
     tools::rust_toolchain()?;
-    let browsers = apt::start(root)?;
+    let mut browsers = apt::start(root)?;
     tools::trunk()?;
     tools::wasm_bindgen(root)?;
     tools::wasm_opt(root)?;

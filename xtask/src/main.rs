@@ -6,8 +6,12 @@
 //! - `cargo xtask test`: installs what is missing for that too, plus the browsers and their
 //!   WebDriver servers, then runs every check, failing fast on the first that fails.
 //! - `cargo xtask bench-browser`: the in-browser frame-crypto benchmark (not a check).
+//! - `cargo xtask bench-peers`: Veilig against LiveKit's E2EE worker, the floor of a plain
+//!   WebRTC call, and Janus (not a check).
 //! - `cargo xtask soak-proofs [N]`: the three-browser proof and the relay-restart test, N runs
 //!   each (not a check; see `soak.rs`).
+//! - `cargo xtask soak-cluster [SECONDS]`: three relay nodes on nats-server, rooms joined and
+//!   left at random, memory and file descriptors at start and end (not a check).
 //! - `cargo xtask build`: the release build of the app alone, as `serve` and `test` make it.
 //! - `cargo xtask hashes [DIR]`: the SHA-256 of every file of the build (`dist/`), to compare
 //!   with what a relay serves at `/.well-known/veilig-dist.txt` (see `dist.rs`).
@@ -27,6 +31,7 @@ mod prebuild;
 mod serve;
 mod sha256;
 mod soak;
+mod soak_cluster;
 mod test;
 mod tools;
 
@@ -49,6 +54,12 @@ Commands:
   bench-browser     the frame-crypto benchmark page in headless Chromium and Firefox
                     (wasm AES-GCM against WebCrypto), the time to the first remote
                     frame, and the decoded frame rate clean vs lossy; not part of `test`
+  soak-cluster [S]  three relay nodes on nats-server, native guests joining and leaving
+                    small rooms at random for S seconds (default 600); not part of `test`
+  bench-peers       Veilig against the peers: frame encryption against LiveKit's E2EE
+                    worker (Chromium and Firefox), the first remote frame against a plain
+                    WebRTC call, and the relay against Janus; installs livekit-client (npm)
+                    and janus (apt); not part of `test`
   hashes [DIR]      the SHA-256 of every file of the build in DIR (default dist/), as
                     sha256sum prints it: compare with /.well-known/veilig-dist.txt
   integrity         (Trunk's post-build hook) write the build's integrity values into
@@ -61,7 +72,9 @@ enum Command {
     Build,
     Test,
     BenchBrowser,
+    BenchPeers,
     SoakProofs { runs: u32 },
+    SoakCluster { seconds: u64 },
     Hashes { dir: Option<PathBuf> },
     Integrity,
     Help,
@@ -85,7 +98,9 @@ fn main() -> ExitCode {
             Command::Build => serve::build(&root),
             Command::Test => test::run_all(&root),
             Command::BenchBrowser => bench::run_browser(&root),
+            Command::BenchPeers => bench::run_peers(&root),
             Command::SoakProofs { runs } => soak::run(&root, runs),
+            Command::SoakCluster { seconds } => soak_cluster::run(&root, seconds),
             Command::Hashes { dir } => {
                 dist::print(&dir.map_or_else(|| root.join("dist"), |dir| cwd.join(dir)))
             }
@@ -108,6 +123,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// `arg` as a count of `what` (1 or more), or `default` when absent.
+fn positive<T: std::str::FromStr + PartialOrd + From<u8>>(
+    arg: Option<&str>,
+    default: T,
+    what: &str,
+) -> Result<T, Error> {
+    match arg {
+        None => Ok(default),
+        Some(n) => n
+            .parse()
+            .ok()
+            .filter(|n| *n >= T::from(1))
+            .ok_or_else(|| Error::Usage(format!("`{n}` is not a number of {what} (1 or more)"))),
+    }
+}
+
 fn parse(args: &[String]) -> Result<Command, Error> {
     let mut args = args.iter().map(String::as_str);
     let command = match args.next() {
@@ -115,16 +146,14 @@ fn parse(args: &[String]) -> Result<Command, Error> {
         Some("test") => Command::Test,
         Some("build") => Command::Build,
         Some("bench-browser") => Command::BenchBrowser,
+        Some("bench-peers") => Command::BenchPeers,
         Some("integrity") => Command::Integrity,
-        Some("soak-proofs") => {
-            let runs = match args.next() {
-                None => soak::DEFAULT_RUNS,
-                Some(n) => n.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                    Error::Usage(format!("`{n}` is not a number of runs (1 or more)"))
-                })?,
-            };
-            Command::SoakProofs { runs }
-        }
+        Some("soak-proofs") => Command::SoakProofs {
+            runs: positive(args.next(), soak::DEFAULT_RUNS, "runs")?,
+        },
+        Some("soak-cluster") => Command::SoakCluster {
+            seconds: positive(args.next(), soak_cluster::DEFAULT_SECONDS, "seconds")?,
+        },
         Some("hashes") => {
             let dir = args.next().map(PathBuf::from);
             if let Some(extra) = args.next() {

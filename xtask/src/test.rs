@@ -42,7 +42,7 @@ pub fn run_all(root: &Path) -> Result<(), Error> {
     let s = step("Rust toolchain: rustfmt, clippy, wasm32 target; browsers");
     tools::rust_toolchain()?;
     // Started now, needed only at the browser steps: the download overlaps the compiles.
-    let browsers = apt::start(root)?;
+    let mut browsers = apt::start(root)?;
     // Likewise the cargo-installed tools, compiled in idle CPU time (see prebuild.rs).
     let mut prebuild = prebuild::start(root, tools::missing_cargo_tools(root)?)?;
     timings.push(s.done());
@@ -64,6 +64,9 @@ pub fn run_all(root: &Path) -> Result<(), Error> {
     timings.push(s.done());
 
     let s = step("Native tests (whole workspace)");
+    // The relay's cluster tests start nats-server: the packages must be in by now (the
+    // download has had both clippy runs to finish).
+    browsers.wait()?;
     run(&mut cargo("test --workspace"))?;
     timings.push(s.done());
 

@@ -43,16 +43,17 @@ use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
 use str0m::net::{Receive, TcpType};
 use str0m::{Candidate, IceCreds, Input, Rtc};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use veilig_protocol::{ErrorCode, ParticipantId, RoomId, ServerMessage, Source, PROTOCOL_VERSION};
 
+use crate::counters::{Counters, Gauge};
+use crate::directory::Directory;
 use crate::gaps::{Frame, Gaps};
-use crate::metrics::{Counters, Gauge};
-use crate::rooms::{RoomTag, Rooms};
+use crate::input::RoomInput;
+use crate::input::{Datagram, Link, RouteRequest, MAX_LINKS_PER_PEER};
+use crate::tag::RoomTag;
 use crate::tap::Tap;
-use crate::tcp::{Link, MAX_LINKS_PER_PEER};
 use crate::turn::TurnIssuer;
-use crate::udp::{Datagram, RouteRequest};
 
 mod handshake;
 mod peer;
@@ -69,61 +70,6 @@ const CONNECT_DEADLINE: Duration = Duration::from_secs(30);
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(300);
 /// Longest the room sleeps without checking deadlines.
 const MAX_SLEEP: Duration = Duration::from_millis(500);
-
-/// What a room task receives.
-#[derive(Debug)]
-pub enum RoomInput {
-    /// A signaling connection wants in.
-    Join {
-        /// Where the room sends this participant's messages.
-        signal: mpsc::Sender<ServerMessage>,
-        /// The new participant's id, or why not.
-        reply: oneshot::Sender<Result<ParticipantId, ErrorCode>>,
-    },
-    /// The answer to the participant's outstanding offer.
-    Answer {
-        /// Who.
-        participant: ParticipantId,
-        /// SDP answer.
-        sdp: String,
-    },
-    /// An opaque blob to pass on.
-    Blob {
-        /// Sender.
-        from: ParticipantId,
-        /// One recipient, or everyone else.
-        to: Option<ParticipantId>,
-        /// As received.
-        data: String,
-    },
-    /// An MLS handshake message to deliver (see [`handshake`]).
-    Handshake {
-        /// Sender.
-        from: ParticipantId,
-        /// What.
-        message: Handshake,
-    },
-    /// The participant left or its connection closed.
-    Leave {
-        /// Who.
-        participant: ParticipantId,
-    },
-    /// A datagram, or a packet from a TCP connection, for one of the room's peers.
-    Datagram(Datagram),
-    /// A TCP connection whose first packet named a peer of this room; its packets follow.
-    Link(Link),
-    /// The relay is shutting down.
-    Shutdown,
-    /// Test-only: lie to the participants (see [`crate::hostile`]); replies with how many
-    /// victims were sent the lie.
-    #[cfg(feature = "hostile")]
-    Attack {
-        /// The lie.
-        attack: crate::hostile::Attack,
-        /// How many victims, or why not now.
-        reply: oneshot::Sender<Result<usize, crate::hostile::NotNow>>,
-    },
-}
 
 /// What every room needs from the relay.
 #[derive(Clone, Debug)]
@@ -152,7 +98,7 @@ pub struct Room {
     /// What logs say instead of the id.
     tag: RoomTag,
     ctx: RoomContext,
-    rooms: Rooms,
+    directory: Directory,
     inbox: mpsc::Sender<RoomInput>,
     peers: Vec<Peer>,
     gaps: Gaps,
@@ -165,12 +111,17 @@ pub struct Room {
 
 impl Room {
     /// A room; `inbox` is the sending side of the channel [`Room::run`] will read.
-    pub fn new(id: RoomId, ctx: RoomContext, rooms: Rooms, inbox: mpsc::Sender<RoomInput>) -> Self {
+    pub fn new(
+        id: RoomId,
+        ctx: RoomContext,
+        directory: Directory,
+        inbox: mpsc::Sender<RoomInput>,
+    ) -> Self {
         Room {
             tag: RoomTag::of(&id),
             id,
             ctx,
-            rooms,
+            directory,
             inbox,
             peers: Vec::new(),
             gaps: Gaps::default(),
@@ -197,7 +148,7 @@ impl Room {
             }
             self.drive(Instant::now());
             self.remove_dead().await;
-            if self.peers.is_empty() && self.rooms.close_if_idle(&self.id, &inputs) {
+            if self.peers.is_empty() && self.directory.close_if_idle(&self.id, &inputs) {
                 break;
             }
         }

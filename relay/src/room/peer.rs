@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use veilig_protocol::{ErrorCode, MediaLine, ParticipantId, ServerMessage, Source};
 
 use super::{RoomContext, KEYFRAME_INTERVAL};
-use crate::metrics::Held;
-use crate::tcp::Link;
+use crate::counters::Held;
+use crate::input::Link;
 
 /// One upstream slot of a participant: a line it sends on.
 #[derive(Clone, Copy, Debug)]

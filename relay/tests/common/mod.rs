@@ -4,6 +4,8 @@
 //! certificates and clients that trust only them.
 #![allow(dead_code, unused_imports)]
 
+pub mod nats;
+pub mod node;
 pub mod tls;
 
 use std::net::SocketAddr;
