@@ -52,13 +52,26 @@ async function start(here, integrity) {
   let module;
   if (integrity) {
     const checked = await fetch(glue, { integrity: valueFor(integrity, glue) });
-    const source = URL.createObjectURL(
-      new Blob([await checked.text()], { type: "text/javascript" }),
-    );
+    // The glue imports wasm-bindgen's snippets (mls-rs-core's `Date.now()`) by relative paths,
+    // which mean nothing in a blob: module: each is fetched with its own integrity value and
+    // imported from its checked bytes too.
+    const blobs = [];
+    let text = await checked.text();
+    for (const path of new Set(text.match(/(?<=from ")\.\/snippets\/[^"]+\.js(?=")/g) ?? [])) {
+      const url = new URL(path, glue);
+      const snippet = await fetch(url, { integrity: valueFor(integrity, url) });
+      const blob = URL.createObjectURL(
+        new Blob([await snippet.text()], { type: "text/javascript" }),
+      );
+      blobs.push(blob);
+      text = text.split(`from "${path}"`).join(`from "${blob}"`);
+    }
+    const source = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
+    blobs.push(source);
     try {
       module = await import(source);
     } finally {
-      URL.revokeObjectURL(source);
+      blobs.forEach((blob) => URL.revokeObjectURL(blob));
     }
     await module.default({ module_or_path: fetch(wasm, { integrity: valueFor(integrity, wasm) }) });
   } else {

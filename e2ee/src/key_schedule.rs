@@ -260,6 +260,11 @@ pub const MLS_PSK_LEN: usize = 32;
 pub const MLS_PSK_ID: &[u8] = b"veilig/1 link";
 
 impl MlsPsk {
+    /// The PSK from its bytes, as the page hands it to its own frame-crypto worker.
+    pub fn from_bytes(bytes: [u8; MLS_PSK_LEN]) -> Self {
+        MlsPsk(Zeroizing::new(bytes))
+    }
+
     /// The raw bytes: secret, handle with care.
     pub fn as_bytes(&self) -> &[u8; MLS_PSK_LEN] {
         &self.0

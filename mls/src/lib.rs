@@ -9,10 +9,14 @@
 //!        │                                                  ├─► FrameDecryptor (the others')
 //!                                                           └─► SafetyCode (epoch authenticator)
 //! ```
+//! - [`driver`]: who commits what and when (designated committer, takeover, lost Welcome,
+//!   rejoin after a missed commit), sans-IO, for the worker and the native test participants.
 //! - [`participant`]: the group and its handshake steps.
 //! - [`rules`]: the rule every member applies to received commits (the link's PSK on adds).
 //! - [`epoch`]: one epoch's frame keys and safety code.
 //! - [`kid`]: RFC 9605 §5.2 KIDs (epoch, sender leaf, context).
+//! - [`keyring`]: the live epochs (current, and the previous one for a short overlap), frames
+//!   routed to their epoch by the KID.
 //!
 //! This crate does no IO: the app carries handshake messages through the relay. It has no web-sys
 //! and tests natively. Who commits, and how races, lost messages and relay restarts resolve, is
@@ -23,13 +27,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod driver;
 pub mod epoch;
+pub mod keyring;
 pub mod kid;
 pub mod participant;
 pub mod rules;
 
 pub use epoch::{EpochKeys, Sender};
-pub use participant::{Newcomer, Outgoing, Participant, Processed};
+pub use participant::{
+    key_package_identity, message_epoch, Newcomer, Outgoing, Participant, Processed,
+};
 pub use rules::Refused;
 
 /// What can go wrong.
@@ -45,6 +53,9 @@ pub enum Error {
     /// A Welcome into a group not bound to our link (its link tag does not match).
     #[error("this Welcome is not from the link's meeting")]
     NotTheLinksGroup,
+    /// Bytes that are not a key package where one was expected.
+    #[error("not a key package")]
+    NotAKeyPackage,
     /// A handshake message that is not a commit where a commit was expected.
     #[error("not a commit")]
     NotACommit,
@@ -54,6 +65,9 @@ pub enum Error {
     /// A stream context used before in this epoch (its counter would repeat).
     #[error("context {0} is already in use this epoch")]
     ContextInUse(u64),
+    /// No epoch keys: not joined yet, or removed.
+    #[error("no epoch keys")]
+    NoEpoch,
     /// A stream context too large for the KID.
     #[error("context {0} does not fit in a KID")]
     ContextTooLarge(u64),

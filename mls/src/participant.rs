@@ -18,11 +18,14 @@ use mls_rs::client_builder::{
     BaseConfig, IntoConfigOutput, WithCryptoProvider, WithIdentityProvider, WithMlsRules,
 };
 use mls_rs::error::MlsError;
+use mls_rs::extension::ExtensionType;
 use mls_rs::group::{CommitEffect, ReceivedMessage};
 use mls_rs::identity::basic::{BasicCredential, BasicIdentityProvider};
 use mls_rs::identity::SigningIdentity;
 use mls_rs::psk::{ExternalPskId, PreSharedKey};
-use mls_rs::{CipherSuite, CipherSuiteProvider, Client, CryptoProvider, ExtensionList, MlsMessage};
+use mls_rs::{
+    CipherSuite, CipherSuiteProvider, Client, CryptoProvider, Extension, ExtensionList, MlsMessage,
+};
 use mls_rs_crypto_rustcrypto::RustCryptoProvider;
 use veilig_e2ee::{MlsPsk, SafetyCode, MLS_PSK_ID};
 
@@ -54,6 +57,7 @@ fn client(psk: &MlsPsk) -> Result<Client<Config>, Error> {
         .crypto_provider(crypto)
         .identity_provider(BasicIdentityProvider)
         .mls_rules(LinkRules)
+        .extension_type(LABEL_EXTENSION)
         .signing_identity(SigningIdentity::new(credential, public), secret, MLS_SUITE)
         .psk(
             ExternalPskId::new(MLS_PSK_ID.to_vec()),
@@ -81,6 +85,19 @@ pub enum Processed {
     Removed,
 }
 
+/// A private-use leaf extension holding the relay's label for the member (its participant id in
+/// the room): not a name or device, just what the relay calls this connection, so members can
+/// act on the relay's `left` notices. As unauthenticated as the notices themselves.
+pub const LABEL_EXTENSION: ExtensionType = ExtensionType::new(0xF7E1);
+
+fn label_extensions(label: &[u8]) -> ExtensionList {
+    let mut list = ExtensionList::default();
+    if !label.is_empty() {
+        list.set(Extension::new(LABEL_EXTENSION, label.to_vec()));
+    }
+    list
+}
+
 /// The label of the link tag (see [`Participant::link_tag`]).
 pub const LINK_TAG_LABEL: &[u8] = b"veilig/1 link tag";
 
@@ -103,9 +120,15 @@ impl core::fmt::Debug for Newcomer {
 impl Newcomer {
     /// A newcomer holding the link (its PSK) and a key package for the members, as on the wire.
     pub fn new(psk: &MlsPsk) -> Result<(Self, Vec<u8>), Error> {
+        Self::labelled(psk, b"")
+    }
+
+    /// [`Newcomer::new`], its leaf carrying the relay's `label` for it (see
+    /// [`LABEL_EXTENSION`]).
+    pub fn labelled(psk: &MlsPsk, label: &[u8]) -> Result<(Self, Vec<u8>), Error> {
         let client = client(psk)?;
         let key_package = client
-            .generate_key_package_message(ExtensionList::default(), ExtensionList::default(), None)?
+            .generate_key_package_message(ExtensionList::default(), label_extensions(label), None)?
             .to_bytes()?;
         Ok((
             Newcomer {
@@ -120,12 +143,12 @@ impl Newcomer {
     /// needs the link's PSK when we hold another link, for a Welcome not made for our key
     /// package, and for a group not bound to our link: one whose link tag does not match (a
     /// relay's own group, which it could otherwise welcome us into).
-    pub fn join(self, welcome: &[u8], link_tag: &[u8]) -> Result<Participant, Error> {
+    pub fn join(&self, welcome: &[u8], link_tag: &[u8]) -> Result<Participant, Error> {
         let welcome = MlsMessage::from_bytes(welcome)?;
         let (group, _) = self.client.join_group(None, &welcome, None)?;
         let participant = Participant {
             group,
-            psk: self.psk,
+            psk: self.psk.clone(),
         };
         if participant.link_tag()?.as_slice() != link_tag {
             return Err(Error::NotTheLinksGroup);
@@ -152,8 +175,13 @@ impl core::fmt::Debug for Participant {
 impl Participant {
     /// The first participant: creates the meeting's group, alone in it at epoch 0.
     pub fn create(psk: &MlsPsk) -> Result<Self, Error> {
+        Self::create_labelled(psk, b"")
+    }
+
+    /// [`Participant::create`], our leaf carrying the relay's `label` for us.
+    pub fn create_labelled(psk: &MlsPsk, label: &[u8]) -> Result<Self, Error> {
         let group =
-            client(psk)?.create_group(ExtensionList::default(), ExtensionList::default(), None)?;
+            client(psk)?.create_group(ExtensionList::default(), label_extensions(label), None)?;
         Ok(Participant {
             group,
             psk: psk.clone(),
@@ -182,7 +210,19 @@ impl Participant {
     }
 
     fn commit_adds(&mut self, key_packages: &[&[u8]], with_psk: bool) -> Result<Outgoing, Error> {
+        self.build_commit(key_packages, &[], with_psk)
+    }
+
+    fn build_commit(
+        &mut self,
+        key_packages: &[&[u8]],
+        leaves: &[u32],
+        with_psk: bool,
+    ) -> Result<Outgoing, Error> {
         let mut builder = self.group.commit_builder();
+        for &leaf in leaves {
+            builder = builder.remove_member(leaf)?;
+        }
         for key_package in key_packages {
             builder = builder.add_member(MlsMessage::from_bytes(key_package)?)?;
         }
@@ -200,18 +240,65 @@ impl Participant {
         })
     }
 
+    /// One commit removing the members at `leaves` and adding the newcomers of `key_packages`
+    /// (with the link's PSK if it adds anyone): a lost Welcome or a rejoin replaces a leaf with a
+    /// fresh key package in one epoch. Pending like [`Participant::commit_add`].
+    pub fn commit_changes(
+        &mut self,
+        key_packages: &[&[u8]],
+        leaves: &[u32],
+    ) -> Result<Outgoing, Error> {
+        self.build_commit(key_packages, leaves, !key_packages.is_empty())
+    }
+
+    /// The link tag of the epoch our pending commit will start: what goes with its Welcome, sent
+    /// with the commit before the relay has ordered it (computed on a copy of the group).
+    pub fn pending_link_tag(&self) -> Result<[u8; LINK_TAG_LEN], Error> {
+        let mut next = Participant {
+            group: self.group.clone(),
+            psk: self.psk.clone(),
+        };
+        next.group.apply_pending_commit()?;
+        next.link_tag()
+    }
+
+    /// The leaves whose relay label is `label`.
+    pub fn leaves_labelled(&self, label: &[u8]) -> Vec<u32> {
+        self.group
+            .roster()
+            .members_iter()
+            .filter(|member| {
+                member
+                    .extensions
+                    .get(LABEL_EXTENSION)
+                    .is_some_and(|ext| ext.extension_data == label)
+            })
+            .map(|member| member.index)
+            .collect()
+    }
+
+    /// The signature key of the member at `leaf`.
+    pub fn identity_at(&self, leaf: u32) -> Option<Vec<u8>> {
+        self.group
+            .roster()
+            .members_iter()
+            .find(|member| member.index == leaf)
+            .map(|member| member.signing_identity.signature_key.to_vec())
+    }
+
+    /// The leaf of the member whose signature key is `identity`, if one is in the group.
+    pub fn leaf_of(&self, identity: &[u8]) -> Option<u32> {
+        self.group
+            .roster()
+            .members_iter()
+            .find(|member| member.signing_identity.signature_key.as_ref() == identity)
+            .map(|member| member.index)
+    }
+
     /// A commit removing the members at `leaves` (who left, or whom a member removes). Pending
     /// like [`Participant::commit_add`].
     pub fn commit_remove(&mut self, leaves: &[u32]) -> Result<Outgoing, Error> {
-        let mut builder = self.group.commit_builder();
-        for &leaf in leaves {
-            builder = builder.remove_member(leaf)?;
-        }
-        let output = builder.build()?;
-        Ok(Outgoing {
-            commit: output.commit_message.to_bytes()?,
-            welcome: None,
-        })
+        self.build_commit(&[], leaves, false)
     }
 
     /// What a client that ignores the link would commit: adds without the PSK. For the tests
@@ -299,4 +386,20 @@ pub(crate) fn from_mls(error: MlsError) -> Error {
         return Error::WelcomeWithoutLink;
     }
     Error::Mls(error)
+}
+
+/// The signature key a key package's leaf will show: how members tell which leaf a key package
+/// became.
+pub fn key_package_identity(key_package: &[u8]) -> Result<Vec<u8>, Error> {
+    let package = MlsMessage::from_bytes(key_package)?
+        .into_key_package()
+        .ok_or(Error::NotAKeyPackage)?;
+    Ok(package.signing_identity().signature_key.to_vec())
+}
+
+/// The epoch a handshake message (a commit) was made in, read without processing it.
+pub fn message_epoch(message: &[u8]) -> Result<u64, Error> {
+    MlsMessage::from_bytes(message)?
+        .epoch()
+        .ok_or(Error::NotACommit)
 }

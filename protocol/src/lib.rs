@@ -16,11 +16,22 @@
 //!   ◄────────────── joined / left / offer    as people and tracks come and go
 //!   ── blob {to?, data} ──────────────────►  ◄── blob {from, data}
 //!   ── ping ──────────────────────────────►  ◄── pong    (keeps the idle timeout away)
+//!   ── key_package {data} ────────────────►  ◄── key_package {from, data}   (to everyone else)
+//!   ── commit {commit, welcome?, link_tag?} ►  ◄── commit {seq, from, ...}  (to everyone, sender too)
 //!   ── leave ─────────────────────────────►  or just close the socket
 //! ```
 //! Every media line of an offer is described in `lines`: the browser's own upstream slots
 //! (`from: null`: microphone, camera, screen share — always present, so muting or starting a
 //! screen share needs no renegotiation) and one line per track forwarded from another participant.
+//!
+//! MLS (RFC 9420) handshake messages: the relay is the group's delivery service and nothing
+//! more. Key packages, commits, Welcomes and link tags are opaque bytes to it (base64 here); it
+//! forwards key packages to everyone else, and gives every commit the room's next sequence
+//! number ([`ServerMessage::Commit`]'s `seq`) and forwards it to everyone, its sender included,
+//! so all members see one order of commits and a committer learns where its own landed. The
+//! counter lives in the room's task and is gone with the room. A handshake message that breaks
+//! the grammar (not base64, empty, over [`MAX_HANDSHAKE_BYTES`], a Welcome without its link
+//! tag) closes that one connection with [`ErrorCode::BadMessage`] or [`ErrorCode::TooLarge`].
 //!
 //! After a relay restart or a lost connection the browser simply joins again with the same room
 //! id and a new peer connection; it gets a new participant id and everyone sees it leave and join.
@@ -48,6 +59,12 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 pub const MAX_SDP_BYTES: usize = 192 * 1024;
 /// Largest blob (base64 text) accepted from a browser: ample for a chat message or a name.
 pub const MAX_BLOB_BYTES: usize = 16 * 1024;
+/// Largest MLS handshake field (a key package, commit or Welcome, as base64 text). A Welcome
+/// with the ratchet tree of 25 members is about 5.5 KB of bytes (docs/mls.md); this leaves room
+/// for a larger meeting and stays well under [`MAX_MESSAGE_BYTES`] with all three fields.
+pub const MAX_HANDSHAKE_BYTES: usize = 64 * 1024;
+/// Longest link tag, as base64 text (32 bytes are 44 characters with padding).
+pub const MAX_LINK_TAG_BYTES: usize = 64;
 /// Longest room id.
 pub const MAX_ROOM_LEN: usize = 64;
 /// Longest participant id.
@@ -193,6 +210,24 @@ pub enum ClientMessage {
         /// Base64 (standard or URL-safe alphabet) of the ciphertext.
         data: String,
     },
+    /// An MLS key package for the room's group: asks its committer to add us (opaque to the
+    /// relay; forwarded to everyone else).
+    KeyPackage {
+        /// Base64 of the key package (MlsMessage) bytes.
+        data: String,
+    },
+    /// An MLS commit, with the Welcome and link tag for its newcomers if it adds any (opaque to
+    /// the relay; numbered and forwarded to everyone, the sender included).
+    Commit {
+        /// Base64 of the commit (MlsMessage) bytes.
+        commit: String,
+        /// Base64 of the Welcome, if the commit adds someone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        welcome: Option<String>,
+        /// Base64 of the link tag that goes with the Welcome (and only with one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link_tag: Option<String>,
+    },
     /// Keeps the connection from the idle timeout.
     Ping,
     /// Leave the room and close.
@@ -266,6 +301,29 @@ pub enum ServerMessage {
         from: ParticipantId,
         /// As sent.
         data: String,
+    },
+    /// Another participant's MLS key package, unchanged.
+    KeyPackage {
+        /// Who sent it (as the relay says: unauthenticated).
+        from: ParticipantId,
+        /// As sent.
+        data: String,
+    },
+    /// An MLS commit in the room's order, unchanged but for its number.
+    Commit {
+        /// The room's sequence number for this commit: 0, 1, 2, ... in the order the relay
+        /// received them, the same for every recipient.
+        seq: u64,
+        /// Who sent it (as the relay says: the commit's signature says who really did).
+        from: ParticipantId,
+        /// As sent.
+        commit: String,
+        /// As sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        welcome: Option<String>,
+        /// As sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link_tag: Option<String>,
     },
     /// Answer to [`ClientMessage::Ping`].
     Pong,
@@ -371,6 +429,15 @@ pub enum ProtocolError {
     /// Blob data that is not base64 text.
     #[error("blob is not base64")]
     BlobEncoding,
+    /// A handshake field over [`MAX_HANDSHAKE_BYTES`] (a link tag over [`MAX_LINK_TAG_BYTES`]).
+    #[error("MLS handshake message exceeds the limit")]
+    HandshakeTooLarge,
+    /// A handshake field that is empty or not base64 text.
+    #[error("MLS handshake message is not base64")]
+    HandshakeEncoding,
+    /// A Welcome without its link tag, or a link tag without a Welcome.
+    #[error("a Welcome goes with its link tag, and a link tag with a Welcome")]
+    WelcomeWithoutTag,
 }
 
 impl ProtocolError {
@@ -379,10 +446,28 @@ impl ProtocolError {
         match self {
             ProtocolError::MessageTooLarge(_)
             | ProtocolError::SdpTooLarge
-            | ProtocolError::BlobTooLarge => ErrorCode::TooLarge,
+            | ProtocolError::BlobTooLarge
+            | ProtocolError::HandshakeTooLarge => ErrorCode::TooLarge,
             _ => ErrorCode::BadMessage,
         }
     }
+}
+
+/// Non-empty base64 text, standard or URL-safe alphabet.
+fn is_base64(text: &str) -> bool {
+    let base64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=');
+    !text.is_empty() && text.bytes().all(base64)
+}
+
+/// An opaque MLS handshake field: base64, at most `limit` characters.
+fn handshake_field(text: &str, limit: usize) -> Result<(), ProtocolError> {
+    if text.len() > limit {
+        return Err(ProtocolError::HandshakeTooLarge);
+    }
+    if !is_base64(text) {
+        return Err(ProtocolError::HandshakeEncoding);
+    }
+    Ok(())
 }
 
 impl ClientMessage {
@@ -414,13 +499,26 @@ impl ClientMessage {
                 if data.len() > MAX_BLOB_BYTES {
                     return Err(ProtocolError::BlobTooLarge);
                 }
-                let base64 = |b: u8| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=')
-                };
-                if data.is_empty() || !data.bytes().all(base64) {
+                if !is_base64(data) {
                     return Err(ProtocolError::BlobEncoding);
                 }
                 Ok(())
+            }
+            ClientMessage::KeyPackage { data } => handshake_field(data, MAX_HANDSHAKE_BYTES),
+            ClientMessage::Commit {
+                commit,
+                welcome,
+                link_tag,
+            } => {
+                handshake_field(commit, MAX_HANDSHAKE_BYTES)?;
+                match (welcome, link_tag) {
+                    (Some(welcome), Some(tag)) => {
+                        handshake_field(welcome, MAX_HANDSHAKE_BYTES)?;
+                        handshake_field(tag, MAX_LINK_TAG_BYTES)
+                    }
+                    (None, None) => Ok(()),
+                    _ => Err(ProtocolError::WelcomeWithoutTag),
+                }
             }
             _ => Ok(()),
         }
@@ -448,199 +546,4 @@ impl ServerMessage {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ACCESS: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-
-    #[test]
-    fn client_messages_round_trip_in_documented_json() {
-        let join = ClientMessage::decode(&format!(
-            r#"{{"type":"join","version":1,"room":"weekly-sync","access":"{ACCESS}"}}"#
-        ))
-        .unwrap();
-        assert_eq!(
-            join,
-            ClientMessage::Join {
-                version: 1,
-                room: RoomId::new("weekly-sync").unwrap(),
-                access: RoomAccess::new(ACCESS).unwrap(),
-            }
-        );
-        assert!(!format!("{join:?}").contains(ACCESS));
-        let blob = ClientMessage::decode(r#"{"type":"blob","data":"AAEC+/=="}"#).unwrap();
-        assert_eq!(
-            blob,
-            ClientMessage::Blob {
-                to: None,
-                data: "AAEC+/==".into()
-            }
-        );
-        for message in [
-            join,
-            blob,
-            ClientMessage::Ping,
-            ClientMessage::Leave,
-            ClientMessage::Answer { sdp: "v=0".into() },
-        ] {
-            assert_eq!(ClientMessage::decode(&message.encode()), Ok(message));
-        }
-    }
-
-    #[test]
-    fn server_messages_round_trip() {
-        let offer = ServerMessage::Offer {
-            sdp: "v=0".into(),
-            lines: vec![MediaLine {
-                mid: "0".into(),
-                source: Source::Camera,
-                from: Some(ParticipantId::new("abc").unwrap()),
-            }],
-        };
-        assert_eq!(
-            offer.encode(),
-            r#"{"type":"offer","sdp":"v=0","lines":[{"mid":"0","source":"camera","from":"abc"}]}"#
-        );
-        assert_eq!(ServerMessage::decode(&offer.encode()), Ok(offer));
-        let error = ServerMessage::Error {
-            code: ErrorCode::RoomFull,
-            message: "full".into(),
-        };
-        assert_eq!(
-            error.encode(),
-            r#"{"type":"error","code":"room_full","message":"full"}"#
-        );
-    }
-
-    #[test]
-    fn welcome_carries_ice_servers_only_when_there_are_some() {
-        let you = ParticipantId::new("abc").unwrap();
-        let plain = ServerMessage::Welcome {
-            version: 1,
-            you: you.clone(),
-            participants: vec![],
-            ice_servers: vec![],
-        };
-        let old = r#"{"type":"welcome","version":1,"you":"abc","participants":[]}"#;
-        assert_eq!(plain.encode(), old);
-        assert_eq!(ServerMessage::decode(old), Ok(plain));
-        let turn = ServerMessage::Welcome {
-            version: 1,
-            you,
-            participants: vec![],
-            ice_servers: vec![IceServer {
-                urls: vec!["turns:turn.example.org:443?transport=tcp".into()],
-                username: "1700000000:9f2c41d07a3b5e18".into(),
-                credential: "c2VjcmV0".into(),
-            }],
-        };
-        assert_eq!(
-            turn.encode(),
-            r#"{"type":"welcome","version":1,"you":"abc","participants":[],"ice_servers":[{"urls":["turns:turn.example.org:443?transport=tcp"],"username":"1700000000:9f2c41d07a3b5e18","credential":"c2VjcmV0"}]}"#
-        );
-        assert_eq!(ServerMessage::decode(&turn.encode()), Ok(turn.clone()));
-        assert!(!format!("{turn:?}").contains("c2VjcmV0"));
-    }
-
-    #[test]
-    fn bad_input_is_refused_with_its_reason() {
-        let join = |room: &str, access: &str| {
-            format!(r#"{{"type":"join","version":1,"room":"{room}","access":"{access}"}}"#)
-        };
-        let cases: [(String, ProtocolError); 14] = [
-            ("".into(), ProtocolError::Malformed),
-            ("{".into(), ProtocolError::Malformed),
-            (r#"{"type":"teleport"}"#.into(), ProtocolError::Malformed),
-            (
-                r#"{"type":"join","version":1}"#.into(),
-                ProtocolError::Malformed,
-            ),
-            (
-                r#"{"type":"join","version":1,"room":"calm"}"#.into(),
-                ProtocolError::Malformed,
-            ),
-            (join("../etc", ACCESS), ProtocolError::InvalidRoom),
-            (join("calm", ""), ProtocolError::InvalidAccess),
-            (join("calm", &ACCESS[1..]), ProtocolError::InvalidAccess),
-            (
-                join("calm", &format!("{ACCESS}0")),
-                ProtocolError::InvalidAccess,
-            ),
-            (
-                join("calm", &ACCESS.to_uppercase()),
-                ProtocolError::InvalidAccess,
-            ),
-            (
-                join("calm", &format!("{}g", &ACCESS[1..])),
-                ProtocolError::InvalidAccess,
-            ),
-            (
-                r#"{"type":"blob","to":"a b","data":"AA"}"#.into(),
-                ProtocolError::InvalidParticipant,
-            ),
-            (
-                r#"{"type":"blob","data":"not base64!"}"#.into(),
-                ProtocolError::BlobEncoding,
-            ),
-            (
-                r#"{"type":"blob","data":""}"#.into(),
-                ProtocolError::BlobEncoding,
-            ),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(ClientMessage::decode(&text), Err(expected), "{text}");
-        }
-        assert_eq!(
-            ProtocolError::InvalidAccess.code(),
-            ErrorCode::BadMessage,
-            "a malformed access value is bad input, not a refusal"
-        );
-        let big_blob = format!(
-            r#"{{"type":"blob","data":"{}"}}"#,
-            "A".repeat(MAX_BLOB_BYTES + 1)
-        );
-        assert_eq!(
-            ClientMessage::decode(&big_blob),
-            Err(ProtocolError::BlobTooLarge)
-        );
-        let big_sdp = format!(
-            r#"{{"type":"answer","sdp":"{}"}}"#,
-            "a".repeat(MAX_SDP_BYTES + 1)
-        );
-        assert_eq!(
-            ClientMessage::decode(&big_sdp).map_err(ProtocolError::code),
-            Err(ErrorCode::TooLarge)
-        );
-        let huge = "x".repeat(MAX_MESSAGE_BYTES + 1);
-        assert_eq!(
-            ClientMessage::decode(&huge),
-            Err(ProtocolError::MessageTooLarge(MAX_MESSAGE_BYTES + 1))
-        );
-    }
-
-    #[test]
-    fn close_codes_are_distinct_and_in_the_application_range() {
-        let codes = [
-            ErrorCode::BadMessage,
-            ErrorCode::TooLarge,
-            ErrorCode::UnsupportedVersion,
-            ErrorCode::WrongState,
-            ErrorCode::RoomFull,
-            ErrorCode::ServerFull,
-            ErrorCode::RateLimited,
-            ErrorCode::IdleTimeout,
-            ErrorCode::BadSdp,
-            ErrorCode::ConnectionLost,
-            ErrorCode::ShuttingDown,
-            ErrorCode::Internal,
-            ErrorCode::AccessDenied,
-        ];
-        assert_eq!(ErrorCode::AccessDenied.close_code(), 4401);
-        assert!(!ErrorCode::AccessDenied.is_retryable());
-        let mut seen = std::collections::HashSet::new();
-        for code in codes {
-            assert!((4000..5000).contains(&code.close_code()));
-            assert!(seen.insert(code.close_code()), "{code:?}");
-        }
-    }
-}
+mod tests;

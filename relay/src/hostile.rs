@@ -70,6 +70,12 @@ pub enum Attack {
         /// Whether the notes are the recorded ones too (the live ones withheld).
         notes: bool,
     },
+    /// From now on, MLS commits are not delivered to `victim` (everyone else gets them, in
+    /// order): the victim stays in an old epoch while the others move on.
+    WithholdCommits {
+        /// Who misses them.
+        victim: ParticipantId,
+    },
     /// Every lie in force stops: notes, lines and frames are told as they are (a recording is
     /// kept for the next replay).
     Truce,
@@ -89,6 +95,7 @@ impl Attack {
             Attack::SwapNotes { .. }
             | Attack::SwapLines { .. }
             | Attack::Record { .. }
+            | Attack::WithholdCommits { .. }
             | Attack::Truce => None,
         }
     }

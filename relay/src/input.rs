@@ -44,6 +44,13 @@ pub enum RoomInput {
         /// As received.
         data: String,
     },
+    /// An MLS handshake message to deliver (see `room::handshake`).
+    Handshake {
+        /// Sender.
+        from: ParticipantId,
+        /// What.
+        message: crate::room::Handshake,
+    },
     /// The participant left or its connection closed.
     Leave {
         /// Who.

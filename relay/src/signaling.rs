@@ -20,6 +20,7 @@ use veilig_protocol::{ClientMessage, ErrorCode, ParticipantId, ServerMessage, PR
 use crate::config::Config;
 use crate::counters::{Counters, Gauge};
 use crate::input::RoomInput;
+use crate::room::Handshake;
 use crate::rooms::Rooms;
 
 /// Messages the room may queue for a slow connection before it is dropped.
@@ -179,6 +180,8 @@ where
                     }
                     Ok(Some(ClientMessage::Answer { sdp })) => RoomInput::Answer { participant: participant.clone(), sdp },
                     Ok(Some(ClientMessage::Blob { to, data })) => RoomInput::Blob { from: participant.clone(), to, data },
+                    Ok(Some(ClientMessage::KeyPackage { data })) => RoomInput::Handshake { from: participant.clone(), message: Handshake::KeyPackage { data } },
+                    Ok(Some(ClientMessage::Commit { commit, welcome, link_tag })) => RoomInput::Handshake { from: participant.clone(), message: Handshake::Commit { commit, welcome, link_tag } },
                 };
                 if inbox.send(input).await.is_err() {
                     return Some(Closing::new(ErrorCode::Internal, "the room is gone"));

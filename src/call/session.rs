@@ -759,6 +759,8 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                 ),
             }
         }
+        // MLS handshake messages: the call path does not run the group yet (issue 18).
+        ServerMessage::KeyPackage { .. } | ServerMessage::Commit { .. } => {}
         ServerMessage::Pong => {}
         ServerMessage::Error { code, .. } => match code {
             ErrorCode::RoomFull => fail(state, Failure::RoomFull),

@@ -5,6 +5,7 @@
 //! is the derived media base key, and the only place it goes is the worker, by `postMessage`.
 //! See [`crate::frame_crypto`] for the worker.
 
+pub mod group;
 pub mod integrity;
 pub mod support;
 pub mod warm;
@@ -53,6 +54,7 @@ pub struct FrameCrypto {
     path: AttachPath,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     on_stats: Rc<RefCell<Option<StatsCallback>>>,
+    on_group: Rc<RefCell<Option<group::GroupCallback>>>,
 }
 
 /// Why a transform could not be attached.
@@ -138,6 +140,7 @@ impl FrameCrypto {
             ),
         };
         let on_stats: Rc<RefCell<Option<StatsCallback>>> = Rc::new(RefCell::new(None));
+        let on_group: Rc<RefCell<Option<group::GroupCallback>>> = Rc::new(RefCell::new(None));
         let settler: Settle = Rc::new(RefCell::new(None));
         let ready = js_sys::Promise::new(&mut |resolve, reject| {
             *settler.borrow_mut() = Some((resolve, reject));
@@ -151,6 +154,7 @@ impl FrameCrypto {
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         let on_message = {
             let on_stats = on_stats.clone();
+            let on_group = on_group.clone();
             let settler = settler.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 let data = event.data();
@@ -167,7 +171,14 @@ impl FrameCrypto {
                         settle(&settler, false, &text);
                         web_sys::console::warn_2(&"frame-crypto worker:".into(), &text);
                     }
-                    _ => {}
+                    Some(kind) => {
+                        if let Some(event) = group::read_event(kind, &data) {
+                            if let Some(callback) = on_group.borrow_mut().as_mut() {
+                                callback(event);
+                            }
+                        }
+                    }
+                    None => {}
                 }
             })
         };
@@ -187,6 +198,7 @@ impl FrameCrypto {
             path,
             _on_message: on_message,
             on_stats,
+            on_group,
         })
     }
 

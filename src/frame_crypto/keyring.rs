@@ -7,13 +7,22 @@
 //! Key changes (a `key` message) start a new *generation*: all encryptors get fresh KIDs, the
 //! decryptor starts over, and a WebCrypto import that finishes for an older generation is
 //! thrown away.
+//!
+//! In an MLS meeting ([`super::group`]) the keys come from the group's epochs instead: each new
+//! epoch is a generation, the encryptors take the epoch's §5.2 KIDs, and remote frames are
+//! routed by their KID to the current epoch or, for a short overlap, the previous one
+//! ([`veilig_mls::keyring::EpochRing`]). The base keys stay in the worker.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use veilig_e2ee::suite::KeyMaterial;
-use veilig_e2ee::{BaseKey, CipherSuite, Counter, FrameDecryptor, FrameEncryptor, Kid, SourceId};
+use veilig_e2ee::{
+    BaseKey, CipherSuite, Codec, Counter, FrameDecryptor, FrameEncryptor, Kid, SourceId,
+};
+use veilig_mls::keyring::{frame_kid, EpochRing};
+use veilig_mls::EpochKeys;
 use wasm_bindgen::JsValue;
 use web_sys::CryptoKey;
 
@@ -61,6 +70,8 @@ pub struct Keyring {
     announced: HashMap<u32, Vec<(Kid, Counter)>>,
     /// KIDs the page chose for its send transforms.
     requested: HashMap<u32, Kid>,
+    /// The MLS epochs, in an MLS meeting: then `base` and `decryptor` stay `None`.
+    epochs: Option<EpochRing>,
 }
 
 /// The shared handle.
@@ -81,7 +92,89 @@ impl Keyring {
             crossover: None,
             announced: HashMap::new(),
             requested: HashMap::new(),
+            epochs: None,
         }))
+    }
+
+    /// Installs a new MLS epoch's keys at `now_ms`, the previous epoch kept for `overlap_ms`:
+    /// a new generation, every local track re-keyed under the epoch's KIDs.
+    pub fn install_epoch(shared: &SharedKeyring, keys: EpochKeys, now_ms: u64, overlap_ms: u64) {
+        let senders: Vec<u32> = {
+            let mut ring = shared.borrow_mut();
+            ring.generation += 1;
+            ring.base = None;
+            ring.decryptor = None;
+            let epochs = ring
+                .epochs
+                .get_or_insert_with(|| EpochRing::new(overlap_ms));
+            epochs.install(keys, now_ms);
+            ring.forget_dead_remote_keys();
+            ring.senders.drain().map(|(id, _)| id).collect()
+        };
+        for id in senders {
+            Keyring::add_sender(shared, id);
+        }
+    }
+
+    /// Erases every MLS key now (removed from the group, or rejoining).
+    pub fn clear_epochs(&mut self) {
+        if let Some(epochs) = self.epochs.as_mut() {
+            epochs.clear();
+        }
+        self.generation += 1;
+        self.senders.clear();
+        self.remote.clear();
+    }
+
+    /// Erases the previous MLS epoch once its overlap is over.
+    pub fn tick(&mut self, now_ms: u64) {
+        if self
+            .epochs
+            .as_mut()
+            .is_some_and(|epochs| epochs.tick(now_ms))
+        {
+            self.forget_dead_remote_keys();
+        }
+    }
+
+    /// The current MLS epoch and the previous one while it is kept.
+    pub fn epochs(&self) -> Option<(Option<u64>, Option<u64>)> {
+        self.epochs
+            .as_ref()
+            .map(|epochs| (epochs.current_epoch(), epochs.previous_epoch()))
+    }
+
+    /// WebCrypto copies of keys whose epoch is gone go with it.
+    fn forget_dead_remote_keys(&mut self) {
+        if let Some(epochs) = self.epochs.as_ref() {
+            self.remote.retain(|kid, _| epochs.is_live(*kid));
+        }
+    }
+
+    /// Whether remote frames can be opened at all (a key, or an epoch).
+    pub fn has_keys(&self) -> bool {
+        self.decryptor.is_some()
+            || self
+                .epochs
+                .as_ref()
+                .is_some_and(|epochs| epochs.current_epoch().is_some())
+    }
+
+    /// The decryptor for a remote frame: the room's, or that of the MLS epoch its KID names
+    /// (`None`: no key for it, counted as a refusal by the caller's decryptor or not at all).
+    pub fn decryptor_for(&mut self, codec: Codec, frame: &[u8]) -> Option<&mut FrameDecryptor> {
+        match self.epochs.as_mut() {
+            None => self.decryptor.as_mut(),
+            Some(epochs) => epochs.decryptor(frame_kid(codec, frame)?).ok(),
+        }
+    }
+
+    /// The decryptor that holds `kid` (see [`Keyring::decryptor_for`]).
+    pub fn decryptor_of(&mut self, kid: Kid) -> Option<&mut FrameDecryptor> {
+        match self.epochs.as_mut() {
+            None => self.decryptor.as_mut(),
+            Some(epochs) => epochs.decryptor(kid).ok(),
+        }
     }
 
     /// Installs the room's media base key: a fresh decryptor and fresh sender KIDs (the page's
@@ -95,6 +188,10 @@ impl Keyring {
     ) {
         let senders: Vec<u32> = {
             let mut ring = shared.borrow_mut();
+            if ring.epochs.is_some() {
+                // An MLS meeting never falls back to a link key: no downgrade.
+                return;
+            }
             let base = BaseKey::new(key);
             ring.generation += 1;
             ring.policy = match (policy, ring.crossover) {
@@ -134,34 +231,21 @@ impl Keyring {
         self.requested.insert(id, kid);
     }
 
-    /// Gives local track `id` an encryptor under the KID the page chose for it, or else a fresh
-    /// random one, if there is a key.
+    /// Gives local track `id` an encryptor: in an MLS meeting under the current epoch's next
+    /// §5.2 KID; else under the KID the page chose for it, or a fresh random one, if there is a
+    /// key.
     pub fn add_sender(shared: &SharedKeyring, id: u32) {
         let (raw, generation, kid) = {
             let mut ring = shared.borrow_mut();
-            let Some(base) = ring.base.clone() else {
-                return;
-            };
             let suite = ring.suite;
-            // The page's choice (it announced it), if no one uses it yet; else a fresh random
-            // KID that nobody in the room uses yet: a repeat among 2^64 values is next to
-            // impossible, but `claim_local` makes sure.
-            let requested = ring.requested.get(&id).copied();
-            let Some(decryptor) = ring.decryptor.as_mut() else {
+            let encryptor = match ring.epochs.as_mut() {
+                Some(epochs) => epochs.encryptor().ok(),
+                None => ring.link_encryptor(id),
+            };
+            let Some(encryptor) = encryptor else {
                 return;
             };
-            let kid = match requested {
-                Some(kid) if decryptor.claim_local(kid).is_ok() => kid,
-                _ => loop {
-                    let Ok(candidate) = webcrypto::random_u64() else {
-                        return;
-                    };
-                    if decryptor.claim_local(Kid(candidate)).is_ok() {
-                        break Kid(candidate);
-                    }
-                },
-            };
-            let encryptor = FrameEncryptor::new(suite, &base, kid);
+            let kid = encryptor.kid();
             let raw = encryptor.key_material().0.key(suite).to_vec();
             ring.senders.insert(
                 id,
@@ -172,6 +256,32 @@ impl Keyring {
             );
             (raw, ring.generation, kid)
         };
+        Keyring::import_sender(shared, id, raw, generation, kid);
+    }
+
+    /// An encryptor under the link's key for local track `id`.
+    fn link_encryptor(&mut self, id: u32) -> Option<FrameEncryptor> {
+        let base = self.base.clone()?;
+        let suite = self.suite;
+        // The page's choice (it announced it), if no one uses it yet; else a fresh random KID
+        // that nobody in the room uses yet: a repeat among 2^64 values is next to impossible,
+        // but `claim_local` makes sure.
+        let requested = self.requested.get(&id).copied();
+        let decryptor = self.decryptor.as_mut()?;
+        let kid = match requested {
+            Some(kid) if decryptor.claim_local(kid).is_ok() => kid,
+            _ => loop {
+                let candidate = webcrypto::random_u64().ok()?;
+                if decryptor.claim_local(Kid(candidate)).is_ok() {
+                    break Kid(candidate);
+                }
+            },
+        };
+        Some(FrameEncryptor::new(suite, &base, kid))
+    }
+
+    /// Imports a local track's key into WebCrypto, for the generation it was made in.
+    fn import_sender(shared: &SharedKeyring, id: u32, raw: Vec<u8>, generation: u64, kid: Kid) {
         let shared = shared.clone();
         wasm_bindgen_futures::spawn_local(async move {
             if let Ok(key) = webcrypto::import_key(&raw).await {
@@ -194,10 +304,13 @@ impl Keyring {
         let (raw, generation) = {
             let mut ring = shared.borrow_mut();
             let suite = ring.suite;
-            let Some(decryptor) = ring.decryptor.as_ref() else {
+            if ring.remote.contains_key(&kid) {
+                return;
+            }
+            let Some(decryptor) = ring.decryptor_of(kid) else {
                 return;
             };
-            if ring.remote.contains_key(&kid) || !decryptor.knows_remote(kid) {
+            if !decryptor.knows_remote(kid) {
                 return;
             }
             let material = decryptor.key_material(kid);
@@ -268,6 +381,9 @@ impl Keyring {
         if let Some(decryptor) = self.decryptor.as_mut() {
             decryptor.forget_source(SourceId(u64::from(id)));
         }
+        if let Some(epochs) = self.epochs.as_mut() {
+            epochs.forget_source(SourceId(u64::from(id)));
+        }
         self.stats.remove(&id);
         self.announced.remove(&id);
         self.requested.remove(&id);
@@ -276,8 +392,12 @@ impl Keyring {
     /// Transform `id`'s counters with the decryptor's for it merged in.
     pub fn transform_stats(&self, id: u32) -> TransformStats {
         let mut stats = self.stats.get(&id).map(|s| s.1).unwrap_or_default();
-        if let Some(decryptor) = &self.decryptor {
-            let source = decryptor.stats(SourceId(u64::from(id)));
+        let source = match (&self.decryptor, &self.epochs) {
+            (Some(decryptor), _) => Some(decryptor.stats(SourceId(u64::from(id)))),
+            (None, Some(epochs)) => Some(epochs.stats(SourceId(u64::from(id)))),
+            (None, None) => None,
+        };
+        if let Some(source) = source {
             stats.decrypted = source.decrypted;
             stats.bad_tag = source.bad_tag;
             stats.replay = source.replay;

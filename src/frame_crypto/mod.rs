@@ -14,6 +14,8 @@
 //! - [`codec_table`] and [`engine`] are pure and tested natively: which codec's clear-prefix
 //!   rule applies to a frame, and which AES-GCM engine runs it.
 //! - [`messages`]: the page ↔ worker messages.
+//! - [`group`]: the meeting's MLS group in the worker (issue 18), feeding the keyring epoch by
+//!   epoch; its page ↔ worker messages are documented there.
 //! - `worker`, `pipeline`, `keyring`, `webcrypto`, `bench`: the worker itself (wasm only);
 //!   `crosscheck` runs the real pipeline on hand-made frames for the in-browser tests.
 //!
@@ -26,6 +28,8 @@ pub mod engine;
 pub mod bench;
 #[cfg(target_arch = "wasm32")]
 pub mod crosscheck;
+#[cfg(target_arch = "wasm32")]
+pub mod group;
 #[cfg(target_arch = "wasm32")]
 mod keyring;
 #[cfg(target_arch = "wasm32")]

@@ -254,12 +254,15 @@ impl Pipeline {
         let mut ring = self.keyring.borrow_mut();
         let policy = ring.policy;
         let len = self.input.len();
-        if ring.decryptor.is_none() {
+        if !ring.has_keys() {
             ring.counters(self.id).no_key += 1;
             return None;
         }
         if policy.choose(codec, len, true) == Engine::WebCrypto {
-            let decryptor = ring.decryptor.as_mut()?;
+            let Some(decryptor) = ring.decryptor_for(codec, &self.input) else {
+                ring.counters(self.id).no_key += 1;
+                return None;
+            };
             let plan = match decryptor.begin_external(source, codec, &self.input) {
                 Ok(Some(plan)) => plan,
                 // Empty frames were passed on earlier; a refused one is counted already.
@@ -291,7 +294,10 @@ impl Pipeline {
             Keyring::prepare_remote(&self.keyring, kid);
             ring = self.keyring.borrow_mut();
         }
-        let decryptor = ring.decryptor.as_mut()?;
+        let Some(decryptor) = ring.decryptor_for(codec, &self.input) else {
+            ring.counters(self.id).no_key += 1;
+            return None;
+        };
         let result = decryptor.decrypt(source, codec, &self.input, &mut self.output);
         ring.counters(self.id).wasm += 1;
         drop(ring);
@@ -323,7 +329,7 @@ impl Pipeline {
             Plan::Open(plan) => {
                 let source = SourceId(u64::from(self.id));
                 let mut ring = self.keyring.borrow_mut();
-                let Some(decryptor) = ring.decryptor.as_mut() else {
+                let Some(decryptor) = ring.decryptor_of(plan.header.kid) else {
                     return;
                 };
                 let accepted = decryptor.finish_external(source, &plan, output.is_some());

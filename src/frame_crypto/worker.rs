@@ -5,7 +5,7 @@
 //! Events come from two places. `rtctransform` is the standard path: the page set
 //! `sender.transform = new RTCRtpScriptTransform(worker, options)` and the browser gives the
 //! worker the transformer with its streams. `message` carries the page's commands (`key`,
-//! `detach`, `bench`) and, on Chromium's `createEncodedStreams` path, `attach` with the
+//! `detach`, `bench`, and the MLS group's `group` and `handshake`: [`super::group`]) and, on Chromium's `createEncodedStreams` path, `attach` with the
 //! streams transferred by the page. Both paths end in [`Attached::start`].
 //!
 //! The bootstrap queues events that arrive while the wasm module loads, so none is lost.
@@ -167,6 +167,17 @@ fn handle_message(data: &JsValue) {
             }
         }
         Some("bench") => super::bench::run(data),
+        Some("group") => {
+            let keyring = with_worker(|worker| worker.keyring.clone());
+            if let Err(error) = super::group::start(data, &keyring, post) {
+                report_error(None, &error.to_string());
+            }
+        }
+        Some("handshake") => {
+            if let Err(error) = super::group::handshake(data, post) {
+                report_error(None, &error.to_string());
+            }
+        }
         _ => report_error(None, "unknown message type"),
     }
 }

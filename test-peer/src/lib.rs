@@ -99,8 +99,19 @@ enum Command {
         source: Source,
     },
     Signal(ClientMessage),
+    Raw(String),
     Offline(Duration),
     Close,
+}
+
+/// Closes a participant's WebSocket and peer from elsewhere ([`Participant::closer`]).
+pub struct Closer(mpsc::UnboundedSender<Command>);
+
+impl Closer {
+    /// As [`Participant::close`].
+    pub fn close(&self) {
+        let _ = self.0.send(Command::Close);
+    }
 }
 
 /// A participant: a str0m peer plus its WebSocket, driven by a task of its own.
@@ -211,6 +222,11 @@ impl Participant {
         let _ = self.commands.send(Command::Signal(message));
     }
 
+    /// Sends `text` as it is: for messages the protocol crate would not make.
+    pub fn signal_raw(&self, text: String) {
+        let _ = self.commands.send(Command::Raw(text));
+    }
+
     /// Cuts the participant's media path for `outage`: nothing goes out, nothing comes in, as
     /// when a laptop's Wi-Fi drops. The WebSocket stays up.
     pub fn go_offline(&self, outage: Duration) {
@@ -220,6 +236,11 @@ impl Participant {
     /// Closes the WebSocket and the peer.
     pub fn close(&self) {
         let _ = self.commands.send(Command::Close);
+    }
+
+    /// A handle that closes this participant from elsewhere (its task owns the participant).
+    pub fn closer(&self) -> Closer {
+        Closer(self.commands.clone())
     }
 
     /// The next thing seen, not kept in [`Participant::history`]: for a long-running participant
@@ -570,6 +591,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                 }
                 Some(Command::Signal(message)) => { let _ = ws.send(Message::Text(message.encode().into())).await; }
+                Some(Command::Raw(text)) => { let _ = ws.send(Message::Text(text.into())).await; }
                 Some(Command::Offline(outage)) => offline_until = Instant::now() + outage,
                 Some(Command::Close) | None => { let _ = ws.close(None).await; return; }
             },

@@ -24,6 +24,8 @@ pub(super) struct Lies {
     recording: Option<Recording>,
     /// Playing the recording to newcomers: whose, and whether notes too.
     replay: Option<(ParticipantId, bool)>,
+    /// Who is not sent commits.
+    commits_withheld_from: HashSet<ParticipantId>,
     /// The newcomers played the recording, each with its place in every line's loop.
     victims: HashMap<ParticipantId, HashMap<Mid, usize>>,
 }
@@ -62,6 +64,11 @@ impl Lies {
     pub(super) fn withholds(&self, from: &ParticipantId, to: &ParticipantId) -> bool {
         matches!(&self.replay, Some((origin, true)) if origin == from)
             && self.victims.contains_key(to)
+    }
+
+    /// Whether commits are withheld from `to`.
+    pub(super) fn withholds_commits(&self, to: &ParticipantId) -> bool {
+        self.commits_withheld_from.contains(to)
     }
 
     /// Keeps `origin`'s frame if it is being recorded (video lines from a keyframe on).
@@ -161,6 +168,10 @@ impl Room {
                     dropped += 1;
                 }
                 Ok(dropped)
+            }
+            Attack::WithholdCommits { victim } => {
+                self.lies.commits_withheld_from.insert(victim.clone());
+                Ok(1)
             }
             Attack::Truce => {
                 // The recording is kept (it is no lie), for the next replay.

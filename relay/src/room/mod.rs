@@ -55,7 +55,10 @@ use crate::tag::RoomTag;
 use crate::tap::Tap;
 use crate::turn::TurnIssuer;
 
+mod handshake;
 mod peer;
+pub use handshake::Handshake;
+use handshake::Sequence;
 use peer::{add_forward_line, Forward, ForwardState, Peer, Propagate, Upstream};
 
 #[cfg(feature = "hostile")]
@@ -99,6 +102,8 @@ pub struct Room {
     inbox: mpsc::Sender<RoomInput>,
     peers: Vec<Peer>,
     gaps: Gaps,
+    /// The next commit's number.
+    commits: Sequence,
     /// Test-only: the lies in force (see [`crate::hostile`]).
     #[cfg(feature = "hostile")]
     lies: hostile::Lies,
@@ -120,6 +125,7 @@ impl Room {
             inbox,
             peers: Vec::new(),
             gaps: Gaps::default(),
+            commits: Sequence::default(),
             #[cfg(feature = "hostile")]
             lies: hostile::Lies::default(),
         }
@@ -157,6 +163,7 @@ impl Room {
             }
             RoomInput::Answer { participant, sdp } => self.answer(&participant, &sdp),
             RoomInput::Blob { from, to, data } => self.blob(from, to, data),
+            RoomInput::Handshake { from, message } => self.handshake(from, message),
             RoomInput::Leave { participant } => self.leave(&participant).await,
             RoomInput::Datagram(datagram) => self.datagram(datagram),
             RoomInput::Link(link) => self.link(link),

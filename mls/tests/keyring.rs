@@ -1,0 +1,123 @@
+//! The live epochs of one member: frames are routed to their epoch by the KID, the previous
+//! epoch opens frames only for its overlap, and frames of an epoch we do not hold are dropped.
+
+mod common;
+
+use common::{psk, Meeting};
+use veilig_e2ee::{Codec, SourceId};
+use veilig_mls::keyring::{frame_kid, Dropped, EpochRing};
+
+const OVERLAP_MS: u64 = 1_500;
+
+fn seal(ring: &mut EpochRing, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    ring.encryptor()
+        .unwrap()
+        .encrypt(Codec::Opus, payload, &mut out)
+        .unwrap()
+        .unwrap();
+    out
+}
+
+#[test]
+fn the_previous_epoch_opens_frames_only_for_its_overlap() {
+    let mut meeting = Meeting::new(psk("weekly", 1));
+    meeting.join(0);
+    let mut alice = EpochRing::new(OVERLAP_MS);
+    let mut bob = EpochRing::new(OVERLAP_MS);
+    alice.install(meeting.members[0].epoch_keys().unwrap(), 0);
+    bob.install(meeting.members[1].epoch_keys().unwrap(), 0);
+    let old_frame = seal(&mut bob, b"before the join");
+    let mut out = Vec::new();
+    let (sender, epoch) = alice
+        .decrypt(SourceId(1), Codec::Opus, &old_frame, &mut out)
+        .unwrap();
+    assert_eq!(
+        (sender.leaf, epoch),
+        (meeting.members[1].leaf(), meeting.members[0].epoch())
+    );
+    assert_eq!(&out[1..], &b"before the join"[1..]);
+
+    // Carol joins: Alice moves on at t = 10 s; Bob has not processed the commit yet, and his
+    // frames are still under the old epoch.
+    meeting.join(0);
+    alice.install(meeting.members[0].epoch_keys().unwrap(), 10_000);
+    assert_eq!(alice.previous_epoch(), Some(1));
+    assert_eq!(alice.next_tick(), Some(10_000 + OVERLAP_MS));
+    let late_frame = seal(&mut bob, b"still the old epoch");
+    assert!(alice
+        .decrypt(SourceId(1), Codec::Opus, &late_frame, &mut out)
+        .is_ok());
+    assert!(!alice.tick(10_000 + OVERLAP_MS - 1));
+    assert!(
+        alice.tick(10_000 + OVERLAP_MS),
+        "erased at the end of the overlap"
+    );
+    assert_eq!(alice.previous_epoch(), None);
+    let after = seal(&mut bob, b"after the overlap");
+    assert!(matches!(
+        alice.decrypt(SourceId(1), Codec::Opus, &after, &mut out),
+        Err(Dropped::OtherEpoch)
+    ));
+    assert!(out.is_empty());
+
+    // Bob moves on: his new frames open under the new epoch.
+    bob.install(meeting.members[1].epoch_keys().unwrap(), 10_100);
+    let new_frame = seal(&mut bob, b"new epoch");
+    let (_, epoch) = alice
+        .decrypt(SourceId(1), Codec::Opus, &new_frame, &mut out)
+        .unwrap();
+    assert_eq!(epoch, meeting.members[0].epoch());
+}
+
+#[test]
+fn a_frame_of_an_epoch_not_yet_held_is_dropped_not_guessed() {
+    let mut meeting = Meeting::new(psk("weekly", 2));
+    meeting.join(0);
+    let mut alice = EpochRing::new(OVERLAP_MS);
+    alice.install(meeting.members[0].epoch_keys().unwrap(), 0);
+    meeting.join(0);
+    let mut bob = EpochRing::new(OVERLAP_MS);
+    bob.install(meeting.members[1].epoch_keys().unwrap(), 0);
+    let ahead = seal(&mut bob, b"from the future");
+    let mut out = Vec::new();
+    assert!(matches!(
+        alice.decrypt(SourceId(1), Codec::Opus, &ahead, &mut out),
+        Err(Dropped::OtherEpoch)
+    ));
+    assert!(matches!(
+        EpochRing::new(OVERLAP_MS).decrypt(SourceId(1), Codec::Opus, &ahead, &mut out),
+        Err(Dropped::NoKeys)
+    ));
+}
+
+#[test]
+fn our_own_kids_and_free_leaves_are_nobodys() {
+    let mut meeting = Meeting::new(psk("weekly", 3));
+    meeting.join(0);
+    let mut alice = EpochRing::new(OVERLAP_MS);
+    alice.install(meeting.members[0].epoch_keys().unwrap(), 0);
+    // Alice's own frame, reflected back by a relay.
+    let own = seal(&mut alice, b"mine");
+    let mut out = Vec::new();
+    assert!(matches!(
+        alice.decrypt(SourceId(1), Codec::Opus, &own, &mut out),
+        Err(Dropped::NotAMember)
+    ));
+    // Every track gets its own stream context: KIDs never repeat within an epoch.
+    let kids: Vec<_> = (0..3)
+        .map(|_| frame_kid(Codec::Opus, &seal(&mut alice, b"x")).unwrap())
+        .collect();
+    assert!(
+        kids[0] != kids[1]
+            && kids[1] != kids[2]
+            && kids[0] != frame_kid(Codec::Opus, &own).unwrap()
+    );
+    // Not SFrame at all.
+    assert!(matches!(
+        alice.decrypt(SourceId(1), Codec::Opus, &[0x78], &mut out),
+        Err(Dropped::NoHeader)
+    ));
+    alice.clear();
+    assert_eq!(alice.current_epoch(), None);
+}
