@@ -5,6 +5,7 @@
 //! (printed; run with `--nocapture` to see it).
 //!
 //! Native, not `#[ignore]`d: it needs no browser and runs in `cargo test --workspace`.
+#![cfg(not(target_arch = "wasm32"))]
 
 use std::time::{Duration, Instant};
 
