@@ -164,6 +164,10 @@ pub struct Text {
     pub safety_code: &'static str,
     /// Meeting: how to use the safety code.
     pub safety_code_hint: &'static str,
+    /// The hint in a meeting whose keys move with it (MLS).
+    pub safety_code_hint_group: &'static str,
+    /// Shown instead of the code until we are in the meeting's group.
+    pub safety_code_pending: &'static str,
     /// Meeting: copy link button.
     pub copy_link: &'static str,
     /// Meeting: after copying.
@@ -288,6 +292,8 @@ pub const NL: Text = Text {
     waiting_for_video: "Wachten op beeld…",
     safety_code: "Veiligheidscode",
     safety_code_hint: "Vergelijk deze code hardop: iedereen in dezelfde vergadering ziet dezelfde code.",
+    safety_code_hint_group: "Vergelijk deze code hardop: iedereen in dezelfde vergadering ziet dezelfde code. Hij verandert als iemand binnenkomt of weggaat.",
+    safety_code_pending: "Sleutels afspreken…",
     copy_link: "Uitnodigingslink kopiëren",
     link_copied: "Link gekopieerd",
     link_warning: "Iedereen met deze link kan deelnemen.",
@@ -378,6 +384,8 @@ pub const EN: Text = Text {
     waiting_for_video: "Waiting for video…",
     safety_code: "Safety code",
     safety_code_hint: "Compare this code aloud: everyone with the same key sees the same code.",
+    safety_code_hint_group: "Compare this code aloud: everyone in the same meeting sees the same code. It changes when someone joins or leaves.",
+    safety_code_pending: "Agreeing on keys…",
     copy_link: "Copy invite link",
     link_copied: "Link copied",
     link_warning: "Anyone with this link can join.",

@@ -115,10 +115,10 @@ fn deliver(to: &[&FrameCrypto], (commit, welcome): &Commit) {
 async fn two_workers_join_one_group_and_a_removal_erases_the_keys() {
     let (anna, anna_events) = worker().await;
     let (bram, bram_events) = worker().await;
-    anna.start_group(&PSK, "anna", true);
+    anna.start_group(&PSK, "anna", true, "auto");
     let (first_epoch, alone_code, members) = next(&anna_events, epoch).await;
     assert_eq!((first_epoch, members), (0, 1));
-    bram.start_group(&PSK, "bram", false);
+    bram.start_group(&PSK, "bram", false, "auto");
     let package = next(&bram_events, key_package).await;
 
     anna.key_package_in("bram", &package);

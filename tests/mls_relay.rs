@@ -7,18 +7,15 @@
 //! Native, not `#[ignore]`d: it needs no browser and runs in `cargo test --workspace`.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use base64ct::{Base64, Encoding};
+use common::mls_member::{converged, MlsMember};
 use tokio::sync::mpsc;
 use veilig_e2ee::{InviteLink, MlsPsk, RoomKeys};
-use veilig_mls::driver::{Action, Driver};
-use veilig_protocol::{ClientMessage, ServerMessage};
 use veilig_relay::{Config, Relay};
-use veilig_test_peer::{Participant, Seen};
-
-/// What a member reports: its id, the epoch it reached and that epoch's code, and when.
-type Report = (String, u64, String, Instant);
+use veilig_test_peer::Participant;
 
 async fn relay() -> Relay {
     let dir = std::env::temp_dir().join(format!("veilig-mls-relay-{}", std::process::id()));
@@ -41,109 +38,20 @@ fn psk() -> MlsPsk {
     RoomKeys::derive(&link, None).unwrap().mls_psk
 }
 
-fn b64(bytes: &[u8]) -> String {
-    Base64::encode_string(bytes)
-}
-
-fn unb64(text: &str) -> Option<Vec<u8>> {
-    Base64::decode_vec(text).ok()
-}
-
-/// One member's loop: relay messages and a 100 ms tick in, the driver's actions out.
-async fn member(mut peer: Participant, reports: mpsc::UnboundedSender<Report>) {
-    let origin = Instant::now();
-    let now = || origin.elapsed().as_millis() as u64;
-    let alone = peer.history.iter().any(|seen| {
-        matches!(seen, Seen::Signal(ServerMessage::Welcome { participants, .. }) if participants.is_empty())
-    });
-    let id = peer.id.to_string();
-    let (mut driver, first) = Driver::start(&psk(), &id, alone, now()).unwrap();
-    let mut ticker = tokio::time::interval(Duration::from_millis(100));
-    let mut actions = first;
-    loop {
-        for action in actions.drain(..) {
-            match action {
-                Action::SendKeyPackage(data) => {
-                    peer.signal(ClientMessage::KeyPackage { data: b64(&data) })
-                }
-                Action::SendCommit { commit, welcome } => peer.signal(ClientMessage::Commit {
-                    commit: b64(&commit),
-                    link_tag: welcome.as_ref().map(|(_, tag)| b64(tag)),
-                    welcome: welcome.as_ref().map(|(welcome, _)| b64(welcome)),
-                }),
-                Action::Epoch(keys) => {
-                    let report = (id.clone(), keys.epoch(), keys.safety_code().to_string());
-                    let _ = reports.send((report.0, report.1, report.2, Instant::now()));
-                }
-                Action::Rejoin(why) => eprintln!("{id} rejoins: {why:?}"),
-            }
-        }
-        tokio::select! {
-            _ = ticker.tick() => actions = driver.tick(now()),
-            seen = peer.next() => match seen {
-                None | Some(Seen::Closed(_)) => return,
-                Some(Seen::Signal(ServerMessage::KeyPackage { from, data })) => {
-                    if let Some(data) = unb64(&data) {
-                        actions = driver.key_package(from.as_str(), data, now());
-                    }
-                }
-                Some(Seen::Signal(ServerMessage::Commit { commit, welcome, link_tag, .. })) => {
-                    let commit = unb64(&commit).unwrap_or_default();
-                    let welcome = welcome.as_deref().and_then(unb64);
-                    let tag = link_tag.as_deref().and_then(unb64);
-                    let welcome = welcome.as_deref().zip(tag.as_deref());
-                    actions = driver.commit(&commit, welcome, now());
-                }
-                Some(Seen::Signal(ServerMessage::Left { participant })) => {
-                    actions = driver.left(participant.as_str(), now());
-                }
-                Some(_) => {}
-            },
-        }
-    }
-}
-
-/// Waits until every one of `ids` has reported `epoch`, all with one code; returns the time of
-/// the last report.
-async fn converged(
-    reports: &mut mpsc::UnboundedReceiver<Report>,
-    ids: &[String],
-    epoch: u64,
-) -> Instant {
-    let mut seen: Vec<(String, String, Instant)> = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while ids.iter().any(|id| !seen.iter().any(|(s, ..)| s == id)) {
-        let (id, e, code, at) = tokio::time::timeout_at(deadline, reports.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no convergence on epoch {epoch}; saw {seen:?}"))
-            .expect("members report");
-        if e == epoch && ids.contains(&id) {
-            seen.push((id, code, at));
-        }
-    }
-    let code = &seen[0].1;
-    assert!(
-        seen.iter().all(|(_, c, _)| c == code),
-        "epoch {epoch}: one group state, one code: {seen:?}"
-    );
-    seen.iter().map(|(.., at)| *at).max().unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_converge_through_the_relay_and_a_leave_moves_everyone_on() {
     const MEMBERS: usize = 6;
     let relay = relay().await;
     let (reports, mut inbox) = mpsc::unbounded_channel();
     let mut ids = Vec::new();
-    let mut handles = Vec::new();
+    let mut members = Vec::new();
     let mut joins = Vec::new();
     for n in 0..MEMBERS {
         let peer = Participant::join(&relay, "mls-relay").await;
         ids.push(peer.id.to_string());
-        handles.push(peer_handle(&peer));
         let started = Instant::now();
-        tokio::spawn(member(peer, reports.clone()));
-        let done = converged(&mut inbox, &ids, n as u64).await;
+        members.push(MlsMember::start(peer, psk(), reports.clone()));
+        let (_, done) = converged(&mut inbox, &ids, n as u64).await;
         joins.push(done - started);
     }
     // Leaves: the relay says who left; the committer removes them; everyone moves on.
@@ -152,10 +60,10 @@ async fn members_converge_through_the_relay_and_a_leave_moves_everyone_on() {
     let everyone = ids.clone();
     for leaver in [MEMBERS - 1, 0, 2] {
         let at = Instant::now();
-        handles[leaver].close();
+        members[leaver].leave();
         ids.retain(|id| *id != everyone[leaver]);
         epoch += 1;
-        leaves.push(converged(&mut inbox, &ids, epoch).await - at);
+        leaves.push(converged(&mut inbox, &ids, epoch).await.1 - at);
     }
     let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
     println!(
@@ -164,9 +72,4 @@ async fn members_converge_through_the_relay_and_a_leave_moves_everyone_on() {
         leaves.iter().map(ms).map(|m| m.round()).collect::<Vec<_>>(),
     );
     relay.shut_down().await;
-}
-
-/// A second handle on a participant's connection, to close it from the test.
-fn peer_handle(peer: &Participant) -> veilig_test_peer::Closer {
-    peer.closer()
 }

@@ -17,7 +17,7 @@
 //! Not here: keeping the previous epoch for a short overlap and routing frames to the right
 //! epoch ([`crate::keyring`]), or the MLS group itself ([`crate::Participant`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use veilig_e2ee::{BaseKey, CipherSuite, FrameDecryptor, FrameEncryptor, Kid, SafetyCode};
 
@@ -46,26 +46,32 @@ pub struct EpochKeys {
     base: BaseKey,
     s: u32,
     members: BTreeSet<u32>,
+    /// Each member's relay label (its participant id when it joined; see
+    /// [`crate::Participant::leaves_labelled`]), for binding a line to a sender.
+    labels: BTreeMap<u32, Vec<u8>>,
     own: u32,
     code: SafetyCode,
     used_contexts: BTreeSet<u64>,
 }
 
 impl EpochKeys {
-    /// From what the MLS group yields for an epoch. `members` are the occupied leaves.
+    /// From what the MLS group yields for an epoch. `labels` are the occupied leaves, each with
+    /// its relay label (empty if it has none).
     pub(crate) fn new(
         epoch: u64,
         base_key: &[u8],
-        members: BTreeSet<u32>,
+        labels: BTreeMap<u32, Vec<u8>>,
         own: u32,
         authenticator: &[u8],
     ) -> Result<Self, Error> {
+        let members: BTreeSet<u32> = labels.keys().copied().collect();
         let highest = members.last().copied().unwrap_or(own).max(own);
         Ok(EpochKeys {
             epoch,
             base: BaseKey::new(base_key),
             s: kid::sender_bits(highest),
             members,
+            labels,
             own,
             code: SafetyCode::from_epoch_authenticator(authenticator)
                 .ok_or(Error::ShortAuthenticator)?,
@@ -125,6 +131,14 @@ impl EpochKeys {
     /// [`EpochKeys::sender_of`] accepted their KID.
     pub fn decryptor(&self) -> FrameDecryptor {
         FrameDecryptor::new(SUITE, &self.base)
+    }
+
+    /// The relay label the member at `leaf` joined with (its participant id then), if any.
+    pub fn label_of(&self, leaf: u32) -> Option<&[u8]> {
+        self.labels
+            .get(&leaf)
+            .map(Vec::as_slice)
+            .filter(|label| !label.is_empty())
     }
 
     /// The sender of a frame under `kid`, if the KID is this epoch's and names another member.

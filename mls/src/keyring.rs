@@ -63,6 +63,10 @@ pub enum Dropped {
     /// The KID names no other member of its epoch (ourselves, a free leaf, or a bad encoding).
     #[error("a KID of no member")]
     NotAMember,
+    /// The KID names a member other than the one the line is from: the relay labelled one
+    /// member's line as another's (or a member sends under another's KID).
+    #[error("a frame from another member than the line's")]
+    NotTheLinesSender,
     /// The SFrame core refused it (authentication, replay, ...).
     #[error(transparent)]
     Decrypt(#[from] DecryptError),
@@ -75,6 +79,12 @@ pub struct EpochRing {
     overlap_ms: u64,
     /// Counters of erased epochs, per source, so a track's totals survive epoch changes.
     erased: HashMap<SourceId, SourceStats>,
+    /// Whose line each source is, by relay label ([`EpochRing::bind`]).
+    owners: HashMap<SourceId, Vec<u8>>,
+    /// Whether a source must be bound before its frames open.
+    require_owners: bool,
+    /// Frames refused as [`Dropped::NotTheLinesSender`], per source.
+    misattributed: HashMap<SourceId, u64>,
 }
 
 impl core::fmt::Debug for EpochRing {
@@ -97,7 +107,23 @@ impl EpochRing {
             previous: None,
             overlap_ms,
             erased: HashMap::new(),
+            owners: HashMap::new(),
+            require_owners: false,
+            misattributed: HashMap::new(),
         }
+    }
+
+    /// From now on a source's frames open only once it is bound to a member ([`EpochRing::bind`])
+    /// and only under that member's KIDs: what a meeting uses, so a relay cannot pass one
+    /// member's line off as another's.
+    pub fn require_owners(&mut self) {
+        self.require_owners = true;
+    }
+
+    /// Source `source` is the line the relay says comes from `label` (a participant id): its
+    /// frames open only under KIDs of a leaf that joined with that label, in whatever epoch.
+    pub fn bind(&mut self, source: SourceId, label: &[u8]) {
+        self.owners.insert(source, label.to_vec());
     }
 
     /// Makes `keys` the current epoch. The current one becomes the previous, readable until
@@ -125,12 +151,15 @@ impl EpochRing {
         for live in self.live() {
             add(&mut total, live.decryptor.stats(source));
         }
+        total.unannounced += self.misattributed.get(&source).copied().unwrap_or(0);
         total
     }
 
     /// Forgets a receive track (its counters and replay windows) in every epoch.
     pub fn forget_source(&mut self, source: SourceId) {
         self.erased.remove(&source);
+        self.owners.remove(&source);
+        self.misattributed.remove(&source);
         for live in [
             self.current.as_mut(),
             self.previous.as_mut().map(|(live, _)| live),
@@ -212,9 +241,47 @@ impl EpochRing {
     }
 
     /// The decryptor of the epoch that holds `kid`, if the KID names another member of it:
-    /// for callers that run the SFrame core's steps themselves (the worker's WebCrypto path).
+    /// for callers that run the SFrame core's steps themselves (the worker's WebCrypto path),
+    /// after [`EpochRing::decryptor_from`] accepted the frame's source.
     pub fn decryptor(&mut self, kid: Kid) -> Result<&mut FrameDecryptor, Dropped> {
         self.route(kid).map(|(decryptor, ..)| decryptor)
+    }
+
+    /// [`EpochRing::decryptor`] for a frame that arrived on `source`: refused (and counted)
+    /// unless the KID's sender is the member the source is bound to.
+    pub fn decryptor_from(
+        &mut self,
+        source: SourceId,
+        kid: Kid,
+    ) -> Result<&mut FrameDecryptor, Dropped> {
+        self.check_sender(source, kid)?;
+        self.decryptor(kid)
+    }
+
+    /// Whether a frame under `kid` may come from `source`'s line (see [`EpochRing::bind`]).
+    fn check_sender(&mut self, source: SourceId, kid: Kid) -> Result<(), Dropped> {
+        let owner = self.owners.get(&source);
+        if owner.is_none() && !self.require_owners {
+            return Ok(());
+        }
+        let bits = kid_epoch_bits(kid);
+        // `None`: not a live epoch's member at all, which `route` refuses and counts itself;
+        // `Some(None)`: a member that joined without a label, which no line can be from.
+        let sender: Option<Option<Vec<u8>>> = self
+            .live()
+            .find(|live| crate::kid::epoch_bits(live.keys.epoch()) == bits)
+            .and_then(|live| {
+                let leaf = live.keys.sender_of(kid)?.leaf;
+                Some(live.keys.label_of(leaf).map(<[u8]>::to_vec))
+            });
+        match (owner, sender) {
+            (_, None) => Ok(()),
+            (Some(owner), Some(Some(label))) if *owner == label => Ok(()),
+            _ => {
+                *self.misattributed.entry(source).or_default() += 1;
+                Err(Dropped::NotTheLinesSender)
+            }
+        }
     }
 
     /// The epoch that holds `kid` and who sent under it.
@@ -250,6 +317,7 @@ impl EpochRing {
     ) -> Result<(Sender, u64), Dropped> {
         out.clear();
         let kid = frame_kid(codec, frame).ok_or(Dropped::NoHeader)?;
+        self.check_sender(source, kid)?;
         let (decryptor, sender, epoch) = self.route(kid)?;
         decryptor.decrypt(source, codec, frame, out)?;
         Ok((sender, epoch))

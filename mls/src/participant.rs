@@ -12,7 +12,7 @@
 //! signature public key, which the leaf shows anyway (mls-rs refuses two leaves with one
 //! identity, so an empty credential would not do). Names travel in encrypted messages.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use mls_rs::client_builder::{
     BaseConfig, IntoConfigOutput, WithCryptoProvider, WithIdentityProvider, WithMlsRules,
@@ -353,6 +353,22 @@ impl Participant {
             .collect()
     }
 
+    /// The occupied leaves, each with its relay label (empty if it has none).
+    pub fn labelled_members(&self) -> BTreeMap<u32, Vec<u8>> {
+        self.group
+            .roster()
+            .members_iter()
+            .map(|member| {
+                let label = member
+                    .extensions
+                    .get(LABEL_EXTENSION)
+                    .map(|ext| ext.extension_data)
+                    .unwrap_or_default();
+                (member.index, label)
+            })
+            .collect()
+    }
+
     /// The safety code of the current epoch.
     pub fn safety_code(&self) -> Result<SafetyCode, Error> {
         let authenticator = self.group.epoch_authenticator()?;
@@ -368,7 +384,7 @@ impl Participant {
         EpochKeys::new(
             self.group.current_epoch(),
             &base,
-            self.members(),
+            self.labelled_members(),
             self.leaf(),
             &authenticator,
         )

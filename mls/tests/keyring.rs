@@ -121,3 +121,53 @@ fn our_own_kids_and_free_leaves_are_nobodys() {
     alice.clear();
     assert_eq!(alice.current_epoch(), None);
 }
+
+#[test]
+fn a_line_opens_only_the_frames_of_the_member_it_is_from() {
+    let mut meeting = Meeting::labelled(psk("weekly", 4), "alice");
+    meeting.join_labelled(0, "bob");
+    meeting.join_labelled(0, "carol");
+    let mut rings: Vec<EpochRing> = meeting
+        .members
+        .iter()
+        .map(|member| {
+            let mut ring = EpochRing::new(OVERLAP_MS);
+            ring.install(member.epoch_keys().unwrap(), 0);
+            ring
+        })
+        .collect();
+    let from_bob = seal(&mut rings[1], b"bob speaking");
+    let from_carol = seal(&mut rings[2], b"carol speaking");
+    let alice = &mut rings[0];
+    alice.require_owners();
+    let (bobs_line, carols_line, unbound) = (SourceId(1), SourceId(2), SourceId(3));
+    alice.bind(bobs_line, b"bob");
+    alice.bind(carols_line, b"carol");
+    let mut out = Vec::new();
+
+    assert!(alice
+        .decrypt(bobs_line, Codec::Opus, &from_bob, &mut out)
+        .is_ok());
+    // The relay labels Carol's frames as Bob's line: refused before any key is tried, counted.
+    assert!(matches!(
+        alice.decrypt(bobs_line, Codec::Opus, &from_carol, &mut out),
+        Err(Dropped::NotTheLinesSender)
+    ));
+    let kid = frame_kid(Codec::Opus, &from_carol).unwrap();
+    assert!(matches!(
+        alice.decryptor_from(bobs_line, kid),
+        Err(Dropped::NotTheLinesSender)
+    ));
+    assert_eq!(alice.stats(bobs_line).unannounced, 2);
+    assert_eq!(alice.stats(bobs_line).decrypted, 1);
+    // A line nobody said whose it is opens nothing.
+    assert!(matches!(
+        alice.decrypt(unbound, Codec::Opus, &from_carol, &mut out),
+        Err(Dropped::NotTheLinesSender)
+    ));
+    // Carol's own line opens her frames.
+    assert!(alice
+        .decrypt(carols_line, Codec::Opus, &from_carol, &mut out)
+        .is_ok());
+    assert_eq!(&out[1..], &b"carol speaking"[1..]);
+}

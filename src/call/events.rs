@@ -105,6 +105,15 @@ pub enum CallEvent {
     LocalChanged,
     /// The browser refused to open the microphone or camera when asked to turn it on.
     DeviceRefused(MediaError),
+    /// In an MLS meeting: our group moved to a new epoch (someone joined or left).
+    Epoch {
+        /// The MLS epoch.
+        epoch: u64,
+        /// The safety code of this group state: the same for everyone in it.
+        code: String,
+        /// Members of the group, us included.
+        members: u32,
+    },
 }
 
 /// Received media of one participant, as the browser counts it (shown per tile on request).

@@ -76,13 +76,23 @@ fn set(object: &Object, name: &str, value: impl Into<JsValue>) {
 impl FrameCrypto {
     /// Starts the meeting's MLS group in the worker: `psk` is the link's MLS PSK, `label` our
     /// participant id at the relay, `alone` whether the relay's welcome listed nobody else (we
-    /// create the group) or not (we ask to be added).
-    pub fn start_group(&self, psk: &[u8; 32], label: &str, alone: bool) {
+    /// create the group) or not (we ask to be added); `engine` is `auto`, `wasm` or
+    /// `webcrypto`. From then on the worker takes no link key.
+    pub fn start_group(&self, psk: &[u8; 32], label: &str, alone: bool, engine: &str) {
         let out = message("group");
         set(&out, "psk", Uint8Array::from(psk.as_slice()));
         set(&out, "label", label);
         set(&out, "alone", alone);
+        set(&out, "engine", engine);
         let _ = self.worker.post_message(&out);
+    }
+
+    /// Remote track `id` is the line the relay says comes from participant `who`: in an MLS
+    /// meeting its frames open only under the KIDs of the member that joined as `who`.
+    pub fn bind_owner(&self, id: u32, who: &str) {
+        let _ = self
+            .worker
+            .post_message(&messages::owner_message(id, who).into());
     }
 
     /// A key package the relay delivered from `from`.

@@ -23,6 +23,7 @@ use veilig_mls::driver::{Action, Driver, Rejoin};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::engine::EnginePolicy;
 use super::keyring::{Keyring, SharedKeyring};
 use super::messages::{field, message, Malformed};
 
@@ -66,14 +67,24 @@ fn set(object: &Object, name: &str, value: impl Into<JsValue>) {
     let _ = Reflect::set(object, &name.into(), &value.into());
 }
 
-/// Starts the group from a `group` message: `{psk, label, alone}`.
-pub fn start(data: &JsValue, keyring: &SharedKeyring, post: fn(&JsValue)) -> Result<(), Malformed> {
+/// Starts the group from a `group` message: `{psk, label, alone, engine?}`. From now on the
+/// worker is in an MLS meeting (see [`Keyring::start_group`]). Returns the engine policy.
+pub fn start(
+    data: &JsValue,
+    keyring: &SharedKeyring,
+    post: fn(&JsValue),
+) -> Result<EnginePolicy, Malformed> {
     let psk: [u8; 32] = bytes(data, "psk")?
         .try_into()
         .map_err(|_| Malformed("psk length"))?;
     let psk = MlsPsk::from_bytes(psk);
     let label = field(data, "label").as_string().ok_or(Malformed("label"))?;
     let alone = field(data, "alone").as_bool().ok_or(Malformed("alone"))?;
+    let policy = match field(data, "engine").as_string() {
+        None => EnginePolicy::default(),
+        Some(name) => EnginePolicy::parse(&name).ok_or(Malformed("engine"))?,
+    };
+    keyring.borrow_mut().start_group(OVERLAP_MS, policy);
     let (driver, actions) =
         Driver::start(&psk, &label, alone, now_ms()).map_err(|_| Malformed("group start"))?;
     let timer = Closure::<dyn FnMut()>::new(move || tick(post));
@@ -92,7 +103,7 @@ pub fn start(data: &JsValue, keyring: &SharedKeyring, post: fn(&JsValue)) -> Res
         })
     });
     perform(actions, post);
-    Ok(())
+    Ok(policy)
 }
 
 /// Feeds a `handshake` message from the relay (through the page) to the driver.

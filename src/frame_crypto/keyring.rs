@@ -96,6 +96,35 @@ impl Keyring {
         }))
     }
 
+    /// Makes this an MLS meeting from now on, before its first epoch: no link key is accepted
+    /// any more (no downgrade), every local track waits for the first epoch's keys, and remote
+    /// frames open only on a line bound to their sender ([`Keyring::bind_owner`]). `policy`
+    /// is the page's engine choice, as a `key` message gives it in a link-key meeting.
+    pub fn start_group(&mut self, overlap_ms: u64, policy: EnginePolicy) {
+        self.generation += 1;
+        self.base = None;
+        self.decryptor = None;
+        self.remote.clear();
+        self.senders.clear();
+        self.policy = match (policy, self.crossover) {
+            (EnginePolicy::Auto { .. }, Some(webcrypto_from)) => {
+                EnginePolicy::Auto { webcrypto_from }
+            }
+            _ => policy,
+        };
+        let mut epochs = EpochRing::new(overlap_ms);
+        epochs.require_owners();
+        self.epochs = Some(epochs);
+    }
+
+    /// Receive transform `id` is the line the relay says comes from participant `who`: in an
+    /// MLS meeting its frames open only under the KIDs of the member who joined as `who`.
+    pub fn bind_owner(&mut self, id: u32, who: &str) {
+        if let Some(epochs) = self.epochs.as_mut() {
+            epochs.bind(SourceId(u64::from(id)), who.as_bytes());
+        }
+    }
+
     /// Installs a new MLS epoch's keys at `now_ms`, the previous epoch kept for `overlap_ms`:
     /// a new generation, every local track re-keyed under the epoch's KIDs.
     pub fn install_epoch(shared: &SharedKeyring, keys: EpochKeys, now_ms: u64, overlap_ms: u64) {
@@ -104,9 +133,11 @@ impl Keyring {
             ring.generation += 1;
             ring.base = None;
             ring.decryptor = None;
-            let epochs = ring
-                .epochs
-                .get_or_insert_with(|| EpochRing::new(overlap_ms));
+            let epochs = ring.epochs.get_or_insert_with(|| {
+                let mut epochs = EpochRing::new(overlap_ms);
+                epochs.require_owners();
+                epochs
+            });
             epochs.install(keys, now_ms);
             ring.forget_dead_remote_keys();
             ring.senders.drain().map(|(id, _)| id).collect()
@@ -160,12 +191,18 @@ impl Keyring {
                 .is_some_and(|epochs| epochs.current_epoch().is_some())
     }
 
-    /// The decryptor for a remote frame: the room's, or that of the MLS epoch its KID names
-    /// (`None`: no key for it, counted as a refusal by the caller's decryptor or not at all).
-    pub fn decryptor_for(&mut self, codec: Codec, frame: &[u8]) -> Option<&mut FrameDecryptor> {
+    /// The decryptor for a remote frame on receive transform `source`: the room's, or that of
+    /// the MLS epoch its KID names if the KID's sender is the line's (`None`: no key for it,
+    /// counted as a refusal by the caller's decryptor, by the epochs, or not at all).
+    pub fn decryptor_for(
+        &mut self,
+        source: SourceId,
+        codec: Codec,
+        frame: &[u8],
+    ) -> Option<&mut FrameDecryptor> {
         match self.epochs.as_mut() {
             None => self.decryptor.as_mut(),
-            Some(epochs) => epochs.decryptor(frame_kid(codec, frame)?).ok(),
+            Some(epochs) => epochs.decryptor_from(source, frame_kid(codec, frame)?).ok(),
         }
     }
 

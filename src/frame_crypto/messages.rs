@@ -254,6 +254,27 @@ pub fn read_announce_message(value: &JsValue) -> Result<(u32, Vec<(u64, u64)>), 
     Ok((id, kids))
 }
 
+/// An `owner` message: receive transform `id` is the line the relay says comes from `who`.
+pub fn owner_message(id: u32, who: &str) -> Object {
+    let object = message("owner");
+    set(&object, "id", id);
+    set(&object, "who", who);
+    object
+}
+
+/// Reads an `owner` message: the transform id and the participant id.
+pub fn read_owner_message(value: &JsValue) -> Result<(u32, String), Malformed> {
+    let id = get(value, "id")
+        .as_f64()
+        .filter(|id| id.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(id))
+        .ok_or(Malformed("owner id"))? as u32;
+    let who = get(value, "who")
+        .as_string()
+        .filter(|who| !who.is_empty())
+        .ok_or(Malformed("owner who"))?;
+    Ok((id, who))
+}
+
 /// Whether a `key` message asks for announced KIDs only.
 pub fn key_requires_announced(value: &JsValue) -> bool {
     get(value, "announced").as_bool() == Some(true)

@@ -259,7 +259,7 @@ impl Pipeline {
             return None;
         }
         if policy.choose(codec, len, true) == Engine::WebCrypto {
-            let Some(decryptor) = ring.decryptor_for(codec, &self.input) else {
+            let Some(decryptor) = ring.decryptor_for(source, codec, &self.input) else {
                 ring.counters(self.id).no_key += 1;
                 return None;
             };
@@ -294,7 +294,7 @@ impl Pipeline {
             Keyring::prepare_remote(&self.keyring, kid);
             ring = self.keyring.borrow_mut();
         }
-        let Some(decryptor) = ring.decryptor_for(codec, &self.input) else {
+        let Some(decryptor) = ring.decryptor_for(source, codec, &self.input) else {
             ring.counters(self.id).no_key += 1;
             return None;
         };

@@ -23,7 +23,7 @@ use super::engine::EnginePolicy;
 use super::keyring::{Keyring, SharedKeyring};
 use super::messages::{
     self, field, key_requires_announced, message_type, read_announce_message, read_key_message,
-    TransformOptions,
+    read_owner_message, TransformOptions,
 };
 use super::pipeline::Attached;
 use veilig_e2ee::{Counter, Kid};
@@ -128,15 +128,7 @@ fn handle_message(data: &JsValue) {
             Ok((key, policy)) => {
                 let keyring = with_worker(|worker| worker.keyring.clone());
                 Keyring::set_key(&keyring, &key, policy, key_requires_announced(data));
-                let measure =
-                    matches!(policy, EnginePolicy::Auto { .. }) && !keyring.borrow().calibrated();
-                if measure {
-                    // Until measured, the default crossover applies.
-                    wasm_bindgen_futures::spawn_local(async move {
-                        let crossover = super::bench::crossover().await;
-                        keyring.borrow_mut().set_crossover(crossover);
-                    });
-                }
+                calibrate(keyring, policy);
             }
             Err(error) => report_error(None, &error.to_string()),
         },
@@ -161,6 +153,12 @@ fn handle_message(data: &JsValue) {
                 ),
             Err(error) => report_error(None, &error.to_string()),
         },
+        Some("owner") => match read_owner_message(data) {
+            Ok((id, who)) => with_worker(|worker| worker.keyring.clone())
+                .borrow_mut()
+                .bind_owner(id, &who),
+            Err(error) => report_error(None, &error.to_string()),
+        },
         Some("detach") => {
             if let Some(id) = field(data, "id").as_f64() {
                 detach(id as u32);
@@ -169,8 +167,9 @@ fn handle_message(data: &JsValue) {
         Some("bench") => super::bench::run(data),
         Some("group") => {
             let keyring = with_worker(|worker| worker.keyring.clone());
-            if let Err(error) = super::group::start(data, &keyring, post) {
-                report_error(None, &error.to_string());
+            match super::group::start(data, &keyring, post) {
+                Ok(policy) => calibrate(keyring, policy),
+                Err(error) => report_error(None, &error.to_string()),
             }
         }
         Some("handshake") => {
@@ -179,6 +178,17 @@ fn handle_message(data: &JsValue) {
             }
         }
         _ => report_error(None, "unknown message type"),
+    }
+}
+
+/// Measures the engine crossover once, if the automatic choice needs it (until measured, the
+/// default crossover applies).
+fn calibrate(keyring: SharedKeyring, policy: EnginePolicy) {
+    if matches!(policy, EnginePolicy::Auto { .. }) && !keyring.borrow().calibrated() {
+        wasm_bindgen_futures::spawn_local(async move {
+            let crossover = super::bench::crossover().await;
+            keyring.borrow_mut().set_crossover(crossover);
+        });
     }
 }
 

@@ -78,16 +78,27 @@ fn engine(link: &InviteLink) -> String {
         .unwrap_or_else(|| "auto".into())
 }
 
+/// Whether the link's `keys=mls` option asks for keys that move with the meeting (its MLS
+/// group) instead of the link's own key. Everyone with the link reads the same option, and the
+/// relay never sees the fragment, so it cannot take it away.
+fn mls(link: &InviteLink) -> bool {
+    link.options()
+        .iter()
+        .any(|(key, value)| key == "keys" && value == "mls")
+}
+
 /// The link to hand out: this page's origin, the room and the fragment with the secret (and
-/// `pw=1`), but none of this user's own options (`name=`, `lobby=skip`, ...).
+/// `pw=1`, and `keys=mls`: everyone must agree on it), but none of this user's own options
+/// (`name=`, `lobby=skip`, ...).
 fn invite_link(link: &InviteLink) -> AttrValue {
     let origin = web_sys::window()
         .and_then(|w| w.location().origin().ok())
         .unwrap_or_default();
     AttrValue::from(format!(
-        "{origin}{}#{}",
+        "{origin}{}#{}{}",
         link.path(),
-        link.fragment().as_str()
+        link.fragment().as_str(),
+        if mls(link) { "&keys=mls" } else { "" }
     ))
 }
 
@@ -146,6 +157,7 @@ pub fn Meeting(props: &Props) -> Html {
                 engine: engine(&link),
                 microphone,
                 camera,
+                mls: mls(&link),
             };
             view.dispatch(Action::NewCall);
             let call = Call::start(config, ready.media, warm.borrow_mut().take(), on_event);
@@ -232,7 +244,7 @@ pub fn Meeting(props: &Props) -> Html {
             html! {
                 <Room lang={props.lang} call={call.clone()} view={view.clone()}
                     chat={options.chat} toolbar={options.toolbar} speaker={speaker.clone()}
-                    safety_code={safety_code.clone()} invite={invite_link(&props.link)}
+                    safety_code={safety_code.clone()} mls={mls(&props.link)} invite={invite_link(&props.link)}
                     {on_leave} {on_retry} />
             }
         }

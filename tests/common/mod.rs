@@ -28,6 +28,7 @@ pub mod driver;
 pub mod error;
 pub mod guests;
 pub mod lossy_udp;
+pub mod mls_member;
 pub mod netns;
 pub mod recorder;
 pub mod server;

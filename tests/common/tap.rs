@@ -8,6 +8,7 @@ use std::path::Path;
 use base64ct::{Base64, Encoding};
 use veilig_e2ee::receiver::DecryptorLimits;
 use veilig_e2ee::{CipherSuite, Codec, FrameDecryptor, Header, RoomKeys, SourceId};
+use veilig_mls::EpochKeys;
 
 use super::{codec_rule, HarnessError};
 
@@ -31,6 +32,10 @@ pub struct TapReport {
     pub decrypted: BTreeMap<(String, String), usize>,
     /// KIDs per sender.
     pub kids: BTreeMap<String, HashSet<u64>>,
+    /// In an MLS meeting: frames that decrypted, per epoch.
+    pub epochs: BTreeMap<u64, usize>,
+    /// In an MLS meeting: per sender, the epochs of its frames in the order the relay got them.
+    pub epoch_order: BTreeMap<String, Vec<u64>>,
     /// Frames sent on lines that were not the sender's upstream slots (a lying relay's
     /// relabelled lines): each of them was checked like any other.
     pub stray: usize,
@@ -66,20 +71,46 @@ pub fn check_tap(path: &Path, keys: &RoomKeys) -> Result<TapReport, HarnessError
 /// frame past that prefix anywhere in what was forwarded. Fails only if the tap cannot be read
 /// or holds no frame.
 pub fn read_tap(path: &Path, keys: &RoomKeys) -> Result<TapReport, HarnessError> {
+    // The relay's whole record, not one browser's view: a flood of KIDs (the hostile test's)
+    // is checked frame by frame too, so no KID limit applies here.
+    let decryptor = FrameDecryptor::with_limits(
+        CipherSuite::default(),
+        &keys.media,
+        DecryptorLimits {
+            live_per_source: 1 << 20,
+            kids_per_source: 1 << 20,
+            max_sources: 1 << 20,
+            max_kids: 1 << 20,
+        },
+    );
+    read_with(path, Opener::Link(Box::new(decryptor)))
+}
+
+/// [`check_tap`] in an MLS meeting, with the keys of the epochs a member held (each epoch's
+/// frames open under that epoch's RFC 9605 §5.2 keys): fails unless every frame passed.
+pub fn check_tap_epochs(path: &Path, epochs: &[EpochKeys]) -> Result<TapReport, HarnessError> {
+    let report = read_tap_epochs(path, epochs)?;
+    crate::ensure!(
+        report.failures.is_empty(),
+        "{} of {} tapped frames failed; the first: {:?}",
+        report.failures.len(),
+        report.frames,
+        &report.failures[..report.failures.len().min(5)]
+    );
+    Ok(report)
+}
+
+/// [`read_tap`] in an MLS meeting: a frame opens only under the keys of the epoch its KID
+/// names, and only if that epoch is one of `epochs` (what a member held).
+pub fn read_tap_epochs(path: &Path, epochs: &[EpochKeys]) -> Result<TapReport, HarnessError> {
+    let epochs = epochs.iter().map(|keys| (keys, keys.decryptor())).collect();
+    read_with(path, Opener::Epochs(epochs))
+}
+
+fn read_with(path: &Path, opener: Opener<'_>) -> Result<TapReport, HarnessError> {
     let text = std::fs::read_to_string(path)?;
     let mut checker = Checker {
-        // The relay's whole record, not one browser's view: a flood of KIDs (the hostile
-        // test's) is checked frame by frame too, so no KID limit applies here.
-        decryptor: FrameDecryptor::with_limits(
-            CipherSuite::default(),
-            &keys.media,
-            DecryptorLimits {
-                live_per_source: 1 << 20,
-                kids_per_source: 1 << 20,
-                max_sources: 1 << 20,
-                max_kids: 1 << 20,
-            },
-        ),
+        opener,
         sources: HashMap::new(),
         used: HashSet::new(),
         plain: Vec::new(),
@@ -95,11 +126,48 @@ pub fn read_tap(path: &Path, keys: &RoomKeys) -> Result<TapReport, HarnessError>
     Ok(report)
 }
 
+/// What opens the frames: the link's media key, or the keys of MLS epochs.
+enum Opener<'a> {
+    Link(Box<FrameDecryptor>),
+    Epochs(Vec<(&'a EpochKeys, FrameDecryptor)>),
+}
+
+impl Opener<'_> {
+    /// Decrypts `payload` into `out`; returns its header and, in an MLS meeting, its epoch.
+    fn open(
+        &mut self,
+        source: SourceId,
+        codec: Codec,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(Header, Option<u64>), String> {
+        match self {
+            Opener::Link(decryptor) => match decryptor.decrypt(source, codec, payload, out) {
+                Ok(Some(header)) => Ok((header, None)),
+                other => Err(format!("{other:?}")),
+            },
+            Opener::Epochs(epochs) => {
+                let prefix = codec.clear_prefix_len(payload).map_err(|e| e.to_string())?;
+                let (header, _) = Header::parse(&payload[prefix..]).map_err(|e| e.to_string())?;
+                let (keys, decryptor) = epochs
+                    .iter_mut()
+                    .find(|(keys, _)| keys.sender_of(header.kid).is_some())
+                    .ok_or("no epoch held names its KID as a member's")?;
+                match decryptor.decrypt(source, codec, payload, out) {
+                    Ok(Some(opened)) => Ok((opened, Some(keys.epoch()))),
+                    other => Err(format!("epoch {}: {other:?}", keys.epoch())),
+                }
+            }
+        }
+    }
+}
+
 /// The state kept across the tap's frames.
-struct Checker {
-    decryptor: FrameDecryptor,
+struct Checker<'a> {
+    opener: Opener<'a>,
     sources: HashMap<(String, String), SourceId>,
-    used: HashSet<(u64, u64)>,
+    /// (epoch, KID, counter): KIDs repeat across MLS epochs, under other keys.
+    used: HashSet<(Option<u64>, u64, u64)>,
     plain: Vec<u8>,
 }
 
@@ -108,7 +176,7 @@ struct Checker {
 /// enough that ciphertext cannot match one by chance (2^-64 per place).
 const PIECE: usize = 8;
 
-impl Checker {
+impl Checker<'_> {
     /// Checks one tap line; counts it in `report` if it decrypts.
     fn frame(&mut self, line: &str, report: &mut TapReport) -> Result<(), String> {
         let line: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
@@ -131,24 +199,32 @@ impl Checker {
         }
         let (header, header_len) =
             Header::parse(&payload[prefix..]).map_err(|e| format!("no SFrame header: {e}"))?;
-        if !self.used.insert((header.kid.0, header.ctr.0)) {
-            return Err(format!(
-                "KID {} counter {} used twice",
-                header.kid.0, header.ctr.0
-            ));
-        }
         let next = self.sources.len() as u64;
         let source = *self
             .sources
             .entry((sender.clone(), kind.clone()))
             .or_insert(SourceId(next));
-        let opened = self
-            .decryptor
-            .decrypt(source, codec, &payload, &mut self.plain);
-        if !matches!(opened, Ok(Some(h)) if h == header) {
+        let epoch = match self.opener.open(source, codec, &payload, &mut self.plain) {
+            Ok((opened, epoch)) if opened == header => epoch,
+            other => {
+                return Err(format!(
+                    "{kind} from {sender} does not decrypt with these keys: {other:?}"
+                ))
+            }
+        };
+        if !self.used.insert((epoch, header.kid.0, header.ctr.0)) {
             return Err(format!(
-                "{kind} from {sender} does not decrypt with these keys: {opened:?}"
+                "KID {} counter {} used twice (epoch {epoch:?})",
+                header.kid.0, header.ctr.0
             ));
+        }
+        if let Some(epoch) = epoch {
+            *report.epochs.entry(epoch).or_default() += 1;
+            report
+                .epoch_order
+                .entry(sender.clone())
+                .or_default()
+                .push(epoch);
         }
         // Past the prefix, not one run of the decrypted frame was forwarded. (The header's own
         // bytes are left out of the search: they are not ciphertext.)

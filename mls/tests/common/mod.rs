@@ -26,10 +26,24 @@ impl Meeting {
         }
     }
 
+    /// A meeting created by a member whose leaf carries the relay label `label`.
+    pub fn labelled(psk: MlsPsk, label: &str) -> Self {
+        let creator = Participant::create_labelled(&psk, label.as_bytes()).unwrap();
+        Meeting {
+            psk,
+            members: vec![creator],
+        }
+    }
+
     /// A newcomer joins: `committer` commits the add, the others process it, the newcomer
     /// joins from the Welcome and the link tag.
     pub fn join(&mut self, committer: usize) -> usize {
-        let (newcomer, key_package) = Newcomer::new(&self.psk).unwrap();
+        self.join_labelled(committer, "")
+    }
+
+    /// [`Meeting::join`] by a newcomer whose leaf carries the relay label `label`.
+    pub fn join_labelled(&mut self, committer: usize, label: &str) -> usize {
+        let (newcomer, key_package) = Newcomer::labelled(&self.psk, label.as_bytes()).unwrap();
         let out = self.members[committer].commit_add(&[&key_package]).unwrap();
         self.members[committer].apply_own().unwrap();
         let tag = self.members[committer].link_tag().unwrap();

@@ -41,6 +41,9 @@ pub struct Props {
     pub toolbar: Toolbar,
     /// The safety code, as shown.
     pub safety_code: AttrValue,
+    /// Whether the meeting's keys come from its MLS group: then the safety code is the group's,
+    /// and changes when someone joins or leaves.
+    pub mls: bool,
     /// The invite link to copy: room and secret (and `pw=1`), without personal link options
     /// such as `name=`.
     pub invite: AttrValue,
@@ -399,8 +402,15 @@ pub fn Room(props: &Props) -> Html {
                 }
                 <section class="safety" aria-label={text.safety_code}>
                     <h2>{ text.safety_code }</h2>
-                    <p class="code" data-testid="safety-code">{ props.safety_code.clone() }</p>
-                    <p class="hint">{ text.safety_code_hint }</p>
+                    if props.mls {
+                        <p class="code" data-testid="safety-code" data-epoch={view.group.as_ref().map(|(epoch, _)| epoch.to_string())}>
+                            { view.group.as_ref().map_or(text.safety_code_pending, |(_, code)| code.as_str()) }
+                        </p>
+                        <p class="hint">{ text.safety_code_hint_group }</p>
+                    } else {
+                        <p class="code" data-testid="safety-code">{ props.safety_code.clone() }</p>
+                        <p class="hint">{ text.safety_code_hint }</p>
+                    }
                     <input class="invite" type="text" readonly=true value={props.invite.clone()}
                         aria-label={text.copy_link} data-testid="invite-link" />
                     <button onclick={on_copy} data-testid="copy-link">

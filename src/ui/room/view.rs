@@ -116,6 +116,9 @@ pub struct View {
     /// The next participant list is the first of a new connection: whoever is in it was
     /// there already, and is not announced.
     fresh: bool,
+    /// In an MLS meeting, our group's current epoch and its safety code (`None` until we are in
+    /// the group).
+    pub(super) group: Option<(u64, String)>,
 }
 
 impl Default for View {
@@ -143,6 +146,7 @@ impl Default for View {
             next_notice: 0,
             greeted: HashSet::new(),
             fresh: true,
+            group: None,
         }
     }
 }
@@ -229,6 +233,7 @@ impl Reducible for View {
             Action::NewCall => {
                 view.you = None;
                 view.status = Status::Connecting;
+                view.group = None;
             }
             Action::TogglePin(who) => {
                 view.pinned = if view.pinned.as_ref() == Some(&who) {
@@ -341,6 +346,7 @@ impl Reducible for View {
                 // Nothing to store: the controls read the call's state when drawn again.
                 CallEvent::LocalChanged => view.refused = false,
                 CallEvent::DeviceRefused(_) => view.refused = true,
+                CallEvent::Epoch { epoch, code, .. } => view.group = Some((epoch, code)),
                 CallEvent::Decryption(health) => {
                     for (who, state) in health {
                         // Keep "fine" once seen until it fails; "waiting" says nothing new.

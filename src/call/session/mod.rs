@@ -20,13 +20,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::RtcPeerConnectionState;
 
-pub use super::events::{CallEvent, Decryption, Failure, Reception, Status};
-use super::health;
-use super::media::{open_devices, Device, LocalMedia, MediaError};
-use super::metadata::{MediaKids, MAX_CHAT_CHARS};
-use super::peer::{sleep, slot_source, Peer, PeerError};
-use super::roster::{Heard, Me, Roster};
-use super::signaling::{self, Signaling, SignalingEvent};
+mod group;
+
+pub use crate::call::events::{CallEvent, Decryption, Failure, Reception, Status};
+use crate::call::health;
+use crate::call::media::{open_devices, Device, LocalMedia, MediaError};
+use crate::call::metadata::{MediaKids, MAX_CHAT_CHARS};
+use crate::call::peer::{sleep, slot_source, Peer, PeerError};
+use crate::call::roster::{Heard, Me, Roster};
+use crate::call::signaling::{self, Signaling, SignalingEvent};
 use crate::encryption::{AttachPath, FrameCrypto, WarmWorker, WorkerStats, WORKER_URL};
 use crate::frame_crypto::messages::Direction;
 use crate::frame_crypto::webcrypto::random_u64;
@@ -48,6 +50,9 @@ pub struct CallConfig {
     pub microphone: Device,
     /// The camera chosen in the lobby, likewise.
     pub camera: Device,
+    /// Whether the meeting's frame keys come from its MLS group ([`super::group`]) instead of
+    /// the link.
+    pub mls: bool,
 }
 
 struct State {
@@ -167,12 +172,13 @@ impl Call {
         let weak = Rc::downgrade(&self.state);
         wasm_bindgen_futures::spawn_local(async move {
             let Some(state) = weak.upgrade() else { return };
-            let (path, engine, key) = {
+            let (path, engine, key, mls) = {
                 let s = state.borrow();
                 (
                     s.config.path,
                     s.config.engine.clone(),
                     s.config.keys.media.as_bytes().to_vec(),
+                    s.config.mls,
                 )
             };
             let warm = state.borrow_mut().warm.take();
@@ -184,7 +190,15 @@ impl Call {
                 Ok(crypto) => Rc::new(crypto),
                 Err(_) => return fail(&state, Failure::Encryption),
             };
-            if crypto.set_key_announced_only(&key, &engine).is_err() {
+            if mls {
+                // No key until the group's first epoch: the group starts at the relay's welcome.
+                let weak = Rc::downgrade(&state);
+                crypto.on_group(Box::new(move |event| {
+                    if let Some(state) = weak.upgrade() {
+                        group::on_group_event(&state, event);
+                    }
+                }));
+            } else if crypto.set_key_announced_only(&key, &engine).is_err() {
                 return fail(&state, Failure::Encryption);
             }
             // Our tracks' KIDs for this connection, announced in our presence notes.
@@ -517,7 +531,16 @@ fn tell_announced(state: &Rc<RefCell<State>>) {
     let (Some(peer), Some(crypto)) = (s.peer.clone(), s.crypto.clone()) else {
         return;
     };
-    for (id, told) in s.roster.to_tell(&peer.remote_lines()) {
+    let lines = peer.remote_lines();
+    if s.config.mls {
+        // In an MLS meeting a line opens only its labelled owner's frames: the KIDs say who
+        // sent them, and the group says which member joined as whom.
+        for (id, from, _) in &lines {
+            crypto.bind_owner(*id, from.as_str());
+        }
+        return;
+    }
+    for (id, told) in s.roster.to_tell(&lines) {
         crypto.announce(id, &[told]);
     }
 }
@@ -656,6 +679,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                 peer.use_ice_servers(&ice_servers);
                 peer.set_you(you.clone());
             }
+            group::start(state, &you, participants.is_empty());
             // Our greeting, and any chat that waited.
             let out = {
                 let mut s = state.borrow_mut();
@@ -713,6 +737,7 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
             send_all(state, out);
         }
         ServerMessage::Left { participant } => {
+            group::left(state, &participant);
             let list = {
                 let mut s = state.borrow_mut();
                 s.roster.left(&participant);
@@ -759,8 +784,13 @@ fn on_message(state: &Rc<RefCell<State>>, message: ServerMessage) {
                 ),
             }
         }
-        // MLS handshake messages: the call path does not run the group yet (issue 18).
-        ServerMessage::KeyPackage { .. } | ServerMessage::Commit { .. } => {}
+        ServerMessage::KeyPackage { from, data } => group::key_package(state, &from, &data),
+        ServerMessage::Commit {
+            commit,
+            welcome,
+            link_tag,
+            ..
+        } => group::commit(state, &commit, welcome.as_deref(), link_tag.as_deref()),
         ServerMessage::Pong => {}
         ServerMessage::Error { code, .. } => match code {
             ErrorCode::RoomFull => fail(state, Failure::RoomFull),
