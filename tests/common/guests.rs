@@ -5,7 +5,10 @@
 //! ([`veilig::call::roster::Roster`]: a greeting to everyone on joining, one answer to each
 //! participant who greets it, with the floors of what it has sent so far), and sends
 //! real VP8 frames SFrame-encrypted as the app's worker does: the media key derived from the
-//! link, a random KID of its own, the VP8 clear prefix (`veilig_e2ee::FrameEncryptor`).
+//! link, a random KID of its own, the VP8 clear prefix (`veilig_e2ee::FrameEncryptor`). In a
+//! meeting whose link carries `keys=mls` it is a member of the meeting's MLS group instead
+//! (`veilig_mls::driver::Driver`, as the app's worker), and seals its camera under the current
+//! epoch's RFC 9605 §5.2 key and KID; until it is in the group it sends nothing.
 //!
 //! What it does not do: encode video (there is no VP8 encoder here; [`vp8_clips`] has the
 //! browser's WebCodecs make the frames once, and each guest plays its clip in a loop), send
@@ -33,7 +36,8 @@ use tokio::task::JoinHandle;
 use veilig::call::metadata::MediaKids;
 use veilig::call::roster::{Me, Roster};
 use veilig_e2ee::key_schedule::LinkError;
-use veilig_e2ee::{CipherSuite, Codec, FrameEncryptor, InviteLink, Kid, RoomKeys};
+use veilig_e2ee::{CipherSuite, Codec, FrameEncryptor, InviteLink, Kid, MlsPsk, RoomKeys};
+use veilig_mls::driver::{Action, Driver};
 use veilig_protocol::{ClientMessage, ParticipantId, RoomAccess, ServerMessage, Source};
 use veilig_test_peer::{Participant, Seen};
 
@@ -286,6 +290,11 @@ impl Guests {
     ) -> Result<Guests, LinkError> {
         let link = InviteLink::parse(link)?;
         let keys = RoomKeys::derive(&link, None)?;
+        // A meeting whose keys move with it: each guest is a member of its MLS group.
+        let mls = link
+            .options()
+            .iter()
+            .any(|(key, value)| key == "keys" && value == "mls");
         let (sizes, camera_sizes) = watch::channel(HashMap::new());
         let mut guests = Guests {
             ids: Vec::new(),
@@ -340,7 +349,10 @@ impl Guests {
                     camera: true,
                     screen: false,
                 },
-                camera: FrameEncryptor::new(CipherSuite::default(), &keys.media, Kid(camera_kid)),
+                camera: (!mls).then(|| {
+                    FrameEncryptor::new(CipherSuite::default(), &keys.media, Kid(camera_kid))
+                }),
+                group: mls.then(|| keys.mls_psk.clone()),
                 clip: clips[index % clips.len()].clone(),
                 sizes: sizes.clone(),
             };
@@ -401,13 +413,18 @@ struct Guest {
     /// Who was there when it joined.
     there: Vec<ParticipantId>,
     me: Me,
-    camera: FrameEncryptor,
+    /// The camera's encryptor: under the link's key, or the current MLS epoch's (`None`
+    /// until the guest is in the group).
+    camera: Option<FrameEncryptor>,
+    /// In an MLS meeting, the link's PSK for the group the guest joins.
+    group: Option<MlsPsk>,
     clip: Clip,
     sizes: watch::Sender<HashMap<ParticipantId, (u16, u16)>>,
 }
 
 impl Guest {
     async fn run(mut self, mut peer: Participant) {
+        let alone = self.there.is_empty();
         // Everyone already there is greeted now; each answers, and is answered: as the app.
         let welcome = self.roster.welcome(
             peer.id.clone(),
@@ -424,8 +441,26 @@ impl Guest {
         // Every frame's RTP time, flooded ones included, so it never runs backwards.
         let mut clock = 0u32;
         let mut sealed = Vec::new();
+        let origin = std::time::Instant::now();
+        let elapsed = || origin.elapsed().as_millis() as u64;
+        let mut driver = match self.group.take() {
+            Some(psk) => {
+                let Ok((driver, actions)) = Driver::start(&psk, peer.id.as_str(), alone, elapsed())
+                else {
+                    return;
+                };
+                self.act(&peer, actions);
+                Some(driver)
+            }
+            None => None,
+        };
+        let mut group_tick = tokio::time::interval(Duration::from_millis(100));
         loop {
             tokio::select! {
+                _ = group_tick.tick(), if driver.is_some() => {
+                    let actions = driver.as_mut().map(|d| d.tick(elapsed())).unwrap_or_default();
+                    self.act(&peer, actions);
+                }
                 // Back from a pause: from the clip's keyframe.
                 _ = self.modes.changed() => position = 0,
                 _ = tick.tick(), if connected => {
@@ -447,7 +482,11 @@ impl Guest {
                         continue;
                     }
                     let frame = &self.clip.0[position];
-                    if self.camera.encrypt(Codec::Vp8, frame, &mut sealed).is_err() {
+                    let Some(camera) = self.camera.as_mut() else {
+                        // Not in the group yet: nothing leaves unencrypted.
+                        continue;
+                    };
+                    if camera.encrypt(Codec::Vp8, frame, &mut sealed).is_err() {
                         return;
                     }
                     clock += 1;
@@ -469,6 +508,26 @@ impl Guest {
                     }
                     Some(Seen::Signal(ServerMessage::Left { participant })) => {
                         self.roster.left(&participant);
+                        if let Some(driver) = driver.as_mut() {
+                            let actions = driver.left(participant.as_str(), elapsed());
+                            self.act(&peer, actions);
+                        }
+                    }
+                    Some(Seen::Signal(ServerMessage::KeyPackage { from, data })) => {
+                        if let (Some(driver), Ok(data)) = (driver.as_mut(), Base64::decode_vec(&data)) {
+                            let actions = driver.key_package(from.as_str(), data, elapsed());
+                            self.act(&peer, actions);
+                        }
+                    }
+                    Some(Seen::Signal(ServerMessage::Commit { commit, welcome, link_tag, .. })) => {
+                        if let Some(driver) = driver.as_mut() {
+                            let commit = Base64::decode_vec(&commit).unwrap_or_default();
+                            let welcome = welcome.and_then(|w| Base64::decode_vec(&w).ok());
+                            let tag = link_tag.and_then(|t| Base64::decode_vec(&t).ok());
+                            let welcome = welcome.as_deref().zip(tag.as_deref());
+                            let actions = driver.commit(&commit, welcome, elapsed());
+                            self.act(&peer, actions);
+                        }
                     }
                     Some(Seen::Signal(ServerMessage::Blob { from, data })) => {
                         let (_, answers) = self.roster.blob(&from, &data, &self.me, now());
@@ -483,6 +542,28 @@ impl Guest {
                     }
                     Some(_) => {}
                 },
+            }
+        }
+    }
+}
+
+impl Guest {
+    /// Carries out its MLS driver's actions: handshake messages to the relay; a new epoch's
+    /// camera encryptor (a fresh KID of its leaf, context 1: the camera, as the app numbers
+    /// its tracks), from its next frame on.
+    fn act(&mut self, peer: &Participant, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::SendKeyPackage(data) => peer.signal(ClientMessage::KeyPackage {
+                    data: Base64::encode_string(&data),
+                }),
+                Action::SendCommit { commit, welcome } => peer.signal(ClientMessage::Commit {
+                    commit: Base64::encode_string(&commit),
+                    link_tag: welcome.as_ref().map(|(_, tag)| Base64::encode_string(tag)),
+                    welcome: welcome.as_ref().map(|(w, _)| Base64::encode_string(w)),
+                }),
+                Action::Epoch(mut keys) => self.camera = keys.encryptor(1).ok(),
+                Action::Rejoin(_) => self.camera = None,
             }
         }
     }
