@@ -8,7 +8,11 @@
 //!    gives for that epoch, and each decodes the other's video.
 //! 2. Nico (native) joins (epoch 3), then leaves keeping everything he held (epoch 4): at each
 //!    change both browsers show the new epoch's code, and the video plays on across it.
-//! 3. Afterwards, outside the browsers: every tapped frame passes the proofs' checks under the
+//! 3. The relay lies: Eva and Fien (native guests, members sending their cameras under their
+//!    epoch keys) join, and their lines are labelled as each other's for whoever joins next.
+//!    Bram, told the truth, sees both; Anna, back after the lie, decodes neither (each line
+//!    opens only its owner's KIDs) and both tiles say their frames are refused.
+//! 4. Afterwards, outside the browsers: every tapped frame passes the proofs' checks under the
 //!    keys of the epoch its KID names (RFC 9605 §5.2, Olaf's keys: the tap checked per epoch),
 //!    no sender ever went back to an older epoch, frames of epochs 1, 2 and 4 are there, and
 //!    Nico's keys open exactly the frames of epoch 3: none from before he joined, none from
@@ -20,12 +24,14 @@ mod common;
 use std::time::Duration;
 
 use common::app::*;
+use common::guests::{vp8_clips, Guests};
 use common::mls_member::{converged, MlsMember};
 use common::tap::{check_tap_epochs, read_tap, read_tap_epochs, start_tapped_relay};
 use common::{netns, HarnessError, Session};
 use tokio::sync::mpsc;
 use veilig_e2ee::{InviteLink, RoomKeys};
-use veilig_protocol::RoomAccess;
+use veilig_protocol::{RoomAccess, RoomId};
+use veilig_relay::hostile::Attack;
 use veilig_test_peer::Participant;
 
 /// The epoch and safety code a browser shows (`None` for the epoch until it is in the group).
@@ -139,6 +145,50 @@ async fn meeting(
     keeps_playing(bram, Some("Anna")).await?;
     // A few seconds of the new epoch in the tap, past the old epoch's overlap.
     tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // The relay lies: Eva's and Fien's lines (native guests, members sending their cameras
+    // under their epoch keys) are labelled as each other's for whoever joins next. Anna comes
+    // back after the lie and decodes neither; Bram, told the truth, sees both.
+    click(anna, "leave").await?;
+    anna.goto(base).await?;
+    let clips = vp8_clips(anna, 2, 30).await?;
+    let names = ["Eva".to_owned(), "Fien".to_owned()];
+    let guests = Guests::join(relay, &link, &names, &clips)
+        .await
+        .map_err(|e| HarnessError::Check(format!("guests: {e:?}")))?;
+    wait_until(
+        bram,
+        "Eva's and Fien's video",
+        &sees_videos_of(&["Eva", "Fien"]),
+    )
+    .await?;
+    let room = RoomId::new(parsed.room()).unwrap();
+    let lie = Attack::SwapLines {
+        a: guests.ids[0].clone(),
+        b: guests.ids[1].clone(),
+    };
+    relay
+        .rooms
+        .attack(&room, lie)
+        .await
+        .map_err(|e| HarnessError::Check(format!("the relay could not lie: {e}")))?;
+    anna.goto(&link).await?;
+    join_as(anna, "Anna").await?;
+    wait_until(anna, "Bram's video again", &sees_video_of("Bram")).await?;
+    let refusing = format!(
+        "return [{}, {}].every(t => t && t.dataset.state === 'refusing');",
+        tile_of("Eva"),
+        tile_of("Fien")
+    );
+    wait_until(anna, "Eva's and Fien's tiles refusing", &refusing).await?;
+    decodes_none_while_frames_arrive(
+        anna,
+        "a member's frames on another member's line",
+        &format!("[{}, {}]", tile_of("Eva"), tile_of("Fien")),
+    )
+    .await?;
+    keeps_playing(bram, Some("Eva")).await?;
+    drop(guests);
     click(bram, "leave").await?;
     click(anna, "leave").await?;
     Ok(keys)
@@ -176,16 +226,15 @@ async fn keys_move_with_the_meeting_and_a_leaver_reads_nothing_after() {
     let olafs = natives.olaf.epochs.lock().unwrap();
     let report = check_tap_epochs(&tap, &olafs).unwrap_or_else(|e| panic!("{e}"));
     println!("tap per epoch: {:?}", report.epochs);
-    assert_eq!(report.kids.len(), 2, "two senders: {report:?}");
+    // Anna twice, Bram, Eva and Fien.
+    assert_eq!(report.kids.len(), 5, "five senders: {report:?}");
     for sender in report.kids.keys() {
-        for kind in ["audio", "video"] {
-            let frames = report
-                .decrypted
-                .get(&(sender.clone(), kind.into()))
-                .copied()
-                .unwrap_or(0);
-            assert!(frames > 20, "{kind} from {sender}: {frames} frames");
-        }
+        let frames = report
+            .decrypted
+            .get(&(sender.clone(), "video".into()))
+            .copied()
+            .unwrap_or(0);
+        assert!(frames > 20, "video from {sender}: {frames} frames");
     }
     for (sender, order) in &report.epoch_order {
         assert!(
