@@ -111,8 +111,8 @@ async fn meeting(
     shows_epoch(bram, 2, &code2).await?;
     wait_until(anna, "Bram's video", &sees_video_of("Bram")).await?;
     wait_until(bram, "Anna's video", &sees_video_of("Anna")).await?;
-    hears(anna).await?;
-    hears(bram).await?;
+    hears_from(anna, "Bram").await?;
+    hears_from(bram, "Anna").await?;
     // The invite link the meeting hands out keeps the meeting on MLS.
     let invite = eval(
         anna,

@@ -203,9 +203,7 @@ impl Peer {
                     }
                 }
                 // A stopped line: it must send nothing, whatever it sent before.
-                None => {
-                    let _ = transceiver.sender().replace_track(None);
-                }
+                None => unsend(&transceiver),
             }
         }
         let answer = JsFuture::from(self.pc.create_answer())
@@ -251,7 +249,7 @@ impl Peer {
             }
             Role::Remote { from, source } => {
                 transceiver.set_direction(RtcRtpTransceiverDirection::Recvonly);
-                let _ = transceiver.sender().replace_track(None);
+                unsend(transceiver);
                 let id = {
                     let mut inner = self.inner.borrow_mut();
                     match inner.remote_ids.get(&planned.mid) {
@@ -286,7 +284,9 @@ impl Peer {
             .mid()
             .is_some_and(|mid| self.inner.borrow().encrypting.contains(&mid));
         let track = if encrypting { track } else { None };
-        let _ = transceiver.sender().replace_track(track);
+        IGNORE_REJECTION.with(|ignore| {
+            let _ = transceiver.sender().replace_track(track).catch(ignore);
+        });
     }
 
     /// Sends `track` (or nothing) on our slot for `source`; takes effect at once if the slot
@@ -411,4 +411,17 @@ pub async fn sleep(ms: i32) {
         }
     });
     let _ = JsFuture::from(promise).await;
+}
+
+thread_local! {
+    /// A rejection handler that does nothing: `replaceTrack` rejects on a line the relay
+    /// stopped, which then sends nothing anyway.
+    static IGNORE_REJECTION: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
+}
+
+/// Takes any track off `transceiver`'s sender (a stopped line, or one that only receives).
+fn unsend(transceiver: &RtcRtpTransceiver) {
+    IGNORE_REJECTION.with(|ignore| {
+        let _ = transceiver.sender().replace_track(None).catch(ignore);
+    });
 }

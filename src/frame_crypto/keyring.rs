@@ -140,11 +140,23 @@ impl Keyring {
             });
             epochs.install(keys, now_ms);
             ring.forget_dead_remote_keys();
-            ring.senders.drain().map(|(id, _)| id).collect()
+            ring.senders.clear();
+            // Every local track, those attached before the first epoch (no encryptor yet,
+            // their frames dropped) included.
+            ring.local_tracks()
         };
         for id in senders {
             Keyring::add_sender(shared, id);
         }
+    }
+
+    /// The transform ids of our local tracks.
+    fn local_tracks(&self) -> Vec<u32> {
+        self.stats
+            .iter()
+            .filter(|(_, (direction, _))| *direction == Direction::Send)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Erases every MLS key now (removed from the group, or rejoining).

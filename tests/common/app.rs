@@ -327,6 +327,19 @@ pub async fn hears(session: &Session) -> Result<(), HarnessError> {
     .await
 }
 
+/// Waits until audio with energy arrives from `name` (see [`hears`]).
+pub async fn hears_from(session: &Session, name: &str) -> Result<(), HarnessError> {
+    wait_until(
+        session,
+        &format!("audio with energy from {name}"),
+        &format!(
+            "const tile = {}; return !!tile && Number(tile.dataset.audioEnergy || 0) > 0;",
+            tile_of(name)
+        ),
+    )
+    .await
+}
+
 pub async fn text_of(session: &Session, test_id: &str) -> Result<String, HarnessError> {
     Ok(session.wait_for_test_id(test_id).await?.text().await?)
 }

@@ -76,6 +76,8 @@ async fn run(
     let id = peer.id.to_string();
     let (mut driver, first) = Driver::start(&psk, &id, alone, now()).unwrap();
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    // The browsers' keepalive: the relay closes connections silent for 45 s.
+    let mut ping = tokio::time::interval(Duration::from_secs(15));
     let mut actions = first;
     loop {
         for action in actions.drain(..) {
@@ -98,6 +100,7 @@ async fn run(
         }
         tokio::select! {
             _ = ticker.tick() => actions = driver.tick(now()),
+            _ = ping.tick() => peer.signal(ClientMessage::Ping),
             seen = peer.next() => match seen {
                 None | Some(Seen::Closed(_)) => return,
                 Some(Seen::Signal(ServerMessage::KeyPackage { from, data })) => {
