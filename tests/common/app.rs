@@ -379,6 +379,23 @@ pub struct GridLayout {
     pub buttons_shown: usize,
 }
 
+/// Measures the meeting grid until `fits` accepts it, for up to five seconds (a resized window
+/// or a tile that just arrived is laid out over a few frames, later on a busy machine);
+/// returns the last measurement either way, for the caller to check and report.
+pub async fn grid_layout_settled(
+    session: &Session,
+    fits: impl Fn(&GridLayout) -> bool,
+) -> Result<GridLayout, HarnessError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let layout = grid_layout(session).await?;
+        if fits(&layout) || std::time::Instant::now() >= deadline {
+            return Ok(layout);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Measures the meeting grid (see [`GridLayout`]).
 pub async fn grid_layout(session: &Session) -> Result<GridLayout, HarnessError> {
     let layout = eval(
