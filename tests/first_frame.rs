@@ -54,6 +54,10 @@ struct Meeting {
     times: Times,
 }
 
+/// Link options a meeting is made with: `""` for the link's own keys, `"&keys=mls"` for keys
+/// from the meeting's MLS group.
+type KeysOption = &'static str;
+
 /// The times to the first remote frame of one side, and each run's milestones.
 struct Times {
     label: &'static str,
@@ -63,6 +67,17 @@ struct Times {
 
 impl Meeting {
     async fn start(label: &'static str, dist: PathBuf, binary: Option<PathBuf>) -> Meeting {
+        Meeting::start_with(label, dist, binary, "").await
+    }
+
+    /// [`Meeting::start`], the meeting's link carrying `keys` (the host joins it, and so does
+    /// every run).
+    async fn start_with(
+        label: &'static str,
+        dist: PathBuf,
+        binary: Option<PathBuf>,
+        keys: KeysOption,
+    ) -> Meeting {
         let relay = match binary {
             Some(binary) => Relay::child(&binary, &dist).await,
             // The relay the app's tests use, serving `dist` instead of `dist/`.
@@ -75,6 +90,13 @@ impl Meeting {
         let link = new_meeting(&host, &base, false)
             .await
             .unwrap_or_else(|e| panic!("{label}: starting the meeting: {e}"));
+        let link = format!("{link}{keys}");
+        if !keys.is_empty() {
+            host.goto("about:blank").await.expect("a blank page");
+            host.goto(&link)
+                .await
+                .expect("the meeting with its keys option");
+        }
         join_as(&host, "Host")
             .await
             .unwrap_or_else(|e| panic!("{label}: joining it: {e}"));
@@ -273,6 +295,33 @@ async fn bench_time_to_first_remote_frame() {
         baseline.close().await;
     }
     this.close().await;
+}
+
+/// Keys from the meeting's MLS group against the link's own, in this build, runs alternating in
+/// one namespace on one relay: what MLS adds to the join (the worker creating a key package,
+/// the host's worker committing the add, the Welcome, the first epoch's keys). Prints both
+/// medians and their ratio (issue 18 asks for at most 1.15).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run `cargo xtask bench-browser`"]
+async fn bench_first_frame_with_mls_against_link_keys() {
+    if !netns::isolated("bench_first_frame_with_mls_against_link_keys") {
+        return;
+    }
+    let dist = common::dist_dir().unwrap_or_else(|e| panic!("{e}"));
+    let mut link = Meeting::start_with("link keys", dist.clone(), None, "").await;
+    let mut mls = Meeting::start_with("MLS keys", dist, None, "&keys=mls").await;
+    for run in 1..=RUNS {
+        mls.run(run).await;
+        link.run(run).await;
+    }
+    let with_mls = mls.report();
+    let before = link.report();
+    println!(
+        "MLS / link keys, medians of {RUNS} side by side: {:.2}",
+        with_mls / before
+    );
+    mls.close().await;
+    link.close().await;
 }
 
 /// The floor beside Veilig's join, runs alternating in one namespace: a fresh Chromium opens

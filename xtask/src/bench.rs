@@ -31,32 +31,23 @@ pub fn run_browser(root: &Path) -> Result<(), Error> {
 
     timed(
         "Time from invite link to the first remote frame (headless Chromium, real relay)",
-        with_drivers(&[
-            "test",
-            "-p",
-            "veilig",
-            "--test",
+        with_drivers(&bench_test(
             "first_frame",
-            "--",
-            "--ignored",
-            "--nocapture",
             "bench_time_to_first_remote_frame",
-        ]),
+        )),
+    )?;
+
+    timed(
+        "Time to the first remote frame, MLS keys against the link's (headless Chromium)",
+        with_drivers(&bench_test(
+            "first_frame",
+            "bench_first_frame_with_mls_against_link_keys",
+        )),
     )?;
 
     timed(
         "Decoded frame rate, clean vs 100 ms and 2 % loss each way (Chromium and Firefox)",
-        with_drivers(&[
-            "test",
-            "-p",
-            "veilig",
-            "--test",
-            "network",
-            "--",
-            "--ignored",
-            "--nocapture",
-            "bench_",
-        ]),
+        with_drivers(&bench_test("network", "bench_")),
     )?;
     Ok(())
 }
@@ -97,17 +88,7 @@ pub fn run_peers(root: &Path) -> Result<(), Error> {
 
     timed(
         "The join against the floor: first remote frame, Veilig and a plain call",
-        with_drivers(&[
-            "test",
-            "-p",
-            "veilig",
-            "--test",
-            "first_frame",
-            "--",
-            "--ignored",
-            "--nocapture",
-            "bench_join_against_the_floor",
-        ]),
+        with_drivers(&bench_test("first_frame", "bench_join_against_the_floor")),
     )?;
 
     if exec::find("janus").is_none() {
@@ -119,6 +100,22 @@ pub fn run_peers(root: &Path) -> Result<(), Error> {
         "The relay against Janus (Debian's janus, VideoRoom), the same native clients",
         bench,
     )
+}
+
+/// The arguments of `cargo test` for the ignored browser benchmarks matching `filter` in
+/// test file `test` of the app, their output shown.
+fn bench_test<'a>(test: &'a str, filter: &'a str) -> [&'a str; 9] {
+    [
+        "test",
+        "-p",
+        "veilig",
+        "--test",
+        test,
+        "--",
+        "--ignored",
+        "--nocapture",
+        filter,
+    ]
 }
 
 /// Runs `command` as one announced, timed step.
