@@ -8,11 +8,15 @@
 //!    gives for that epoch, and each decodes the other's video.
 //! 2. Nico (native) joins (epoch 3), then leaves keeping everything he held (epoch 4): at each
 //!    change both browsers show the new epoch's code, and the video plays on across it.
-//! 3. The relay lies: Eva and Fien (native guests, members sending their cameras under their
+//! 3. The relay withholds a commit from Bram (Piet, native, joins): the others move to epoch
+//!    5, Bram stays in 4, and once the overlap is over neither browser decodes the other (fail
+//!    closed). When the relay delivers again, the next commit (Piet's leave) is for an epoch
+//!    Bram never reached: he is added again, and all meet in epoch 7, playing.
+//! 4. The relay lies: Eva and Fien (native guests, members sending their cameras under their
 //!    epoch keys) join, and their lines are labelled as each other's for whoever joins next.
 //!    Bram, told the truth, sees both; Anna, back after the lie, decodes neither (each line
 //!    opens only its owner's KIDs) and both tiles say their frames are refused.
-//! 4. Afterwards, outside the browsers: every tapped frame passes the proofs' checks under the
+//! 5. Afterwards, outside the browsers: every tapped frame passes the proofs' checks under the
 //!    keys of the epoch its KID names (RFC 9605 §5.2, Olaf's keys: the tap checked per epoch),
 //!    no sender ever went back to an older epoch, frames of epochs 1, 2 and 4 are there, and
 //!    Nico's keys open exactly the frames of epoch 3: none from before he joined, none from
@@ -30,7 +34,7 @@ use common::tap::{check_tap_epochs, read_tap, read_tap_epochs, start_tapped_rela
 use common::{netns, HarnessError, Session};
 use tokio::sync::mpsc;
 use veilig_e2ee::{InviteLink, RoomKeys};
-use veilig_protocol::{RoomAccess, RoomId};
+use veilig_protocol::{ParticipantId, RoomAccess, RoomId};
 use veilig_relay::hostile::Attack;
 use veilig_test_peer::Participant;
 
@@ -64,6 +68,37 @@ async fn shows_epoch(session: &Session, epoch: u64, code: &str) -> Result<(), Ha
         "shows {shown:?} {text}, not epoch {epoch} {code}"
     );
     Ok(())
+}
+
+/// Checks that `name`'s tile in `session` decodes no more video while its packets keep
+/// arriving (60 more, within 20 s).
+async fn stops_decoding(session: &Session, name: &str) -> Result<(), HarnessError> {
+    let read = format!(
+        "const t = {}; return t ? [Number(t.dataset.framesDecoded ?? 0), Number(t.dataset.videoPackets ?? 0)] : null;",
+        tile_of(name)
+    );
+    let counts = |value: serde_json::Value| -> Option<(u64, u64)> {
+        Some((value[0].as_u64()?, value[1].as_u64()?))
+    };
+    let (decoded, packets) = counts(eval(session, &read).await?)
+        .ok_or_else(|| HarnessError::Check(format!("no tile of {name}")))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (now_decoded, now_packets) = counts(eval(session, &read).await?)
+            .ok_or_else(|| HarnessError::Check(format!("no tile of {name}")))?;
+        crate::ensure!(
+            now_decoded == decoded,
+            "{name}'s video decoded on ({decoded} -> {now_decoded} frames) under keys it should not have"
+        );
+        if now_packets >= packets + 60 {
+            return Ok(());
+        }
+        crate::ensure!(
+            std::time::Instant::now() < deadline,
+            "{name}'s video stopped arriving ({packets} -> {now_packets} packets)"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 struct Natives {
@@ -146,6 +181,49 @@ async fn meeting(
     // A few seconds of the new epoch in the tap, past the old epoch's overlap.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
+    // The relay withholds the next commit from Bram: Piet (native) joins, and everyone but
+    // Bram moves to epoch 5. Once Anna's worker erased epoch 4, neither decodes the other
+    // (fail closed: Bram's keys are not the meeting's). When the relay delivers again, the
+    // next commit (Piet's leave) is for an epoch Bram never reached: his worker drops its
+    // group state and asks to be added again, and everyone meets in epoch 7.
+    let bram_id = eval(
+        anna,
+        &format!("return {}.dataset.participant;", tile_of("Bram")),
+    )
+    .await?
+    .as_str()
+    .and_then(|id| ParticipantId::new(id).ok())
+    .ok_or_else(|| HarnessError::Check("Bram's participant id".into()))?;
+    let room = RoomId::new(parsed.room()).unwrap();
+    relay
+        .rooms
+        .attack(&room, Attack::WithholdCommits { victim: bram_id })
+        .await
+        .map_err(|e| HarnessError::Check(format!("the relay could not withhold: {e}")))?;
+    let peer = Participant::join_with(relay, parsed.room(), &access).await;
+    let piet = MlsMember::start(peer, keys.mls_psk.clone(), reports.clone());
+    let (code5, _) = converged(&mut inbox, &[olaf_id.clone(), piet.id.clone()], 5).await;
+    shows_epoch(anna, 5, &code5).await?;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let (bram_epoch, _) = group_state(bram).await?;
+    crate::ensure!(
+        bram_epoch == Some(4),
+        "Bram got the withheld commit: epoch {bram_epoch:?}"
+    );
+    stops_decoding(bram, "Anna").await?;
+    stops_decoding(anna, "Bram").await?;
+    relay
+        .rooms
+        .attack(&room, Attack::Truce)
+        .await
+        .map_err(|e| HarnessError::Check(format!("the relay could not stop: {e}")))?;
+    piet.leave();
+    let (code7, _) = converged(&mut inbox, std::slice::from_ref(&olaf_id), 7).await;
+    shows_epoch(anna, 7, &code7).await?;
+    shows_epoch(bram, 7, &code7).await?;
+    keeps_playing(anna, Some("Bram")).await?;
+    keeps_playing(bram, Some("Anna")).await?;
+
     // The relay lies: Eva's and Fien's lines (native guests, members sending their cameras
     // under their epoch keys) are labelled as each other's for whoever joins next. Anna comes
     // back after the lie and decodes neither; Bram, told the truth, sees both.
@@ -162,7 +240,6 @@ async fn meeting(
         &sees_videos_of(&["Eva", "Fien"]),
     )
     .await?;
-    let room = RoomId::new(parsed.room()).unwrap();
     let lie = Attack::SwapLines {
         a: guests.ids[0].clone(),
         b: guests.ids[1].clone(),
