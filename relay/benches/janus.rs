@@ -14,21 +14,29 @@
 //! p99, both client stacks included) and the relay's resident memory per participant.
 //!
 //! `cargo bench -p veilig-relay --bench janus` (rows 4,10,25,8x4 for 10 s each), or
-//! `cargo bench -p veilig-relay --bench janus -- 4,8x4 5`.
+//! `cargo bench -p veilig-relay --bench janus -- 4,8x4 5`. With `VEILIG_RELAY_BEFORE` set to
+//! another build of the relay binary (an earlier commit's `target/release/veilig-relay`), each
+//! row also runs that one first, as "Before": a change measured against what it changes, and
+//! against Janus, in the same run.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 mod relays;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{settle, warm_up, Participant, Seen};
-use relays::{host_ip, measure, prioritise, rss_kb, start_janus, start_veilig, Outcome};
+use relays::{
+    host_ip, measure, prioritise, rss_kb, start_janus, start_veilig, start_veilig_binary, Outcome,
+};
 use veilig_test_peer::janus;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum System {
+    /// The build of `VEILIG_RELAY_BEFORE`.
+    Before,
     Veilig,
     Janus,
 }
@@ -48,6 +56,7 @@ fn main() {
         })
         .collect();
     let seconds: u64 = args.get(1).map_or(10, |s| s.parse().unwrap());
+    let before = std::env::var_os("VEILIG_RELAY_BEFORE").map(PathBuf::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -57,8 +66,15 @@ fn main() {
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (rooms, size) in rows {
         let mut cpu = Vec::new();
-        for system in [System::Veilig, System::Janus] {
-            let r = runtime.block_on(run(system, rooms, size, Duration::from_secs(seconds)));
+        for system in systems(before.is_some()) {
+            let binary = before.as_deref();
+            let r = runtime.block_on(run(
+                system,
+                binary,
+                rooms,
+                size,
+                Duration::from_secs(seconds),
+            ));
             println!(
                 "| {rooms} × {size} | {system:?} | {:.1} | {:.1} | {:.2} | {:.0} | {:.2} % ({} of {}) | {:.1} / {:.1} | {:.0} KB | {} |",
                 r.forwarded_mbps,
@@ -73,13 +89,28 @@ fn main() {
                 r.memory_per_participant_kb,
                 r.udp_rcvbuf_errors,
             );
-            cpu.push(r.cpu_seconds_per_gbit);
+            cpu.push((system, r.cpu_seconds_per_gbit));
         }
-        println!(
-            "| {rooms} × {size} | Veilig / Janus, CPU per forwarded bit | {:.2} | | | | | | | |",
-            cpu[0] / cpu[1]
-        );
+        let janus = cpu
+            .iter()
+            .find(|(system, _)| *system == System::Janus)
+            .unwrap()
+            .1;
+        for (system, cpu) in cpu.iter().filter(|(system, _)| *system != System::Janus) {
+            println!(
+                "| {rooms} × {size} | {system:?} / Janus, CPU per forwarded bit | {:.2} | | | | | | | |",
+                cpu / janus
+            );
+        }
     }
+}
+
+/// The systems of each row, in order.
+fn systems(before: bool) -> Vec<System> {
+    let all = [System::Before, System::Veilig, System::Janus];
+    all.into_iter()
+        .filter(|system| before || *system != System::Before)
+        .collect()
 }
 
 /// Everyone in `rooms` rooms of `size`, connected and receiving from everyone in their room.
@@ -89,7 +120,9 @@ async fn join(system: System, url: &str, rooms: usize, size: usize) -> Vec<Vec<P
         let mut people = Vec::new();
         for i in 0..size {
             people.push(match system {
-                System::Veilig => Participant::join_url(url, &format!("load{room}")).await,
+                System::Before | System::Veilig => {
+                    Participant::join_url(url, &format!("load{room}")).await
+                }
                 System::Janus => {
                     let id = 1000 + room as u64;
                     janus::create_room(url, id, 64).await;
@@ -98,7 +131,7 @@ async fn join(system: System, url: &str, rooms: usize, size: usize) -> Vec<Vec<P
             });
         }
         match system {
-            System::Veilig => settle(&mut people).await,
+            System::Before | System::Veilig => settle(&mut people).await,
             System::Janus => {
                 for person in people.iter_mut() {
                     person
@@ -113,10 +146,19 @@ async fn join(system: System, url: &str, rooms: usize, size: usize) -> Vec<Vec<P
     all
 }
 
-async fn run(system: System, rooms: usize, size: usize, duration: Duration) -> Outcome {
-    let (relay, url) = match system {
-        System::Veilig => start_veilig(),
-        System::Janus => start_janus(),
+/// One row's measurement of `system`; `before` is the binary of [`System::Before`].
+async fn run(
+    system: System,
+    before: Option<&Path>,
+    rooms: usize,
+    size: usize,
+    duration: Duration,
+) -> Outcome {
+    let (relay, url) = match (system, before) {
+        (System::Before, Some(binary)) => start_veilig_binary(binary),
+        (System::Before, None) => unreachable!("no Before without VEILIG_RELAY_BEFORE"),
+        (System::Veilig, _) => start_veilig(),
+        (System::Janus, _) => start_janus(),
     };
     let pid = relay.0.id();
     prioritise(pid);

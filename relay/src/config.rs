@@ -54,6 +54,12 @@ pub struct Config {
     #[arg(long, env = "VEILIG_UDP", default_value = "0.0.0.0:10000")]
     pub udp: SocketAddr,
 
+    /// Kernel receive and send buffer of the UDP media socket, in bytes: what the relay can
+    /// absorb while it is busy before the kernel drops datagrams. Forced past the system's cap
+    /// (net.core.rmem_max) when the relay has CAP_NET_ADMIN; 0 keeps the kernel's default.
+    #[arg(long, env = "VEILIG_UDP_BUFFER", default_value_t = 8 << 20)]
+    pub udp_buffer: usize,
+
     /// TCP address for ICE-TCP, the media fallback for networks that block UDP (a passive
     /// candidate, RFC 6544), or `off`. Default: the --udp address (same port number, over TCP).
     #[arg(long, env = "VEILIG_TCP", value_name = "ADDR|off")]

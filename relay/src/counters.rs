@@ -4,13 +4,16 @@
 //!
 //! Counts only, by design: never a room id, a participant id, a name or an address. This module
 //! does not serve them: [`crate::metrics`] renders them for `/metrics`. It depends on nothing
-//! else in the relay, so every part that counts can use it without a circle.
+//! else in the relay but [`crate::sockbuf`]'s sizes (which depend on nothing), so every part
+//! that counts can use it without a circle.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use veilig_protocol::ErrorCode;
+
+use crate::sockbuf::Buffers;
 
 /// What the relay counts beyond the UDP router ([`UdpStats`]) and the room directory.
 #[derive(Debug, Default)]
@@ -118,6 +121,20 @@ pub struct UdpStats {
     pub unrouted: AtomicU64,
     /// Datagrams dropped because a room's queue was full.
     pub congested: AtomicU64,
+    /// The media socket's receive and send buffers, in bytes, as the kernel granted them.
+    pub receive_buffer: u64,
+    pub send_buffer: u64,
+}
+
+impl UdpStats {
+    /// No counts yet, for a socket with these buffers.
+    pub fn with_buffers(buffers: Buffers) -> Self {
+        UdpStats {
+            receive_buffer: buffers.receive as u64,
+            send_buffer: buffers.send as u64,
+            ..UdpStats::default()
+        }
+    }
 }
 
 /// ICE-TCP's counts ([`crate::tcp`]). Open connections are a [`Gauge`].

@@ -33,6 +33,7 @@ pub mod net;
 pub mod room;
 pub mod rooms;
 pub mod signaling;
+pub mod sockbuf;
 pub mod tag;
 pub mod tap;
 pub mod tcp;
@@ -113,7 +114,8 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
         Some(addr) => Some(TcpListener::bind(addr).await?),
         None => None,
     };
-    let socket = Arc::new(UdpSocket::bind(config.udp).await?);
+    let (socket, buffers) = sockbuf::bind(config.udp, config.udp_buffer)?;
+    let socket = Arc::new(UdpSocket::from_std(socket)?);
     let media_tcp = match config.tcp_addr() {
         Some(addr) => Some(TcpListener::bind(addr).await?),
         None => None,
@@ -127,7 +129,7 @@ pub async fn start(config: Config) -> Result<Relay, StartError> {
     let candidate = SocketAddr::new(config.candidate_ip(), udp_addr.port());
     let tcp_candidate = tcp_addr.map(|addr| SocketAddr::new(config.candidate_ip(), addr.port()));
     let (routes, requests) = mpsc::channel(1024);
-    let udp_stats = Arc::new(counters::UdpStats::default());
+    let udp_stats = Arc::new(counters::UdpStats::with_buffers(buffers));
     let tcp_stats = Arc::new(counters::TcpStats::default());
     let counters = Arc::new(counters::Counters::default());
     let limits = limits::AddressLimits::new(config.address_caps(), counters.clone());

@@ -76,6 +76,8 @@ pub fn render(sources: &Sources) -> String {
         ("veilig_udp_received_bytes_total", "counter", load(&udp.routed_bytes), "Their bytes."),
         ("veilig_udp_unroutable_datagrams_total", "counter", load(&udp.unrouted), "Datagrams dropped: no participant claims their sender."),
         ("veilig_udp_congested_datagrams_total", "counter", load(&udp.congested), "Datagrams dropped: their room's queue was full."),
+        ("veilig_udp_receive_buffer_bytes", "gauge", udp.receive_buffer, "The media socket's receive buffer, as the kernel granted it (--udp-buffer)."),
+        ("veilig_udp_send_buffer_bytes", "gauge", udp.send_buffer, "The media socket's send buffer, as the kernel granted it (--udp-buffer)."),
         ("veilig_udp_sent_datagrams_total", "counter", load(&c.sent_datagrams), "Datagrams sent (media, RTCP, STUN, DTLS)."),
         ("veilig_udp_sent_bytes_total", "counter", load(&c.sent_bytes), "Their bytes."),
         ("veilig_udp_unsent_datagrams_total", "counter", load(&c.unsent_datagrams), "Datagrams dropped: the socket's send buffer was full."),

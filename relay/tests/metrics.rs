@@ -82,6 +82,32 @@ async fn metrics_are_off_by_default_and_never_on_the_public_listener() {
     relay.shut_down().await;
 }
 
+/// The media socket's buffers as the kernel granted them (`--udp-buffer`): what an operator
+/// checks when the relay drops datagrams. More than the kernel's default even without
+/// CAP_NET_ADMIN, capped by net.core.rmem_max (and doubled, as Linux reports it).
+#[tokio::test]
+async fn the_udp_buffers_granted_are_served() {
+    let relay = common::relay(|config| {
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.udp_buffer = 3 << 20;
+    })
+    .await;
+    let (text, samples) = scrape(relay.metrics_addr.unwrap()).await;
+    let (receive, send) = (
+        samples["veilig_udp_receive_buffer_bytes"],
+        samples["veilig_udp_send_buffer_bytes"],
+    );
+    assert_eq!(receive, relay.udp_stats.receive_buffer, "{text}");
+    assert_eq!(send, relay.udp_stats.send_buffer, "{text}");
+    let default = |name: &str| -> u64 {
+        std::fs::read_to_string(format!("/proc/sys/net/core/{name}"))
+            .map_or(0, |text| text.trim().parse().unwrap_or(0))
+    };
+    assert!(receive > default("rmem_default"), "{text}");
+    assert!(send > default("wmem_default"), "{text}");
+    relay.shut_down().await;
+}
+
 #[tokio::test]
 async fn counts_follow_the_call_and_name_no_one() {
     let (relay, metrics) = relay_with_metrics().await;

@@ -42,8 +42,9 @@ pub async fn eval(session: &Session, script: &str) -> Result<Value, HarnessError
     Ok(session.client().execute(script, vec![]).await?)
 }
 
-/// What the meeting shows, for the message of a failed wait: the status line, and for each
-/// tile its data attributes and each media element's size, time and tracks.
+/// What the meeting shows, for the message of a failed wait: the status line, for each tile its
+/// data attributes and each media element's size, time and tracks, and the chat's lines as
+/// shown (a chat wait that fails with the message on screen is a matter of form).
 const TILE_REPORT: &str = r#"return [document.querySelector('[data-testid="status"]')?.textContent]
   .concat([...document.querySelectorAll('figure.tile')].map(tile => ({
     data: {...tile.dataset},
@@ -54,7 +55,8 @@ const TILE_REPORT: &str = r#"return [document.querySelector('[data-testid="statu
         tracks: (m.srcObject?.getTracks() || []).map(t => `${t.kind} ${t.id} ${t.readyState} muted=${t.muted}`),
     })),
     placeholder: tile.querySelector('.no-video, .cannot-decrypt')?.textContent,
-})));"#;
+}))).concat([{chat: [...document.querySelectorAll('[data-testid="chat-messages"] li')]
+    .map(li => li.innerHTML)}]);"#;
 
 /// Waits (up to [`TIMEOUT`]) until `script` returns `true`.
 pub async fn wait_until(session: &Session, what: &str, script: &str) -> Result<(), HarnessError> {

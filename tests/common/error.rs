@@ -1,7 +1,7 @@
 //! Everything that can stop a browser test, as one type, so a test body is a plain
 //! `async fn ... -> Result<(), HarnessError>` and its failure report can say what happened.
 //!
-//! Setup problems (no `dist/`, no driver) say how to fix them; [`HarnessError::Check`] is an
+//! Setup problems (no `dist/` or an outdated one, no driver) say how to fix them; [`HarnessError::Check`] is an
 //! expectation about the page that did not hold.
 
 use std::path::PathBuf;
@@ -18,6 +18,20 @@ pub enum HarnessError {
         .0.display()
     )]
     DistMissing(PathBuf),
+    /// The release build is older than the app's sources: it runs another app than the tests
+    /// expect.
+    #[error(
+        "{} was built before {} last changed: the browsers would run an older app than these \
+         tests expect. Run `cargo xtask build` (or `cargo xtask test`) first",
+        .dist.display(),
+        .changed.display()
+    )]
+    DistStale {
+        /// The build.
+        dist: PathBuf,
+        /// A source file newer than it.
+        changed: PathBuf,
+    },
     /// A browser or WebDriver binary is not installed.
     #[error("{name} not found (looked in {looked}): run `cargo xtask test`, which installs it")]
     ToolMissing {

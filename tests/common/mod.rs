@@ -57,15 +57,62 @@ pub fn workspace_root() -> &'static Path {
 /// The release build of the app, made by `trunk build --release` (`cargo xtask test` runs it),
 /// or another build's `dist/` named by `VEILIG_DIST` (to time a test against the build before
 /// it, when the protocol did not change).
+///
+/// The workspace's own `dist/` must be newer than every source of the app
+/// ([`APP_SOURCES`]): one built before a merge or a pull runs another app than the tests
+/// expect, and fails them far from the reason. That happened: a `dist/` from before chat lines
+/// had their time of day failed `tests/meeting.rs` at "Cas's goodbye", which had arrived, and
+/// was taken for a relay bug. `VEILIG_DIST` is another build on purpose, and is not checked.
 pub fn dist_dir() -> Result<PathBuf, HarnessError> {
-    let dist = std::env::var_os("VEILIG_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("dist"));
-    if dist.join("index.html").is_file() {
-        Ok(dist)
-    } else {
-        Err(HarnessError::DistMissing(dist))
+    let (dist, own) = match std::env::var_os("VEILIG_DIST") {
+        Some(dist) => (PathBuf::from(dist), false),
+        None => (workspace_root().join("dist"), true),
+    };
+    let index = dist.join("index.html");
+    if !index.is_file() {
+        return Err(HarnessError::DistMissing(dist));
     }
+    if own {
+        let built = std::fs::metadata(&index)?.modified()?;
+        if let Some(changed) = newer_source(workspace_root(), built) {
+            return Err(HarnessError::DistStale { dist, changed });
+        }
+    }
+    Ok(dist)
+}
+
+/// What `trunk build` reads, relative to the workspace root: the app crate and the crates it
+/// depends on.
+pub const APP_SOURCES: &[&str] = &[
+    "src",
+    "static",
+    "index.html",
+    "Trunk.toml",
+    "Cargo.toml",
+    "Cargo.lock",
+    "e2ee/src",
+    "e2ee/Cargo.toml",
+    "mls/src",
+    "mls/Cargo.toml",
+    "protocol/src",
+    "protocol/Cargo.toml",
+];
+
+/// A file of [`APP_SOURCES`] under `root` changed after `built`, if one did.
+pub fn newer_source(root: &Path, built: std::time::SystemTime) -> Option<PathBuf> {
+    let mut pending: Vec<PathBuf> = APP_SOURCES.iter().map(|path| root.join(path)).collect();
+    while let Some(path) = pending.pop() {
+        let Ok(metadata) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if metadata.is_dir() {
+            let entries = std::fs::read_dir(&path).into_iter().flatten().flatten();
+            pending.extend(entries.map(|entry| entry.path()));
+        } else if metadata.modified().is_ok_and(|changed| changed > built) {
+            return Some(path);
+        }
+    }
+    None
 }
 
 /// Where failing tests leave screenshots and reports: `target/test-artifacts/`.

@@ -132,6 +132,11 @@ fn wait_for_port(port: u16, what: &str) {
 
 /// Veilig's release relay on loopback; returns it and its signaling URL.
 pub fn start_veilig() -> (RelayProcess, String) {
+    start_veilig_binary(Path::new(env!("CARGO_BIN_EXE_veilig-relay")))
+}
+
+/// [`start_veilig`] with the relay binary at `binary` (another commit's build, to compare).
+pub fn start_veilig_binary(binary: &Path) -> (RelayProcess, String) {
     let (http, udp) = (free_tcp_port(), free_udp_port());
     let dir = std::env::temp_dir().join("veilig-load");
     std::fs::create_dir_all(&dir).unwrap();
@@ -140,7 +145,7 @@ pub fn start_veilig() -> (RelayProcess, String) {
         "<!doctype html><title>Veilig</title>",
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_veilig-relay"))
+    let child = Command::new(binary)
         .args([
             "--listen",
             &format!("127.0.0.1:{http}"),
