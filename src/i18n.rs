@@ -168,6 +168,8 @@ pub struct Text {
     pub safety_code_hint_group: &'static str,
     /// Shown instead of the code until we are in the meeting's group.
     pub safety_code_pending: &'static str,
+    /// A tile whose frames come under keys of another state of the meeting's group.
+    pub out_of_step: &'static str,
     /// Meeting: copy link button.
     pub copy_link: &'static str,
     /// Meeting: after copying.
@@ -294,6 +296,7 @@ pub const NL: Text = Text {
     safety_code_hint: "Vergelijk deze code hardop: iedereen in dezelfde vergadering ziet dezelfde code.",
     safety_code_hint_group: "Vergelijk deze code hardop: iedereen in dezelfde vergadering ziet dezelfde code. Hij verandert als iemand binnenkomt of weggaat.",
     safety_code_pending: "Sleutels afspreken…",
+    out_of_step: "Andere sleutels dan de uwe. Duurt dit, vergelijk dan de veiligheidscodes: de server kan de vergadering hebben gesplitst.",
     copy_link: "Uitnodigingslink kopiëren",
     link_copied: "Link gekopieerd",
     link_warning: "Iedereen met deze link kan deelnemen.",
@@ -386,6 +389,7 @@ pub const EN: Text = Text {
     safety_code_hint: "Compare this code aloud: everyone with the same key sees the same code.",
     safety_code_hint_group: "Compare this code aloud: everyone in the same meeting sees the same code. It changes when someone joins or leaves.",
     safety_code_pending: "Agreeing on keys…",
+    out_of_step: "Keys other than yours. If this lasts, compare safety codes: the server may have split the meeting.",
     copy_link: "Copy invite link",
     link_copied: "Link copied",
     link_warning: "Anyone with this link can join.",

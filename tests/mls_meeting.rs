@@ -10,7 +10,7 @@
 //!    change both browsers show the new epoch's code, and the video plays on across it.
 //! 3. The relay withholds a commit from Bram (Piet, native, joins): the others move to epoch
 //!    5, Bram stays in 4, and once the overlap is over neither browser decodes the other (fail
-//!    closed). When the relay delivers again, the next commit (Piet's leave) is for an epoch
+//!    closed) and each shows the other's tile as out of step, by itself. When the relay delivers again, the next commit (Piet's leave) is for an epoch
 //!    Bram never reached: he is added again, and all meet in epoch 7, playing.
 //! 4. The relay lies: Eva and Fien (native guests, members sending their cameras under their
 //!    epoch keys) join, and their lines are labelled as each other's for whoever joins next.
@@ -212,6 +212,18 @@ async fn meeting(
     );
     stops_decoding(bram, "Anna").await?;
     stops_decoding(anna, "Bram").await?;
+    // And each says so by itself, without anyone reading codes aloud.
+    for (session, other) in [(bram, "Anna"), (anna, "Bram")] {
+        wait_until(
+            session,
+            &format!("{other}'s tile out of step"),
+            &format!(
+                "const t = {}; return !!t && t.dataset.state === 'out-of-step';",
+                tile_of(other)
+            ),
+        )
+        .await?;
+    }
     relay
         .rooms
         .attack(&room, Attack::Truce)

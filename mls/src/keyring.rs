@@ -85,6 +85,8 @@ pub struct EpochRing {
     require_owners: bool,
     /// Frames refused as [`Dropped::NotTheLinesSender`], per source.
     misattributed: HashMap<SourceId, u64>,
+    /// Frames dropped as [`Dropped::OtherEpoch`], per source.
+    other_epoch: HashMap<SourceId, u64>,
 }
 
 impl core::fmt::Debug for EpochRing {
@@ -110,6 +112,7 @@ impl EpochRing {
             owners: HashMap::new(),
             require_owners: false,
             misattributed: HashMap::new(),
+            other_epoch: HashMap::new(),
         }
     }
 
@@ -160,6 +163,7 @@ impl EpochRing {
         self.erased.remove(&source);
         self.owners.remove(&source);
         self.misattributed.remove(&source);
+        self.other_epoch.remove(&source);
         for live in [
             self.current.as_mut(),
             self.previous.as_mut().map(|(live, _)| live),
@@ -178,6 +182,13 @@ impl EpochRing {
         ]
         .into_iter()
         .flatten()
+    }
+
+    /// Frames from `source` dropped because they are under an epoch we do not hold: a sender
+    /// whose group state is not ours (a commit one of us missed, or a split meeting) when it
+    /// goes on for longer than a commit takes to reach everyone.
+    pub fn other_epoch(&self, source: SourceId) -> u64 {
+        self.other_epoch.get(&source).copied().unwrap_or(0)
     }
 
     /// Whether `kid`'s low bits name a live epoch.
@@ -255,7 +266,13 @@ impl EpochRing {
         kid: Kid,
     ) -> Result<&mut FrameDecryptor, Dropped> {
         self.check_sender(source, kid)?;
-        self.decryptor(kid)
+        match Self::route_in(&mut self.current, &mut self.previous, kid) {
+            Err(Dropped::OtherEpoch) => {
+                *self.other_epoch.entry(source).or_default() += 1;
+                Err(Dropped::OtherEpoch)
+            }
+            routed => routed.map(|(decryptor, ..)| decryptor),
+        }
     }
 
     /// Whether a frame under `kid` may come from `source`'s line (see [`EpochRing::bind`]).
@@ -286,15 +303,21 @@ impl EpochRing {
 
     /// The epoch that holds `kid` and who sent under it.
     fn route(&mut self, kid: Kid) -> Result<(&mut FrameDecryptor, Sender, u64), Dropped> {
+        Self::route_in(&mut self.current, &mut self.previous, kid)
+    }
+
+    /// [`EpochRing::route`] over the live epochs alone, so callers can count in other fields.
+    fn route_in<'a>(
+        current: &'a mut Option<Live>,
+        previous: &'a mut Option<(Live, u64)>,
+        kid: Kid,
+    ) -> Result<(&'a mut FrameDecryptor, Sender, u64), Dropped> {
         let bits = kid_epoch_bits(kid);
-        let joined = self.current.is_some();
-        let live = [
-            self.current.as_mut(),
-            self.previous.as_mut().map(|(live, _)| live),
-        ]
-        .into_iter()
-        .flatten()
-        .find(|live| crate::kid::epoch_bits(live.keys.epoch()) == bits);
+        let joined = current.is_some();
+        let live = [current.as_mut(), previous.as_mut().map(|(live, _)| live)]
+            .into_iter()
+            .flatten()
+            .find(|live| crate::kid::epoch_bits(live.keys.epoch()) == bits);
         let Some(live) = live else {
             return Err(if joined {
                 Dropped::OtherEpoch
@@ -318,7 +341,14 @@ impl EpochRing {
         out.clear();
         let kid = frame_kid(codec, frame).ok_or(Dropped::NoHeader)?;
         self.check_sender(source, kid)?;
-        let (decryptor, sender, epoch) = self.route(kid)?;
+        let (decryptor, sender, epoch) =
+            match Self::route_in(&mut self.current, &mut self.previous, kid) {
+                Err(Dropped::OtherEpoch) => {
+                    *self.other_epoch.entry(source).or_default() += 1;
+                    return Err(Dropped::OtherEpoch);
+                }
+                routed => routed?,
+            };
         decryptor.decrypt(source, codec, frame, out)?;
         Ok((sender, epoch))
     }

@@ -85,10 +85,24 @@ fn a_frame_of_an_epoch_not_yet_held_is_dropped_not_guessed() {
         alice.decrypt(SourceId(1), Codec::Opus, &ahead, &mut out),
         Err(Dropped::OtherEpoch)
     ));
+    let kid = frame_kid(Codec::Opus, &ahead).unwrap();
     assert!(matches!(
-        EpochRing::new(OVERLAP_MS).decrypt(SourceId(1), Codec::Opus, &ahead, &mut out),
+        alice.decryptor_from(SourceId(1), kid),
+        Err(Dropped::OtherEpoch)
+    ));
+    // Counted per line, for the app to tell a sender out of step with us.
+    assert_eq!(alice.other_epoch(SourceId(1)), 2);
+    assert_eq!(alice.other_epoch(SourceId(2)), 0);
+    let mut outsider = EpochRing::new(OVERLAP_MS);
+    assert!(matches!(
+        outsider.decrypt(SourceId(1), Codec::Opus, &ahead, &mut out),
         Err(Dropped::NoKeys)
     ));
+    assert_eq!(
+        outsider.other_epoch(SourceId(1)),
+        0,
+        "not joined: no keys, not out of step"
+    );
 }
 
 #[test]

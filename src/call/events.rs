@@ -61,6 +61,10 @@ pub enum Decryption {
     /// announced or another sender owns (the relay passing someone's media off as theirs), or
     /// replayed or retired. Whoever sent them, they are not this participant's media now.
     Refusing,
+    /// In an MLS meeting, frames arrive under an epoch we do not hold: this participant's
+    /// group state is not ours. Briefly normal while a commit travels; if it lasts, one of us
+    /// missed a commit or the server split the meeting (the safety codes differ).
+    OutOfStep,
 }
 
 /// What the UI hears.

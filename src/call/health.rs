@@ -13,13 +13,14 @@ use crate::encryption::WorkerStats;
 use crate::frame_crypto::messages::Direction;
 
 /// A state per participant from the worker's per-transform counters: fine if any of their
-/// frames decrypted since the last report, failing if frames arrived that do not open,
+/// frames decrypted since the last report, out of step if frames arrived under an MLS epoch we
+/// do not hold, failing if frames arrived that do not open,
 /// refusing if frames arrived that were refused as not theirs or replayed. `lines` maps
 /// transform ids to participants; `last` holds each transform's counts at the last report.
 pub fn decryption(
     lines: &[(u32, ParticipantId, Source)],
     stats: &WorkerStats,
-    last: &mut HashMap<u32, (u64, u64, u64)>,
+    last: &mut HashMap<u32, (u64, u64, u64, u64)>,
 ) -> HashMap<ParticipantId, Decryption> {
     let owner: HashMap<u32, &ParticipantId> = lines.iter().map(|(id, who, _)| (*id, who)).collect();
     let mut health: HashMap<ParticipantId, Decryption> = HashMap::new();
@@ -37,11 +38,16 @@ pub fn decryption(
             + counters.replay
             + counters.retired
             + counters.over_limit;
-        let (decrypted_before, failed_before, refused_before) = last
-            .insert(*id, (counters.decrypted, failed, refused))
-            .unwrap_or((0, 0, 0));
+        let (decrypted_before, failed_before, refused_before, other_before) = last
+            .insert(
+                *id,
+                (counters.decrypted, failed, refused, counters.other_epoch),
+            )
+            .unwrap_or((0, 0, 0, 0));
         let now = if counters.decrypted > decrypted_before {
             Decryption::Fine
+        } else if counters.other_epoch > other_before {
+            Decryption::OutOfStep
         } else if failed > failed_before {
             Decryption::Failing
         } else if refused > refused_before {
@@ -52,6 +58,7 @@ pub fn decryption(
         let entry = health.entry((*who).clone()).or_insert(Decryption::Waiting);
         *entry = match (*entry, now) {
             (Decryption::Fine, _) | (_, Decryption::Fine) => Decryption::Fine,
+            (Decryption::OutOfStep, _) | (_, Decryption::OutOfStep) => Decryption::OutOfStep,
             (Decryption::Failing, _) | (_, Decryption::Failing) => Decryption::Failing,
             (Decryption::Refusing, _) | (_, Decryption::Refusing) => Decryption::Refusing,
             _ => Decryption::Waiting,

@@ -86,7 +86,10 @@ impl Bridge {
                     .filter_map(|(who, state)| {
                         reporter.decryption(
                             who,
-                            matches!(state, Decryption::Failing | Decryption::Refusing),
+                            matches!(
+                                state,
+                                Decryption::Failing | Decryption::Refusing | Decryption::OutOfStep
+                            ),
                         )
                     })
                     .collect(),

@@ -21,7 +21,7 @@ use veilig_e2ee::suite::KeyMaterial;
 use veilig_e2ee::{
     BaseKey, CipherSuite, Codec, Counter, FrameDecryptor, FrameEncryptor, Kid, SourceId,
 };
-use veilig_mls::keyring::{frame_kid, EpochRing};
+use veilig_mls::keyring::{frame_kid, Dropped, EpochRing};
 use veilig_mls::EpochKeys;
 use wasm_bindgen::JsValue;
 use web_sys::CryptoKey;
@@ -72,6 +72,15 @@ pub struct Keyring {
     requested: HashMap<u32, Kid>,
     /// The MLS epochs, in an MLS meeting: then `base` and `decryptor` stay `None`.
     epochs: Option<EpochRing>,
+}
+
+/// Why [`Keyring::decryptor_for`] has no decryptor for a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoDecryptor {
+    /// No key for it: to be counted as `noKey` by the caller.
+    NoKey,
+    /// Refused and counted already (another member's KID on this line, or another epoch).
+    Counted,
 }
 
 /// The shared handle.
@@ -204,17 +213,25 @@ impl Keyring {
     }
 
     /// The decryptor for a remote frame on receive transform `source`: the room's, or that of
-    /// the MLS epoch its KID names if the KID's sender is the line's (`None`: no key for it,
-    /// counted as a refusal by the caller's decryptor, by the epochs, or not at all).
+    /// the MLS epoch its KID names if the KID's sender is the line's.
     pub fn decryptor_for(
         &mut self,
         source: SourceId,
         codec: Codec,
         frame: &[u8],
-    ) -> Option<&mut FrameDecryptor> {
+    ) -> Result<&mut FrameDecryptor, NoDecryptor> {
         match self.epochs.as_mut() {
-            None => self.decryptor.as_mut(),
-            Some(epochs) => epochs.decryptor_from(source, frame_kid(codec, frame)?).ok(),
+            None => self.decryptor.as_mut().ok_or(NoDecryptor::NoKey),
+            Some(epochs) => {
+                let kid = frame_kid(codec, frame).ok_or(NoDecryptor::NoKey)?;
+                epochs
+                    .decryptor_from(source, kid)
+                    .map_err(|dropped| match dropped {
+                        // Counted per line by the epochs (see `transform_stats`).
+                        Dropped::NotTheLinesSender | Dropped::OtherEpoch => NoDecryptor::Counted,
+                        _ => NoDecryptor::NoKey,
+                    })
+            }
         }
     }
 
@@ -455,6 +472,9 @@ impl Keyring {
             stats.retired = source.retired;
             stats.over_limit = source.over_limit;
             stats.unannounced = source.unannounced;
+        }
+        if let Some(epochs) = &self.epochs {
+            stats.other_epoch = epochs.other_epoch(SourceId(u64::from(id)));
         }
         stats
     }

@@ -11,7 +11,7 @@
 //! | page → worker | `detach` | `id` |
 //! | page → worker | `bench` | `sizes` (bytes), `frames` (per size and engine) |
 //! | worker → page | `ready` | |
-//! | worker → page | `stats` | `transforms`: `[{id, direction, encrypted, decrypted, badTag, replay, unknownFormat, kidCollision, retired, overLimit, unannounced, noKey, unsupportedCodec, wasm, webcrypto}]` |
+//! | worker → page | `stats` | `transforms`: `[{id, direction, encrypted, decrypted, badTag, replay, unknownFormat, kidCollision, retired, overLimit, unannounced, noKey, unsupportedCodec, otherEpoch, wasm, webcrypto}]` |
 //! | worker → page | `error` | `id` (absent if not about one transform), `message` |
 //! | worker → page | `bench` | `results`: `[{size, wasmUs, webcryptoUs, autoUs}]` (medians per frame, encrypt + decrypt) |
 //!
@@ -99,6 +99,8 @@ pub struct TransformStats {
     pub unannounced: u64,
     /// Dropped: a codec with no clear-prefix rule.
     pub unsupported_codec: u64,
+    /// Dropped: under an MLS epoch we do not hold (the sender's group state is not ours).
+    pub other_epoch: u64,
     /// Frames through the wasm engine.
     pub wasm: u64,
     /// Frames through WebCrypto.
@@ -314,6 +316,7 @@ impl TransformStats {
             ("unannounced", self.unannounced),
             ("noKey", self.no_key),
             ("unsupportedCodec", self.unsupported_codec),
+            ("otherEpoch", self.other_epoch),
             ("wasm", self.wasm),
             ("webcrypto", self.webcrypto),
         ] {
@@ -338,6 +341,7 @@ impl TransformStats {
             unannounced: count("unannounced"),
             no_key: count("noKey"),
             unsupported_codec: count("unsupportedCodec"),
+            other_epoch: count("otherEpoch"),
             wasm: count("wasm"),
             webcrypto: count("webcrypto"),
         }
@@ -354,5 +358,6 @@ impl TransformStats {
             + self.unannounced
             + self.no_key
             + self.unsupported_codec
+            + self.other_epoch
     }
 }

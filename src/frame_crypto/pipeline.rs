@@ -29,7 +29,7 @@ use web_sys::{
 
 use super::codec_table::{CodecTable, MediaKind};
 use super::engine::Engine;
-use super::keyring::{Keyring, SharedKeyring};
+use super::keyring::{Keyring, NoDecryptor, SharedKeyring};
 use super::messages::{Direction, TransformOptions};
 use super::webcrypto;
 
@@ -259,9 +259,14 @@ impl Pipeline {
             return None;
         }
         if policy.choose(codec, len, true) == Engine::WebCrypto {
-            let Some(decryptor) = ring.decryptor_for(source, codec, &self.input) else {
-                ring.counters(self.id).no_key += 1;
-                return None;
+            let decryptor = match ring.decryptor_for(source, codec, &self.input) {
+                Ok(decryptor) => decryptor,
+                Err(why) => {
+                    if why == NoDecryptor::NoKey {
+                        ring.counters(self.id).no_key += 1;
+                    }
+                    return None;
+                }
             };
             let plan = match decryptor.begin_external(source, codec, &self.input) {
                 Ok(Some(plan)) => plan,
@@ -294,9 +299,14 @@ impl Pipeline {
             Keyring::prepare_remote(&self.keyring, kid);
             ring = self.keyring.borrow_mut();
         }
-        let Some(decryptor) = ring.decryptor_for(source, codec, &self.input) else {
-            ring.counters(self.id).no_key += 1;
-            return None;
+        let decryptor = match ring.decryptor_for(source, codec, &self.input) {
+            Ok(decryptor) => decryptor,
+            Err(why) => {
+                if why == NoDecryptor::NoKey {
+                    ring.counters(self.id).no_key += 1;
+                }
+                return None;
+            }
         };
         let result = decryptor.decrypt(source, codec, &self.input, &mut self.output);
         ring.counters(self.id).wasm += 1;

@@ -104,7 +104,7 @@ pub(super) fn remote(tile: Remote<'_>) -> Html {
     let reception = tile.reception;
     let failing = matches!(
         tile.decryption,
-        Some(Decryption::Failing | Decryption::Refusing)
+        Some(Decryption::Failing | Decryption::Refusing | Decryption::OutOfStep)
     );
     let pin_label = format!(
         "{} {}",
@@ -121,6 +121,7 @@ pub(super) fn remote(tile: Remote<'_>) -> Html {
             data-state={match tile.decryption {
                 Some(Decryption::Failing) => "cannot-decrypt",
                 Some(Decryption::Refusing) => "refusing",
+                Some(Decryption::OutOfStep) => "out-of-step",
                 _ => "ok",
             }}
             data-frames-decoded={reception.frames_decoded.map(|n| n.to_string())}
@@ -131,10 +132,10 @@ pub(super) fn remote(tile: Remote<'_>) -> Html {
             data-route={reception.route.as_str()}>
             if failing {
                 <div class="cannot-decrypt" role="status">{
-                    if tile.decryption == Some(Decryption::Refusing) {
-                        text.refusing_frames
-                    } else {
-                        text.cannot_decrypt
+                    match tile.decryption {
+                        Some(Decryption::Refusing) => text.refusing_frames,
+                        Some(Decryption::OutOfStep) => text.out_of_step,
+                        _ => text.cannot_decrypt,
                     }
                 }</div>
             } else if tile.camera_off {
