@@ -12,15 +12,32 @@ use super::route::{self, Stat};
 use crate::encryption::WorkerStats;
 use crate::frame_crypto::messages::Direction;
 
+/// Reports in a row with frames under an epoch we do not hold and none decrypted before a
+/// participant is shown out of step: at every join and leave some frames arrive under the new
+/// epoch before we processed its commit (or under the old one after its overlap), for well
+/// under a second; three reports (about 3 s) is past that, and past the 2 s overlap too.
+pub const OUT_OF_STEP_REPORTS: u32 = 3;
+
+/// A transform's counts at the last report, and how many reports in a row it was out of step.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counted {
+    decrypted: u64,
+    failed: u64,
+    refused: u64,
+    other_epoch: u64,
+    out_of_step: u32,
+}
+
 /// A state per participant from the worker's per-transform counters: fine if any of their
-/// frames decrypted since the last report, out of step if frames arrived under an MLS epoch we
-/// do not hold, failing if frames arrived that do not open,
-/// refusing if frames arrived that were refused as not theirs or replayed. `lines` maps
-/// transform ids to participants; `last` holds each transform's counts at the last report.
+/// frames decrypted since the last report; out of step if for [`OUT_OF_STEP_REPORTS`] reports
+/// in a row frames arrived under an MLS epoch we do not hold and none decrypted; failing if
+/// frames arrived that do not open; refusing if frames arrived that were refused as not
+/// theirs or replayed. `lines` maps transform ids to participants; `last` holds each
+/// transform's counts at the last report.
 pub fn decryption(
     lines: &[(u32, ParticipantId, Source)],
     stats: &WorkerStats,
-    last: &mut HashMap<u32, (u64, u64, u64, u64)>,
+    last: &mut HashMap<u32, Counted>,
 ) -> HashMap<ParticipantId, Decryption> {
     let owner: HashMap<u32, &ParticipantId> = lines.iter().map(|(id, who, _)| (*id, who)).collect();
     let mut health: HashMap<ParticipantId, Decryption> = HashMap::new();
@@ -32,31 +49,38 @@ pub fn decryption(
         // Frames that do not open; frames that open but under a KID their sender never
         // announced for this line, or that another sender owns, or replayed: not this
         // participant's media.
-        let failed = counters.bad_tag + counters.unknown_format;
-        let refused = counters.unannounced
-            + counters.kid_collision
-            + counters.replay
-            + counters.retired
-            + counters.over_limit;
-        let (decrypted_before, failed_before, refused_before, other_before) = last
-            .insert(
-                *id,
-                (counters.decrypted, failed, refused, counters.other_epoch),
-            )
-            .unwrap_or((0, 0, 0, 0));
-        let now = if counters.decrypted > decrypted_before {
+        let now = Counted {
+            decrypted: counters.decrypted,
+            failed: counters.bad_tag + counters.unknown_format,
+            refused: counters.unannounced
+                + counters.kid_collision
+                + counters.replay
+                + counters.retired
+                + counters.over_limit,
+            other_epoch: counters.other_epoch,
+            out_of_step: 0,
+        };
+        let before = last.get(id).copied().unwrap_or_default();
+        let decrypted = now.decrypted > before.decrypted;
+        let out_of_step = if !decrypted && now.other_epoch > before.other_epoch {
+            before.out_of_step + 1
+        } else {
+            0
+        };
+        last.insert(*id, Counted { out_of_step, ..now });
+        let state = if decrypted {
             Decryption::Fine
-        } else if counters.other_epoch > other_before {
+        } else if out_of_step >= OUT_OF_STEP_REPORTS {
             Decryption::OutOfStep
-        } else if failed > failed_before {
+        } else if now.failed > before.failed {
             Decryption::Failing
-        } else if refused > refused_before {
+        } else if now.refused > before.refused {
             Decryption::Refusing
         } else {
             Decryption::Waiting
         };
         let entry = health.entry((*who).clone()).or_insert(Decryption::Waiting);
-        *entry = match (*entry, now) {
+        *entry = match (*entry, state) {
             (Decryption::Fine, _) | (_, Decryption::Fine) => Decryption::Fine,
             (Decryption::OutOfStep, _) | (_, Decryption::OutOfStep) => Decryption::OutOfStep,
             (Decryption::Failing, _) | (_, Decryption::Failing) => Decryption::Failing,

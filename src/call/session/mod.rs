@@ -74,7 +74,7 @@ struct State {
     attempt: u32,
     ended: bool,
     /// Per remote transform: (decrypted, bad tags) at the previous report.
-    last_counts: HashMap<u32, (u64, u64, u64, u64)>,
+    last_counts: HashMap<u32, health::Counted>,
     _ping: Option<Closure<dyn FnMut()>>,
     ping_timer: Option<i32>,
     /// Remote track id → (participant, is audio), for reading the browser's statistics.
