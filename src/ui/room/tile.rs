@@ -104,7 +104,7 @@ pub(super) fn remote(tile: Remote<'_>) -> Html {
     let reception = tile.reception;
     let failing = matches!(
         tile.decryption,
-        Some(Decryption::Failing | Decryption::Refusing | Decryption::OutOfStep)
+        Some(Decryption::Failing | Decryption::Refusing)
     );
     let pin_label = format!(
         "{} {}",
@@ -132,10 +132,10 @@ pub(super) fn remote(tile: Remote<'_>) -> Html {
             data-route={reception.route.as_str()}>
             if failing {
                 <div class="cannot-decrypt" role="status">{
-                    match tile.decryption {
-                        Some(Decryption::Refusing) => text.refusing_frames,
-                        Some(Decryption::OutOfStep) => text.out_of_step,
-                        _ => text.cannot_decrypt,
+                    if tile.decryption == Some(Decryption::Refusing) {
+                        text.refusing_frames
+                    } else {
+                        text.cannot_decrypt
                     }
                 }</div>
             } else if tile.camera_off {
@@ -144,6 +144,10 @@ pub(super) fn remote(tile: Remote<'_>) -> Html {
                 <MediaElement track={track} testid="remote-video" />
             } else {
                 <div class="no-video">{ text.waiting_for_video }</div>
+            }
+            // Out of step: the last picture stays (nothing new decrypts), with what it means.
+            if tile.decryption == Some(Decryption::OutOfStep) {
+                <div class="cannot-decrypt" role="status">{ text.out_of_step }</div>
             }
             if let Some(track) = tile.audio {
                 <MediaElement track={track} testid="remote-audio" sink={tile.sink} />
