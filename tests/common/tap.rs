@@ -54,7 +54,11 @@ impl TapReport {
 /// Reads the tap at `path` and checks every frame against `keys`; fails unless every frame
 /// passed (see [`read_tap`] for the checks).
 pub fn check_tap(path: &Path, keys: &RoomKeys) -> Result<TapReport, HarnessError> {
-    let report = read_tap(path, keys)?;
+    every_frame_passed(read_tap(path, keys)?)
+}
+
+/// `report`, if not one of its frames failed; else the first failures.
+fn every_frame_passed(report: TapReport) -> Result<TapReport, HarnessError> {
     crate::ensure!(
         report.failures.is_empty(),
         "{} of {} tapped frames failed; the first: {:?}",
@@ -89,15 +93,7 @@ pub fn read_tap(path: &Path, keys: &RoomKeys) -> Result<TapReport, HarnessError>
 /// [`check_tap`] in an MLS meeting, with the keys of the epochs a member held (each epoch's
 /// frames open under that epoch's RFC 9605 §5.2 keys): fails unless every frame passed.
 pub fn check_tap_epochs(path: &Path, epochs: &[EpochKeys]) -> Result<TapReport, HarnessError> {
-    let report = read_tap_epochs(path, epochs)?;
-    crate::ensure!(
-        report.failures.is_empty(),
-        "{} of {} tapped frames failed; the first: {:?}",
-        report.failures.len(),
-        report.frames,
-        &report.failures[..report.failures.len().min(5)]
-    );
-    Ok(report)
+    every_frame_passed(read_tap_epochs(path, epochs)?)
 }
 
 /// [`read_tap`] in an MLS meeting: a frame opens only under the keys of the epoch its KID
