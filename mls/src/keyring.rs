@@ -265,14 +265,23 @@ impl EpochRing {
         source: SourceId,
         kid: Kid,
     ) -> Result<&mut FrameDecryptor, Dropped> {
+        self.route_from(source, kid)
+            .map(|(decryptor, ..)| decryptor)
+    }
+
+    /// [`EpochRing::route`] for a frame that arrived on `source`: refused unless its sender is
+    /// the line's; a frame of an epoch we do not hold is counted against the line.
+    fn route_from(
+        &mut self,
+        source: SourceId,
+        kid: Kid,
+    ) -> Result<(&mut FrameDecryptor, Sender, u64), Dropped> {
         self.check_sender(source, kid)?;
-        match Self::route_in(&mut self.current, &mut self.previous, kid) {
-            Err(Dropped::OtherEpoch) => {
-                *self.other_epoch.entry(source).or_default() += 1;
-                Err(Dropped::OtherEpoch)
-            }
-            routed => routed.map(|(decryptor, ..)| decryptor),
+        let routed = Self::route_in(&mut self.current, &mut self.previous, kid);
+        if let Err(Dropped::OtherEpoch) = routed {
+            *self.other_epoch.entry(source).or_default() += 1;
         }
+        routed
     }
 
     /// Whether a frame under `kid` may come from `source`'s line (see [`EpochRing::bind`]).
@@ -340,15 +349,7 @@ impl EpochRing {
     ) -> Result<(Sender, u64), Dropped> {
         out.clear();
         let kid = frame_kid(codec, frame).ok_or(Dropped::NoHeader)?;
-        self.check_sender(source, kid)?;
-        let (decryptor, sender, epoch) =
-            match Self::route_in(&mut self.current, &mut self.previous, kid) {
-                Err(Dropped::OtherEpoch) => {
-                    *self.other_epoch.entry(source).or_default() += 1;
-                    return Err(Dropped::OtherEpoch);
-                }
-                routed => routed?,
-            };
+        let (decryptor, sender, epoch) = self.route_from(source, kid)?;
         decryptor.decrypt(source, codec, frame, out)?;
         Ok((sender, epoch))
     }

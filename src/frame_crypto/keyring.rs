@@ -83,6 +83,13 @@ pub enum NoDecryptor {
     Counted,
 }
 
+/// The epochs of an MLS meeting: a line's frames open only once it is bound to its owner.
+fn owned_epochs(overlap_ms: u64) -> EpochRing {
+    let mut epochs = EpochRing::new(overlap_ms);
+    epochs.require_owners();
+    epochs
+}
+
 /// The shared handle.
 pub type SharedKeyring = Rc<RefCell<Keyring>>;
 
@@ -115,15 +122,26 @@ impl Keyring {
         self.decryptor = None;
         self.remote.clear();
         self.senders.clear();
+        self.choose_policy(policy);
+        self.epochs = Some(owned_epochs(overlap_ms));
+    }
+
+    /// The page's engine policy; an automatic one keeps the crossover measured already.
+    fn choose_policy(&mut self, policy: EnginePolicy) {
         self.policy = match (policy, self.crossover) {
             (EnginePolicy::Auto { .. }, Some(webcrypto_from)) => {
                 EnginePolicy::Auto { webcrypto_from }
             }
             _ => policy,
         };
-        let mut epochs = EpochRing::new(overlap_ms);
-        epochs.require_owners();
-        self.epochs = Some(epochs);
+    }
+
+    /// Counts a frame that `decryptor_for` found no decryptor for, unless it was counted
+    /// already, on receive transform `id`.
+    pub fn count_undecryptable(&mut self, id: u32, why: NoDecryptor) {
+        if why == NoDecryptor::NoKey {
+            self.counters(id).no_key += 1;
+        }
     }
 
     /// Receive transform `id` is the line the relay says comes from participant `who`: in an
@@ -142,11 +160,7 @@ impl Keyring {
             ring.generation += 1;
             ring.base = None;
             ring.decryptor = None;
-            let epochs = ring.epochs.get_or_insert_with(|| {
-                let mut epochs = EpochRing::new(overlap_ms);
-                epochs.require_owners();
-                epochs
-            });
+            let epochs = ring.epochs.get_or_insert_with(|| owned_epochs(overlap_ms));
             epochs.install(keys, now_ms);
             ring.forget_dead_remote_keys();
             ring.senders.clear();
@@ -260,12 +274,7 @@ impl Keyring {
             }
             let base = BaseKey::new(key);
             ring.generation += 1;
-            ring.policy = match (policy, ring.crossover) {
-                (EnginePolicy::Auto { .. }, Some(webcrypto_from)) => {
-                    EnginePolicy::Auto { webcrypto_from }
-                }
-                _ => policy,
-            };
+            ring.choose_policy(policy);
             let mut decryptor = FrameDecryptor::new(ring.suite, &base);
             if require_announced {
                 decryptor.require_announced();

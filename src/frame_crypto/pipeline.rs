@@ -29,7 +29,7 @@ use web_sys::{
 
 use super::codec_table::{CodecTable, MediaKind};
 use super::engine::Engine;
-use super::keyring::{Keyring, NoDecryptor, SharedKeyring};
+use super::keyring::{Keyring, SharedKeyring};
 use super::messages::{Direction, TransformOptions};
 use super::webcrypto;
 
@@ -262,9 +262,7 @@ impl Pipeline {
             let decryptor = match ring.decryptor_for(source, codec, &self.input) {
                 Ok(decryptor) => decryptor,
                 Err(why) => {
-                    if why == NoDecryptor::NoKey {
-                        ring.counters(self.id).no_key += 1;
-                    }
+                    ring.count_undecryptable(self.id, why);
                     return None;
                 }
             };
@@ -302,9 +300,7 @@ impl Pipeline {
         let decryptor = match ring.decryptor_for(source, codec, &self.input) {
             Ok(decryptor) => decryptor,
             Err(why) => {
-                if why == NoDecryptor::NoKey {
-                    ring.counters(self.id).no_key += 1;
-                }
+                ring.count_undecryptable(self.id, why);
                 return None;
             }
         };
